@@ -1,0 +1,159 @@
+"""The command line: a thin layer over the library (``streetlevel --help``).
+
+Errors a user can fix are printed as one clear message and exit with status 2; everything
+else about a command is in the library function it calls.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from streetlevel.errors import StreetlevelError
+from streetlevel.loading import list_presets, load_scenario, preset_text, with_overrides
+from streetlevel.run import run_scenario
+from streetlevel.summary import Summary, summarize
+
+__all__ = ["app", "main"]
+
+DEFAULT_SEED = 1
+DEFAULT_REPLICATIONS = 10
+
+app = typer.Typer(
+    help="streetlevel: simulate street-level welfare bureaucracies (benefit sanctions, "
+    "caseworker discretion) and analyse the results.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+err_console = Console(stderr=True)
+out_console = Console()
+
+
+@app.command()
+def presets() -> None:
+    """List the scenario presets shipped with streetlevel."""
+    table = Table("preset", "description")
+    for name in list_presets():
+        table.add_row(name, load_scenario(name).scenario.description)
+    out_console.print(table)
+
+
+@app.command()
+def show(preset: Annotated[str, typer.Argument(help="A preset name (see `presets`).")]) -> None:
+    """Print a preset as TOML, to copy and edit: `streetlevel show denmark-2011 > my.toml`."""
+    sys.stdout.write(preset_text(preset))
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Argument(help="A preset name or a scenario TOML file.")],
+    replications: Annotated[int, typer.Option(min=1, help="Replications.")] = (
+        DEFAULT_REPLICATIONS
+    ),
+    seed: Annotated[int, typer.Option(min=0, help="Root seed of the run.")] = DEFAULT_SEED,
+    years: Annotated[
+        int | None, typer.Option(min=1, help="Reporting years (default: the scenario's).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default: runs/<scenario>-<time>).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace results already in --out.")] = False,
+    json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Simulate a scenario and print the summary with 95 % intervals across replications."""
+    loaded = load_scenario(scenario)
+    if years is not None:
+        loaded = with_overrides(loaded, reporting_years=years)
+    if out is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"{loaded.scenario.name}-seed{seed}-{stamp}"
+    with Progress(
+        TextColumn(f"[bold]{loaded.scenario.name}[/] x {replications}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as progress:
+        task = progress.add_task("run", total=1.0)
+        result = run_scenario(
+            loaded,
+            seed=seed,
+            replications=replications,
+            out=out,
+            overwrite=overwrite,
+            on_progress=lambda done, total: progress.update(task, completed=done / total),
+        )
+    summary = summarize(result.out)
+    if json:
+        sys.stdout.write(summary.to_json() + "\n")
+    else:
+        _print_summary(summary)
+
+
+def _print_summary(summary: Summary) -> None:
+    table = Table(
+        title=f"{summary.scenario}: {summary.replications} replications, seed {summary.seed}, "
+        f"{summary.wall_seconds:.1f} s",
+        caption=f"results in {summary.out}",
+    )
+    table.add_column("indicator")
+    table.add_column("mean", justify="right")
+    table.add_column("95 % interval", justify="right")
+    for ind in summary.indicators:
+        table.add_row(ind.description, _fmt(ind.name, ind.mean), _interval(ind))
+    out_console.print(table)
+
+
+def _fmt(name: str, value: float) -> str:
+    if value != value:  # NaN: nothing to measure
+        return "-"
+    if name.endswith(("rate", "share", "degree", "timeliness", "_gap")) or "rate_" in name:
+        return f"{100 * value:.1f} %"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}"
+
+
+def _interval(ind: object) -> str:
+    name = getattr(ind, "name")
+    return f"{_fmt(name, getattr(ind, 'low'))} - {_fmt(name, getattr(ind, 'high'))}"
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM ends a run like Ctrl-C: partial tables are removed, the manifest says so.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main() -> None:
+    """Entry point: run the app, turning user errors into one-line messages."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        app(standalone_mode=False)
+    except StreetlevelError as err:
+        err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        err_console.print("[bold red]interrupted[/]: partial results were removed")
+        raise SystemExit(130) from None
+    except typer.Exit as e:
+        raise SystemExit(e.exit_code) from None
+    except Exception as e:  # click's usage errors
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            raise SystemExit(e.exit_code) from None
+        raise

@@ -1,0 +1,71 @@
+"""Step 10, the end of a year: indicators, rankings, pressure and learning (MODEL.md 7.3).
+
+The national database computes each municipality's indicators; the regional authority ranks
+its municipalities (a high sanction rate is "placed well"); management strictness moves
+toward the rate of the municipalities ranked above,
+``strictness += pressure_response x (mean rate above - own rate)``, clipped to [0, 1].
+Clients update their perceived sanction risk to their municipality's sanctions per absence,
+and hazards that depend on years on benefit are recomputed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from streetlevel.indicators import (
+    LONG_TERM_YEARS,
+    municipality_year,
+    rank_within_regions,
+    ratio,
+)
+from streetlevel.processes import attendance, client_years, exits
+from streetlevel.state import EXITED
+
+if TYPE_CHECKING:
+    from streetlevel.engine import Simulation
+
+__all__ = ["close_year"]
+
+
+def close_year(sim: Simulation) -> None:
+    """Close the year: client-years, indicators, ranking, pressure, perceived risk."""
+    st, tally = sim.state, sim.tally
+    rows, cols = np.nonzero(st.status != EXITED)
+    client_years.close(sim, rows, cols, np.full(len(rows), client_years.NO_EXIT))
+    muni = sim.slot_municipality[cols]
+    tally.add("stock_end", rows, muni)
+    weeks_on = sim.week - st.entry_week[rows, cols] + 1
+    for years in LONG_TERM_YEARS:
+        long_term = weeks_on > years * sim.weeks_per_year
+        tally.add(f"long_term_{years}y", rows[long_term], muni[long_term])
+
+    table = municipality_year(sim)
+    sim.yearly.append(table)
+    if sim.recording:
+        assert sim.recorder is not None
+        sim.recorder.flush_year(table)
+
+    c = tally.counts
+    rate = np.nan_to_num(ratio(c["sanctioned"], c["recipients"]))
+    pressure = sim.scenario.pressure
+    if pressure.ranking_published.value and (
+        sim.year >= sim.burn_in_years or pressure.during_burn_in.value
+    ):
+        _, above = rank_within_regions(rate, sim.country.region)
+        step = sim.country.pressure_response[None, :] * (above - rate)
+        np.clip(sim.strictness + step, 0.0, 1.0, out=sim.strictness)
+    # Clients learn their municipality's record: sanctions per absence this year.
+    observed = c["absences"] > 0
+    sim.perceived_risk[observed] = (c["sanctions"][observed] / c["absences"][observed]).astype(
+        np.float32
+    )
+
+    tally.reset()
+    for name in ("y_sanctions", "y_absences", "y_weeks_sanctioned", "y_weeks_offer"):
+        getattr(st, name)[:] = 0
+    st.y_withheld[:] = 0.0
+    st.y_first_week[:] = sim.week + 1
+    attendance.refresh(sim)
+    exits.refresh(sim)

@@ -1,0 +1,256 @@
+"""Records: the run's tables, streamed to Parquet one year at a time, written atomically.
+
+Each table is written to ``<name>.parquet.partial`` and renamed to ``<name>.parquet`` only
+when complete, so a run that is interrupted never leaves a table that looks finished. Rows are
+buffered for one simulated year, then written as a row group, so memory holds one year of
+rows, not a whole run.
+
+Categorical columns are Parquet dictionaries (readable as strings by pandas, DuckDB and
+polars); a column that does not apply to an event is null.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = [
+    "AGE_GROUPS",
+    "DECIDERS",
+    "DESTINATIONS",
+    "EVENTS",
+    "OBLIGATIONS",
+    "OUTCOMES",
+    "PARTIAL_SUFFIX",
+    "Recorder",
+    "write_json_atomic",
+    "write_table_atomic",
+]
+
+EVENTS = ("absence", "decision", "sanction", "recompliance", "exit")
+OBLIGATIONS = ("offer", "meeting")
+DECIDERS = ("caseworker", "benefit_office")
+OUTCOMES = ("sanction", "no_sanction", "reason_accepted")
+DESTINATIONS = ("work", "other", "unknown")
+AGE_GROUPS = ("under 30", "30-49", "50+")
+PARTIAL_SUFFIX = ".partial"
+
+_EVENT_CODES = {
+    "obligation": OBLIGATIONS,
+    "decider": DECIDERS,
+    "outcome": OUTCOMES,
+    "destination": DESTINATIONS,
+}
+_EVENT_FLAGS = ("legitimate", "documented")
+
+
+def _dictionary(codes: npt.NDArray[np.integer], labels: Sequence[str]) -> pa.Array:
+    """A dictionary-encoded string column; negative codes are null."""
+    codes = np.asarray(codes, dtype=np.int16)
+    mask = codes < 0
+    indices = pa.array(codes, type=pa.int16(), mask=mask if mask.any() else None)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(list(labels), type=pa.string()))
+
+
+class _TableWriter:
+    """One Parquet file written row group by row group, renamed into place on ``close``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.partial = path.with_name(path.name + PARTIAL_SUFFIX)
+        self.writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.partial, table.schema, compression="zstd")
+        self.writer.write_table(table)
+        self.rows += table.num_rows
+
+    def close(self, empty_schema: pa.Schema | None = None) -> None:
+        if self.writer is None:
+            if empty_schema is None:
+                return
+            self.writer = pq.ParquetWriter(self.partial, empty_schema, compression="zstd")
+        self.writer.close()
+        os.replace(self.partial, self.path)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.partial.unlink(missing_ok=True)
+
+
+class Recorder:
+    """Buffers rows for one year and streams them to ``events``, ``client_years`` and
+    ``municipality_years`` Parquet files in ``out``."""
+
+    def __init__(
+        self,
+        out: Path,
+        municipality_names: list[str],
+        region_names: list[str],
+        municipality_region: npt.NDArray[np.integer],
+        category_names: list[str],
+    ) -> None:
+        self.out = out
+        self.municipalities = municipality_names
+        self.regions = region_names
+        self.municipality_region = np.asarray(municipality_region)
+        self.categories = category_names
+        self._events: dict[str, list[npt.NDArray[Any]]] = defaultdict(list)
+        self._client_years: dict[str, list[npt.NDArray[Any]]] = defaultdict(list)
+        self.writers = {
+            name: _TableWriter(out / f"{name}.parquet")
+            for name in ("events", "client_years", "municipality_years")
+        }
+
+    # -- buffering ---------------------------------------------------------------------------
+
+    def events(self, kind: str, **columns: npt.ArrayLike | int) -> None:
+        """Buffer events of one kind; scalars (year, week) are broadcast."""
+        n = len(np.asarray(columns["client_id"]))
+        if n == 0:
+            return
+        self._events["event"].append(np.full(n, EVENTS.index(kind), dtype=np.int16))
+        for name in ("replication", "year", "week", "client_id", "municipality", "caseworker"):
+            self._events[name].append(np.broadcast_to(np.asarray(columns[name]), (n,)))
+        for name in _EVENT_CODES:
+            value = columns.get(name)
+            self._events[name].append(
+                np.full(n, -1, np.int16) if value is None else np.asarray(value, np.int16)
+            )
+        for name in _EVENT_FLAGS:
+            value = columns.get(name)
+            self._events[name].append(
+                np.full(n, -1, np.int8) if value is None else np.asarray(value, np.int8)
+            )
+
+    def client_years(self, **columns: npt.ArrayLike | int) -> None:
+        """Buffer closed client-years; ``year`` is broadcast."""
+        n = len(np.asarray(columns["client_id"]))
+        for name, value in columns.items():
+            self._client_years[name].append(np.broadcast_to(np.asarray(value), (n,)))
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def flush_year(self, municipality_year: dict[str, npt.NDArray[Any]]) -> None:
+        """Write the buffered year to the three tables."""
+        if self._events:
+            self.writers["events"].write(self._events_table())
+            self._events.clear()
+        if self._client_years:
+            self.writers["client_years"].write(self._client_years_table())
+            self._client_years.clear()
+        self.writers["municipality_years"].write(self._municipality_table(municipality_year))
+
+    def close(self) -> dict[str, int]:
+        """Rename the finished tables into place; returns their row counts."""
+        empty = {
+            "events": self._events_schema(),
+            "client_years": None,
+            "municipality_years": None,
+        }
+        for name, writer in self.writers.items():
+            writer.close(empty[name])
+        return {name: w.rows for name, w in self.writers.items()}
+
+    def abort(self) -> None:
+        """Remove partial tables after a failure: nothing half-written is left behind."""
+        for writer in self.writers.values():
+            writer.abort()
+
+    def _events_schema(self) -> pa.Schema:
+        return self._events_table_from({k: [np.empty(0, np.int16)] for k in (
+            "event", "replication", "year", "week", "client_id", "municipality", "caseworker",
+            *_EVENT_CODES, *_EVENT_FLAGS,
+        )}).schema
+
+    def _events_table(self) -> pa.Table:
+        return self._events_table_from(self._events)
+
+    def _events_table_from(self, buf: dict[str, list[npt.NDArray[Any]]]) -> pa.Table:
+        col = {k: np.concatenate(v) for k, v in buf.items()}
+        flags = {
+            name: pa.array(col[name] == 1, mask=col[name] < 0) for name in _EVENT_FLAGS
+        }
+        return pa.table(
+            {
+                "replication": pa.array(col["replication"].astype(np.int32)),
+                "year": pa.array(col["year"].astype(np.int16)),
+                "week": pa.array(col["week"].astype(np.int16)),
+                "client_id": pa.array(col["client_id"].astype(np.int64)),
+                "municipality": _dictionary(col["municipality"], self.municipalities),
+                "caseworker": pa.array(col["caseworker"].astype(np.int32)),
+                "event": _dictionary(col["event"], EVENTS),
+                **{name: _dictionary(col[name], labels) for name, labels in _EVENT_CODES.items()},
+                **flags,
+            }
+        )
+
+    def _client_years_table(self) -> pa.Table:
+        col = {k: np.concatenate(v) for k, v in self._client_years.items()}
+        muni = col["municipality"]
+        return pa.table(
+            {
+                "replication": pa.array(col["replication"].astype(np.int32)),
+                "year": pa.array(col["year"].astype(np.int16)),
+                "client_id": pa.array(col["client_id"].astype(np.int64)),
+                "municipality": _dictionary(muni, self.municipalities),
+                "region": _dictionary(self.municipality_region[muni], self.regions),
+                "category": _dictionary(col["category"], self.categories),
+                "age_group": _dictionary(col["age_group"], AGE_GROUPS),
+                "sex": _dictionary(col["male"].astype(np.int16), ("female", "male")),
+                "education": _dictionary(col["low_education"].astype(np.int16), ("higher", "low")),
+                "minority": pa.array(col["minority"].astype(bool)),
+                "problems": pa.array(col["problems"].astype(bool)),
+                "entered": pa.array(col["entered"].astype(bool)),
+                "weeks_on_benefit": pa.array(col["weeks_on_benefit"].astype(np.int32)),
+                "weeks_received": pa.array(col["weeks_received"].astype(np.int16)),
+                "sanctions": pa.array(col["sanctions"].astype(np.int16)),
+                "weeks_sanctioned": pa.array(col["weeks_sanctioned"].astype(np.int16)),
+                "absences": pa.array(col["absences"].astype(np.int16)),
+                "amount_withheld": pa.array(col["amount_withheld"].astype(np.float64)),
+                "exit": _dictionary(col["exit"], DESTINATIONS),
+            }
+        )
+
+    def _municipality_table(self, cols: dict[str, npt.NDArray[Any]]) -> pa.Table:
+        out: dict[str, pa.Array] = {}
+        for name, values in cols.items():
+            if name == "municipality":
+                out[name] = _dictionary(values, self.municipalities)
+            elif name == "region":
+                out[name] = _dictionary(values, self.regions)
+            elif name == "absence_route":
+                out[name] = _dictionary(values, ("caseworker", "benefit_office"))
+            else:
+                out[name] = pa.array(values)
+        return pa.table(out)
+
+
+def write_table_atomic(table: pa.Table, path: Path) -> None:
+    """Write a Parquet file under a temporary name, then rename it into place."""
+    partial = path.with_name(path.name + PARTIAL_SUFFIX)
+    pq.write_table(table, partial, compression="zstd")
+    os.replace(partial, path)
+
+
+def write_json_atomic(data: dict[str, Any], path: Path) -> None:
+    """Write JSON under a temporary name, flush it to disk, then rename it into place."""
+    partial = path.with_name(path.name + PARTIAL_SUFFIX)
+    with open(partial, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)

@@ -1,0 +1,184 @@
+"""Running a scenario end to end: the library function behind ``streetlevel run``.
+
+>>> import tempfile, pathlib
+>>> from streetlevel.loading import load_scenario
+>>> out = pathlib.Path(tempfile.mkdtemp()) / "run"
+>>> result = run_scenario(load_scenario("municipality-b"), seed=3, replications=2, out=out)
+>>> sorted(p.name for p in out.iterdir())  # doctest: +NORMALIZE_WHITESPACE
+['client_years.parquet', 'events.parquet', 'manifest.json', 'municipalities.parquet',
+ 'municipality_years.parquet', 'scenario.toml']
+>>> result.manifest["status"]
+'complete'
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from streetlevel.country import Country, build_country
+from streetlevel.engine import Simulation
+from streetlevel.errors import OutputExistsError
+from streetlevel.loading import scenario_hash, scenario_to_toml
+from streetlevel.records import Recorder, write_json_atomic, write_table_atomic
+from streetlevel.scenario import Scenario
+
+__all__ = ["MANIFEST", "RunResult", "default_batch_size", "run_scenario"]
+
+MANIFEST = "manifest.json"
+SLOTS_PER_BATCH = 2_000_000
+"""Client slots held in memory at once (replications are batched to about this many):
+large enough to amortise per-week Python overhead, small enough to stay in a few hundred MB."""
+RUN_FILES = (
+    "events.parquet",
+    "client_years.parquet",
+    "municipality_years.parquet",
+    "municipalities.parquet",
+    "scenario.toml",
+    MANIFEST,
+)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a run's tables are, and its manifest."""
+
+    out: Path
+    manifest: dict[str, Any]
+
+
+def default_batch_size(slots: int) -> int:
+    """Replications simulated together for a country of ``slots`` clients."""
+    return max(1, SLOTS_PER_BATCH // max(slots, 1))
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    seed: int,
+    replications: int,
+    out: Path,
+    overwrite: bool = False,
+    batch_size: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Simulate ``replications`` replications of ``scenario`` and write the run directory.
+
+    Replication ``r`` uses the random stream ``(seed, r)`` whatever the batching, so the
+    output is identical for any ``batch_size``.
+
+    Args:
+        on_progress: called with (client-weeks done, client-weeks in all).
+    """
+    out = Path(out)
+    _prepare(out, overwrite)
+    country = build_country(scenario)
+    batch = batch_size or default_batch_size(country.n_slots)
+    started = time.perf_counter()
+    manifest: dict[str, Any] = {
+        "status": "running",
+        "scenario": scenario.scenario.name,
+        "scenario_hash": scenario_hash(scenario),
+        "seed": seed,
+        "replications": replications,
+        "package_version": _version(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pyarrow": pa.__version__,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "clients": country.n_slots,
+        "municipalities": country.n_municipalities,
+        "reporting_years": scenario.time.reporting_years.value,
+        "burn_in_years": scenario.time.burn_in_years.value,
+    }
+    write_json_atomic(manifest, out / MANIFEST)
+    (out / "scenario.toml").write_text(scenario_to_toml(scenario), encoding="utf-8")
+    write_table_atomic(_municipalities_table(country), out / "municipalities.parquet")
+    recorder = Recorder(
+        out,
+        country.names,
+        country.region_names,
+        country.region,
+        [c.name for c in scenario.categories],
+    )
+    weeks = (scenario.time.burn_in_years.value + scenario.time.reporting_years.value) * (
+        scenario.time.weeks_per_year.value
+    )
+    total = weeks * country.n_slots * replications
+    try:
+        for first in range(0, replications, batch):
+            reps = list(range(first, min(first + batch, replications)))
+            sim = Simulation(scenario, seed, reps, recorder)
+            done_before = first * weeks * country.n_slots
+            per_week = len(reps) * country.n_slots
+            sim.run(
+                None
+                if on_progress is None
+                else lambda w, _t, d=done_before, k=per_week: on_progress(d + w * k, total)
+            )
+        rows = recorder.close()
+    except BaseException as err:
+        recorder.abort()
+        manifest.update(
+            status="interrupted" if isinstance(err, KeyboardInterrupt | SystemExit) else "failed",
+            error=f"{type(err).__name__}: {err}",
+            wall_seconds=round(time.perf_counter() - started, 3),
+        )
+        write_json_atomic(manifest, out / MANIFEST)
+        raise
+    manifest.update(
+        status="complete",
+        finished=datetime.now(UTC).isoformat(timespec="seconds"),
+        wall_seconds=round(time.perf_counter() - started, 3),
+        client_weeks=total,
+        tables=rows,
+    )
+    write_json_atomic(manifest, out / MANIFEST)
+    return RunResult(out, manifest)
+
+
+def _prepare(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"{out}: exists and is not a directory")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise OutputExistsError(
+                f"{out}: already holds results; choose another --out or pass --overwrite"
+            )
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
+        for stale in out.glob("*.partial"):
+            stale.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _municipalities_table(country: Country) -> pa.Table:
+    return pa.table(
+        {
+            "municipality": country.names,
+            "region": [country.region_names[r] for r in country.region],
+            "population": country.population,
+            "recipients_per_100": country.recipients_per_100,
+            "recipients": country.recipients,
+            "rural": country.rural,
+            "absence_route": np.where(country.benefit_office_route, "benefit_office", "caseworker"),
+            "management_strictness": country.management_strictness,
+            "pressure_response": country.pressure_response,
+            "clients_per_caseworker": country.clients_per_caseworker,
+            "simulated_clients": country.slots,
+        }
+    )
+
+
+def _version() -> str:
+    from streetlevel import __version__
+
+    return __version__

@@ -1,0 +1,323 @@
+"""The scenario schema: every section of a scenario file, validated by pydantic.
+
+A scenario is data. It is read and validated at one entry point (:mod:`streetlevel.loading`);
+everything downstream receives a valid :class:`Scenario` and never checks its input again.
+Each field's docstring is what ``docs/scenarios.md`` explains to users.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from streetlevel.params import (
+    Count,
+    Flag,
+    LogOdds,
+    Money,
+    Per100,
+    Positive,
+    Route,
+    SanctionType,
+    Seed,
+    Share,
+    StandardDeviation,
+    WeeklyProbability,
+    Weeks,
+    Years,
+)
+
+__all__ = [
+    "Attendance",
+    "BenefitOfficeDecision",
+    "Caseworkers",
+    "CaseworkerDecision",
+    "Category",
+    "Clients",
+    "Decision",
+    "Exits",
+    "LegitimateReason",
+    "Legislation",
+    "Meetings",
+    "Meta",
+    "Municipality",
+    "Offers",
+    "Pressure",
+    "Region",
+    "Sanctions",
+    "Scale",
+    "Scenario",
+    "Synthetic",
+    "Time",
+]
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+SHARE_TOLERANCE = 1e-6  # rounding slack when shares written with a few decimals must sum to 1
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Meta(_Section):
+    """What the scenario is."""
+
+    name: Name
+    description: str = ""
+    country: Name
+    era: Literal["2011", "2014"]
+
+
+class Time(_Section):
+    """How long a run is: burn-in years are simulated but not reported."""
+
+    weeks_per_year: Weeks
+    burn_in_years: Years
+    reporting_years: Years
+
+    @model_validator(mode="after")
+    def _some_reporting(self) -> Time:
+        if self.reporting_years.value < 1:
+            raise ValueError("time.reporting_years.value must be at least 1")
+        return self
+
+
+class Scale(_Section):
+    """Clients simulated per real recipient (1 = the real country; 0.1 for quick looks)."""
+
+    client_scale: Positive
+
+
+class Legislation(_Section):
+    """The national rules: the sanction type, the benefit and the legal individual assessment."""
+
+    sanction_type: SanctionType
+    benefit: Money
+    deduction_weeks: Weeks
+    individual_assessment: Flag
+
+
+class Category(_Section):
+    """A match category (era 2011: 1-3) or readiness group (era 2014)."""
+
+    name: Name
+    label: str = ""
+    stock_share: Share
+    receives_offers: Flag
+    activation_degree: Share
+    problems: Share
+    absence: LogOdds
+    exit_work: WeeklyProbability
+    exit_other: WeeklyProbability
+    exit_unknown: WeeklyProbability
+
+
+class Clients(_Section):
+    """Client attributes (shares of all recipients)."""
+
+    age_under_30: Share
+    age_50_plus: Share
+    male: Share
+    low_education: Share
+    minority: Share
+
+    @model_validator(mode="after")
+    def _ages(self) -> Clients:
+        if self.age_under_30.value + self.age_50_plus.value > 1 + SHARE_TOLERANCE:
+            raise ValueError("clients.age_under_30 + clients.age_50_plus must not exceed 1")
+        return self
+
+
+class Attendance(_Section):
+    """The absence model: log-odds of being absent from an obligation in a week."""
+
+    intercept: LogOdds
+    problems: LogOdds
+    age_under_30: LogOdds
+    age_50_plus: LogOdds
+    male: LogOdds
+    low_education: LogOdds
+    motivation: LogOdds
+    perceived_risk: LogOdds
+    repeat_reduction: Share
+
+
+class LegitimateReason(_Section):
+    """Whether an absence has a legitimate reason, and whether that reason is documented."""
+
+    intercept: LogOdds
+    problems: LogOdds
+    documented: Share
+
+
+class Offers(_Section):
+    """Active offers (activation projects)."""
+
+    mean_duration: Weeks
+
+
+class Meetings(_Section):
+    """Jobcentre meetings and their timeliness."""
+
+    interval: Weeks
+    timely_intercept: LogOdds
+    timely_per_100_clients: LogOdds
+
+
+class Caseworkers(_Section):
+    """Caseworkers, their caseloads and (until the attitude model) their latent strictness."""
+
+    clients_per_caseworker: Count
+    overload_threshold: Count
+    caseload_dispersion: StandardDeviation
+    strictness_sd: StandardDeviation
+
+
+class CaseworkerDecision(_Section):
+    """MODEL.md 7.1, route ``caseworker`` (CHM Figure 1)."""
+
+    intercept: LogOdds
+    management_strictness: LogOdds
+    caseworker_strictness: LogOdds
+    problems: LogOdds
+    overloaded: LogOdds
+    first_breach: LogOdds
+
+
+class BenefitOfficeDecision(_Section):
+    """MODEL.md 7.1, route ``benefit_office`` (CHM Figure 2)."""
+
+    intercept: LogOdds
+    management_strictness: LogOdds
+
+
+class Decision(_Section):
+    """The two sanction decisions."""
+
+    caseworker: CaseworkerDecision
+    benefit_office: BenefitOfficeDecision
+
+
+class Sanctions(_Section):
+    """Re-compliance after a periodical sanction."""
+
+    recompliance: WeeklyProbability
+
+
+class Exits(_Section):
+    """Exit hazards beyond the per-category base rates (MODEL.md 7.4)."""
+
+    duration_decay: Share
+    post_effect: Positive
+    post_effect_weeks: Weeks
+    unknown_while_sanctioned: Positive
+
+
+class Pressure(_Section):
+    """Regional rankings and the pressure they put on management (MODEL.md 7.3)."""
+
+    ranking_published: Flag
+    during_burn_in: Flag
+
+
+class Region(_Section):
+    """A regional authority and the number of municipalities it ranks."""
+
+    name: Name
+    municipalities: Count
+
+
+class Municipality(_Section):
+    """A municipality given explicitly (e.g. CHM's Municipality A and B)."""
+
+    name: Name
+    region: Name
+    population: Count
+    recipients_per_100: Per100
+    rural: Flag
+    absence_route: Route
+    management_strictness: Share
+    pressure_response: Positive
+    clients_per_caseworker: Count | None = None
+    note: str = ""
+
+
+class Synthetic(_Section):
+    """Distributions from which the municipalities not listed by name are drawn."""
+
+    seed: Seed
+    population_mean: Count
+    population_log_sd: StandardDeviation
+    recipients_per_100_mean: Per100
+    recipients_per_100_sd: StandardDeviation
+    rural: Share
+    benefit_office_route: Share
+    management_strictness_mean: Share
+    management_strictness_concentration: Positive
+    pressure_response: Positive
+
+
+class Scenario(_Section):
+    """A whole scenario file."""
+
+    scenario: Meta
+    time: Time
+    scale: Scale
+    legislation: Legislation
+    categories: Annotated[list[Category], Field(min_length=1, max_length=20)]
+    clients: Clients
+    attendance: Attendance
+    legitimate_reason: LegitimateReason
+    offers: Offers
+    meetings: Meetings
+    caseworkers: Caseworkers
+    decision: Decision
+    sanctions: Sanctions
+    exits: Exits
+    pressure: Pressure
+    regions: Annotated[list[Region], Field(min_length=1)]
+    municipalities: list[Municipality] = []
+    synthetic: Synthetic | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        names = [c.name for c in self.categories]
+        if len(set(names)) != len(names):
+            raise ValueError(f"categories: names must be unique, got {names}")
+        total = sum(c.stock_share.value for c in self.categories)
+        if abs(total - 1.0) > SHARE_TOLERANCE:
+            raise ValueError(f"categories[*].stock_share must sum to 1, got {total:.6g}")
+        if self.scenario.era == "2014":
+            passive = [c.name for c in self.categories if not c.receives_offers.value]
+            if passive:
+                raise ValueError(
+                    f"categories: era 2014 has no passive category, but {passive} "
+                    "have receives_offers = false"
+                )
+        regions = {r.name: r.municipalities.value for r in self.regions}
+        if len(regions) != len(self.regions):
+            raise ValueError("regions: names must be unique")
+        listed = [m.name for m in self.municipalities]
+        if len(set(listed)) != len(listed):
+            raise ValueError("municipalities: names must be unique")
+        for i, m in enumerate(self.municipalities):
+            if m.region not in regions:
+                raise ValueError(
+                    f"municipalities[{i}].region: unknown region {m.region!r} "
+                    f"(expected one of {sorted(regions)})"
+                )
+        for name, count in regions.items():
+            n_listed = sum(m.region == name for m in self.municipalities)
+            if n_listed > count:
+                raise ValueError(
+                    f"regions: {name!r} has {count} municipalities but {n_listed} are listed"
+                )
+            if n_listed < count and self.synthetic is None:
+                raise ValueError(
+                    f"regions: {name!r} has {count} municipalities, {n_listed} listed and no "
+                    "[synthetic] section to draw the rest from"
+                )
+        if sum(regions.values()) == 0:
+            raise ValueError("regions: the country has no municipalities")
+        return self

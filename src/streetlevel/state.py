@@ -1,0 +1,78 @@
+"""Client state as a structure of arrays over (replication x client slot).
+
+A slot holds one client spell at a time: when a client exits, the slot is refilled by a new
+client the next week (inflow), so the arrays never grow and the stock stays at its target. Every
+field is one NumPy array; a process reads and writes whole arrays or masked subsets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["EXITED", "NEVER", "RECEIVING", "SANCTIONED", "ClientState"]
+
+RECEIVING = 0
+SANCTIONED = 1
+EXITED = 2
+NEVER = np.iinfo(np.int32).max // 2
+"""A week that never comes (far beyond any run), e.g. the next offer of a passive client."""
+
+
+@dataclass
+class ClientState:
+    """All client arrays; shape (replications, slots) unless noted."""
+
+    status: npt.NDArray[np.int8]
+    client_id: npt.NDArray[np.int64]
+    category: npt.NDArray[np.int8]
+    age_group: npt.NDArray[np.int8]
+    male: npt.NDArray[np.bool_]
+    low_education: npt.NDArray[np.bool_]
+    minority: npt.NDArray[np.bool_]
+    problems: npt.NDArray[np.bool_]
+    motivation: npt.NDArray[np.float32]
+    caseworker: npt.NDArray[np.int32]
+    entry_week: npt.NDArray[np.int32]
+    offer_start: npt.NDArray[np.int32]
+    offer_end: npt.NDArray[np.int32]
+    next_meeting: npt.NDArray[np.int32]
+    meeting_late: npt.NDArray[np.bool_]
+    last_sanction: npt.NDArray[np.int32]
+    recomply_week: npt.NDArray[np.int32]
+    sanctions_total: npt.NDArray[np.int16]
+    breaches_total: npt.NDArray[np.int16]
+    absence_logit: npt.NDArray[np.float32]
+    """The fixed part of the absence log-odds (category and attributes), set at entry."""
+    p_absence: npt.NDArray[np.float32]
+    """Cached weekly absence probability; recomputed at entry, sanction and year end."""
+    exit_threshold: npt.NDArray[np.float32]
+    """Cached 1 - weekly exit hazard while receiving with no recent sanction: the client
+    exits when this week's uniform is at or above it."""
+    # Counters of the current calendar year, reset when the year's rows are written.
+    y_first_week: npt.NDArray[np.int32]
+    y_sanctions: npt.NDArray[np.int16]
+    y_absences: npt.NDArray[np.int16]
+    y_weeks_sanctioned: npt.NDArray[np.int16]
+    y_weeks_offer: npt.NDArray[np.int16]
+    y_withheld: npt.NDArray[np.float32]
+
+    @classmethod
+    def empty(cls, replications: int, slots: int) -> ClientState:
+        shape = (replications, slots)
+        arrays = {f.name: np.zeros(shape, dtype=_dtype(f.type)) for f in fields(cls)}
+        return cls(**arrays)
+
+    def nbytes(self) -> int:
+        """Memory held by the state arrays."""
+        return sum(getattr(self, f.name).nbytes for f in fields(self))
+
+
+def _dtype(annotation: object) -> type[np.generic]:
+    text = str(annotation)
+    for name in ("int8", "int16", "int32", "int64", "float32", "bool_"):
+        if f"np.{name}" in text:
+            return getattr(np, name)  # type: ignore[no-any-return]
+    raise TypeError(f"no dtype in annotation {annotation!r}")

@@ -1,0 +1,222 @@
+"""The run summary: national and municipal indicators with 95 % intervals across replications.
+
+Read from a run directory's tables (analysis never touches live simulation objects). Each
+indicator is first computed per replication (averaged over the reporting years), then
+summarised across replications by its mean and the 2.5 and 97.5 percentiles: the interval in
+which a single replication's figure falls, which is what a published figure is compared with
+(TARGETS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from streetlevel.errors import StreetlevelError
+from streetlevel.indicators import LONG_TERM_YEARS, ratio
+from streetlevel.loading import load_scenario
+from streetlevel.records import AGE_GROUPS
+
+__all__ = ["Indicator", "Summary", "interval", "summarize"]
+
+INTERVAL = (2.5, 97.5)
+"""Percentiles of the 95 % interval across replications."""
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator across replications."""
+
+    name: str
+    mean: float
+    low: float
+    high: float
+    description: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What ``streetlevel run`` prints, and its ``--json`` form."""
+
+    scenario: str
+    seed: int
+    replications: int
+    wall_seconds: float
+    out: str
+    indicators: list[Indicator] = field(default_factory=list)
+
+    def get(self, name: str) -> Indicator:
+        for ind in self.indicators:
+            if ind.name == name:
+                return ind
+        raise KeyError(name)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        for ind in data["indicators"]:
+            for key in ("mean", "low", "high"):
+                ind[key] = None if np.isnan(ind[key]) else ind[key]
+        return json.dumps(data, ensure_ascii=False)
+
+
+def interval(per_replication: npt.ArrayLike) -> tuple[float, float, float]:
+    """Mean and 95 % interval (percentiles) of a figure across replications.
+
+    >>> interval([0.1, 0.2, 0.3])
+    (0.2, 0.105, 0.295)
+    """
+    values = np.asarray(per_replication, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return (float("nan"),) * 3
+    low, high = np.percentile(values, INTERVAL)
+    return (round(float(values.mean()), 12), round(float(low), 12), round(float(high), 12))
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def summarize(out: Path) -> Summary:
+    """Summarise the run directory ``out``."""
+    out = Path(out)
+    manifest_path = out / "manifest.json"
+    if not manifest_path.exists():
+        raise StreetlevelError(f"{out}: not a run directory (no manifest.json)")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest.get("status") != "complete":
+        raise StreetlevelError(
+            f"{out}: the run is {manifest.get('status', 'unknown')}, not complete"
+        )
+    my = pq.read_table(out / "municipality_years.parquet").to_pandas()
+    scenario = load_scenario(out / "scenario.toml")
+    scale = scenario.scale.client_scale.value
+    indicators: list[Indicator] = []
+
+    def add(name: str, values: Any, description: str) -> None:
+        indicators.append(Indicator(name, *interval(values), description))
+
+    national = my.groupby(["replication", "year"]).sum(numeric_only=True)
+    per_rep = national.groupby(level="replication")
+
+    def national_ratio(num: str, den: str) -> Any:
+        return per_rep.apply(lambda g: np.nanmean(ratio(g[num], g[den])))
+
+    add(
+        "national_sanction_rate",
+        national_ratio("sanctioned", "recipients"),
+        "share of the year's recipients sanctioned at least once",
+    )
+    add(
+        "sanctioned_recipients",
+        per_rep["sanctioned"].mean() / scale,
+        "recipients sanctioned at least once in a year (real scale)",
+    )
+    add(
+        "repeat_share",
+        national_ratio("repeat_sanctioned", "sanctioned"),
+        "of those sanctioned, share sanctioned two or more times",
+    )
+    k = 1
+    while f"recipients_category_{k}" in my.columns:
+        add(
+            f"sanction_rate_category_{k}",
+            national_ratio(f"sanctioned_category_{k}", f"recipients_category_{k}"),
+            f"sanction rate in category {k}",
+        )
+        k += 1
+    present = set(my["municipality"].astype(str))
+    for m in scenario.municipalities:
+        if m.name in present:
+            rows = my[my["municipality"] == m.name]
+            add(
+                f"sanction_rate_{_slug(m.name)}",
+                rows.groupby("replication")["sanction_rate"].mean(),
+                f"sanction rate of {m.name}",
+            )
+    for dest in ("work", "other", "unknown"):
+        add(
+            f"exit_{dest}_rate",
+            national_ratio(f"exits_{dest}", "recipients"),
+            f"exits to {dest} per recipient per year",
+        )
+    add(
+        "timeliness",
+        per_rep.apply(
+            lambda g: np.nanmean(
+                ratio(g["meetings_timely"], g["meetings_timely"] + g["meetings_late"])
+            )
+        ),
+        "share of meetings held on time",
+    )
+    add(
+        "activation_degree",
+        national_ratio("weeks_offer", "weeks_received"),
+        "share of benefit weeks with an active offer",
+    )
+    for years in LONG_TERM_YEARS:
+        add(
+            f"long_term_{years}y_share",
+            national_ratio(f"long_term_{years}y", "stock_end"),
+            f"share of recipients on benefit more than {years} years",
+        )
+    add(
+        "weeks_per_sanction",
+        national_ratio("weeks_sanctioned", "sanctions"),
+        "weeks without benefit per sanction",
+    )
+    add(
+        "mean_management_strictness",
+        my.groupby("replication")["management_strictness"].mean(),
+        "management strictness, mean over municipalities and years",
+    )
+    for name, values, text in _profile_gaps(out):
+        add(name, values, text)
+    return Summary(
+        scenario=str(manifest["scenario"]),
+        seed=int(manifest["seed"]),
+        replications=int(manifest["replications"]),
+        wall_seconds=float(manifest.get("wall_seconds", float("nan"))),
+        out=str(out),
+        indicators=indicators,
+    )
+
+
+def _profile_gaps(out: Path) -> list[tuple[str, Any, str]]:
+    """Who is sanctioned: share young / male / low-educated among the sanctioned minus among
+    all recipients (CHM: positive for all three)."""
+    cy = pq.read_table(
+        out / "client_years.parquet",
+        columns=["replication", "sanctions", "age_group", "sex", "education"],
+    )
+    reps = cy.column("replication").to_numpy()
+    sanctioned = pc.greater(cy.column("sanctions"), 0).to_numpy(zero_copy_only=False)
+    traits = {
+        "young": pc.equal(cy.column("age_group").cast("string"), AGE_GROUPS[0]),
+        "male": pc.equal(cy.column("sex").cast("string"), "male"),
+        "low_education": pc.equal(cy.column("education").cast("string"), "low"),
+    }
+    n_reps = int(reps.max()) + 1 if len(reps) else 0
+    all_n = np.bincount(reps, minlength=n_reps)
+    s_n = np.bincount(reps[sanctioned], minlength=n_reps)
+    gaps = []
+    for trait, mask_arr in traits.items():
+        mask = mask_arr.to_numpy(zero_copy_only=False)
+        share_all = ratio(np.bincount(reps[mask], minlength=n_reps), all_n)
+        share_s = ratio(np.bincount(reps[mask & sanctioned], minlength=n_reps), s_n)
+        gaps.append(
+            (
+                f"{trait}_share_gap",
+                share_s - share_all,
+                f"share {trait.replace('_', ' ')} among the sanctioned minus among all recipients",
+            )
+        )
+    return gaps

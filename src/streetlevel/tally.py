@@ -1,0 +1,83 @@
+"""Yearly tallies per (replication x municipality), the raw material of the indicators.
+
+Client-years add to the tally when they close (at exit, or at the end of the year); weekly
+processes add the few counts that are not client attributes (meetings, breaches). At the end
+of each year the tally becomes one row per municipality and is reset.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["BY_CATEGORY", "COUNTS", "Tally"]
+
+COUNTS = (
+    "recipients",
+    "sanctioned",
+    "repeat_sanctioned",
+    "sanctions",
+    "absences",
+    "breaches",
+    "weeks_received",
+    "weeks_sanctioned",
+    "weeks_offer",
+    "amount_withheld",
+    "exits_work",
+    "exits_other",
+    "exits_unknown",
+    "stock_end",
+    "long_term_5y",
+    "long_term_10y",
+    "meetings_timely",
+    "meetings_late",
+)
+"""Counts per municipality and year."""
+
+BY_CATEGORY = ("recipients", "sanctioned")
+"""Counts also kept per client category."""
+
+
+class Tally:
+    """Float64 counters of shape (replications, municipalities[, categories])."""
+
+    def __init__(self, replications: int, municipalities: int, categories: int) -> None:
+        self.shape = (replications, municipalities)
+        self.categories = categories
+        self.counts: dict[str, npt.NDArray[np.float64]] = {}
+        self.by_category: dict[str, npt.NDArray[np.float64]] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        self.counts = {name: np.zeros(self.shape) for name in COUNTS}
+        self.by_category = {
+            name: np.zeros((*self.shape, self.categories)) for name in BY_CATEGORY
+        }
+
+    def add(
+        self,
+        name: str,
+        rep: npt.NDArray[np.intp],
+        municipality: npt.NDArray[np.integer],
+        weights: npt.ArrayLike | None = None,
+    ) -> None:
+        """Add ``weights`` (default 1 each) at (rep, municipality) pairs."""
+        reps, ms = self.shape
+        flat = rep * ms + municipality
+        w = None if weights is None else np.asarray(weights, dtype=np.float64)
+        self.counts[name] += np.bincount(flat, w, minlength=reps * ms).reshape(self.shape)
+
+    def add_by_category(
+        self,
+        name: str,
+        rep: npt.NDArray[np.intp],
+        municipality: npt.NDArray[np.integer],
+        category: npt.NDArray[np.integer],
+        weights: npt.ArrayLike | None = None,
+    ) -> None:
+        reps, ms = self.shape
+        k = self.categories
+        flat = (rep * ms + municipality) * k + category
+        w = None if weights is None else np.asarray(weights, dtype=np.float64)
+        counts = np.bincount(flat, w, minlength=reps * ms * k)
+        self.by_category[name] += counts.reshape((*self.shape, k))
