@@ -209,6 +209,7 @@ class Exits(_Section):
     """Exit hazards beyond the per-category base rates (MODEL.md 7.4)."""
 
     duration_decay: Share
+    duration_decay_years: Years
     post_effect: Positive
     post_effect_weeks: Weeks
     unknown_while_sanctioned: Positive

@@ -1,6 +1,7 @@
 """Step 8, exits: to work, to other support or education, and to unknown (MODEL.md 7.4).
 
-Weekly hazards per category, falling by ``exits.duration_decay`` per year on benefit. After a
+Weekly hazards per category, falling by ``exits.duration_decay`` per year on benefit for the
+first ``exits.duration_decay_years`` years, constant after. After a
 sanction the exit-to-work hazard is multiplied by ``1 + post_effect x fade``, where ``fade``
 falls linearly from 1 in the week of the sanction to 0 after ``post_effect_weeks`` (Svarer
 2011). While sanctioned, the hazard of leaving to *unknown* is multiplied by
@@ -22,17 +23,24 @@ import numpy.typing as npt
 from streetlevel.processes import client_years
 from streetlevel.processes.attendance import ALL, Index
 from streetlevel.records import DESTINATIONS
+from streetlevel.scenario import Exits
 from streetlevel.state import EXITED, SANCTIONED
 
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
 
-__all__ = ["hazards", "leave", "refresh"]
+__all__ = ["duration_factor", "hazards", "leave", "refresh"]
+
+
+def duration_factor(e: Exits, years_on: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Multiplier of the exit hazards after ``years_on`` whole years on benefit."""
+    years = np.minimum(years_on, e.duration_decay_years.value)
+    return (1.0 - e.duration_decay.value) ** years  # type: ignore[no-any-return]
 
 
 def _duration_factor(sim: Simulation, idx: Index) -> npt.NDArray[np.float64]:
     years_on = (sim.week - sim.state.entry_week[idx]) // sim.weeks_per_year
-    return (1.0 - sim.scenario.exits.duration_decay.value) ** years_on  # type: ignore[no-any-return]
+    return duration_factor(sim.scenario.exits, years_on)
 
 
 def refresh(sim: Simulation, idx: Index = ALL) -> None:

@@ -62,12 +62,7 @@ def _new_clients(sim: Simulation, mask: npt.NDArray[np.bool_], initial: bool) ->
     sim.next_id += counts
     week = sim.week
     if initial:
-        # A stock with constant exit hazard h has geometric elapsed durations (from 0 weeks).
-        hazard = coef.exit_rates.sum(axis=1)[cat]
-        elapsed = sim.streams.geometric(np.where(hazard > 0, hazard, 1.0), counts) - 1
-        # With no exit at all there is no steady state; such clients start new.
-        elapsed = np.where(hazard > 0, elapsed, 0)
-        st.entry_week[idx] = week - elapsed
+        st.entry_week[idx] = week - _steady_state_durations(sim, cat, counts)
     else:
         st.entry_week[idx] = week
     st.status[idx] = RECEIVING
@@ -109,6 +104,40 @@ def _first_offer(
         start = np.where(active, week, start)
     st.offer_start[idx] = start
     st.offer_end[idx] = np.where(start_p > 0, start + length, NEVER)
+
+
+def _steady_state_durations(
+    sim: Simulation, cat: npt.NDArray[np.intp], counts: npt.NDArray[np.intp]
+) -> npt.NDArray[np.int64]:
+    """Weeks already on benefit, drawn from each category's steady-state stock distribution.
+
+    In a steady state the stock holds a client d weeks into a spell in proportion to the
+    survival S(d) of the spell to d weeks. Hazards change yearly for the first
+    ``duration_decay_years`` years and are constant after, so the distribution is an explicit
+    head (weeks 0 .. T-1, S computed) and a geometric tail (mass S(T) / h_T).
+    """
+    e = sim.scenario.exits
+    wpy = sim.weeks_per_year
+    head_weeks = e.duration_decay_years.value * wpy
+    d = np.arange(head_weeks + 1)
+    base = sim.coef.exit_rates.sum(axis=1)  # per category
+    u = sim.streams.uniform(counts)
+    elapsed = np.zeros(len(cat), dtype=np.int64)
+    for k, h0 in enumerate(base):
+        members = cat == k
+        if h0 <= 0 or not members.any():
+            continue  # no exits, no steady state: such clients start new
+        h = h0 * exits.duration_factor(e, d // wpy)
+        survival = np.concatenate([[1.0], np.cumprod(1.0 - h[:-1])])
+        head = survival[:head_weeks]
+        tail_mass = survival[head_weeks] / h[head_weeks]
+        cum = np.cumsum(head) / (head.sum() + tail_mass)
+        elapsed[members] = np.searchsorted(cum, u[members], side="right")
+    # Clients drawn into the tail wait a further geometric number of weeks.
+    in_tail = elapsed >= head_weeks
+    p_tail = base[cat] * exits.duration_factor(e, e.duration_decay_years.value)
+    extra = sim.streams.geometric(np.where(in_tail & (p_tail > 0), p_tail, 1.0), counts) - 1
+    return np.where(in_tail, head_weeks + extra, elapsed)
 
 
 def _rank_within(rows: npt.NDArray[np.intp], counts: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
