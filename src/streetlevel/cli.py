@@ -128,8 +128,8 @@ def _fmt(name: str, value: float) -> str:
 
 
 def _interval(ind: object) -> str:
-    name = getattr(ind, "name")
-    return f"{_fmt(name, getattr(ind, 'low'))} - {_fmt(name, getattr(ind, 'high'))}"
+    name = ind.name
+    return f"{_fmt(name, ind.low)} - {_fmt(name, ind.high)}"
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

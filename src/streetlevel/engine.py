@@ -34,7 +34,7 @@ from streetlevel.processes import (
 )
 from streetlevel.records import Recorder
 from streetlevel.scenario import Scenario
-from streetlevel.state import ClientState
+from streetlevel.state import ClientState, Subset
 from streetlevel.streams import Streams
 from streetlevel.tally import Tally
 
@@ -97,11 +97,10 @@ class Simulation:
         self.week = 0
         self.obligated = np.zeros((reps, slots), dtype=bool)
         self.offer_active = np.zeros((reps, slots), dtype=bool)
-        self.absent: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] = (
-            np.empty(0, np.intp),
-            np.empty(0, np.intp),
-        )
+        self.absent = Subset.of(np.zeros((reps, slots), dtype=bool))
+        """This week's absences (set by attendance)."""
         self.new_sanctions = self.absent
+        """This week's sanctions to impose (set by routing)."""
         inflow.populate(self)
 
     @property
@@ -140,9 +139,7 @@ class Simulation:
         legit = float(logistic(s.legitimate_reason.intercept.value))
         documented = legit * s.legitimate_reason.documented.value
         p_cw = logistic(
-            cw.intercept.value
-            + cw.management_strictness.value * strict
-            + cw.first_breach.value
+            cw.intercept.value + cw.management_strictness.value * strict + cw.first_breach.value
         )
         p_office = logistic(office.intercept.value + office.management_strictness.value * strict)
         return np.where(
@@ -151,24 +148,18 @@ class Simulation:
             (1 - legit) * p_cw,
         )
 
-    def record_events(
-        self,
-        kind: str,
-        rows: npt.NDArray[np.intp],
-        cols: npt.NDArray[np.intp],
-        **codes: npt.NDArray[Any],
-    ) -> None:
-        """Record events of one kind for the clients at (rows, cols)."""
+    def record_events(self, kind: str, sub: Subset, **codes: npt.NDArray[Any]) -> None:
+        """Record events of one kind for the clients of ``sub``."""
         assert self.recorder is not None
         st = self.state
         self.recorder.events(
             kind,
-            replication=self.replication_numbers[rows],
+            replication=self.replication_numbers[sub.rows],
             year=self.calendar_year,
             week=self.week_of_year + 1,
-            client_id=st.client_id[rows, cols],
-            municipality=self.slot_municipality[cols],
-            caseworker=st.caseworker[rows, cols],
+            client_id=sub.take(st.client_id),
+            municipality=self.slot_municipality[sub.cols],
+            caseworker=sub.take(st.caseworker),
             **codes,
         )
 

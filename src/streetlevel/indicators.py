@@ -82,9 +82,9 @@ def municipality_year(sim: Simulation) -> dict[str, npt.NDArray[Any]]:
         "absence_route": np.tile(country.benefit_office_route.astype(np.int16), reps),
         "management_strictness": sim.strictness.ravel().copy(),
         "perceived_risk": sim.perceived_risk.ravel().astype(np.float64),
-        "caseworkers": np.tile(
-            np.bincount(sim.workforce.municipality, minlength=ms), reps
-        ).astype(np.int32),
+        "caseworkers": np.tile(np.bincount(sim.workforce.municipality, minlength=ms), reps).astype(
+            np.int32
+        ),
     }
     for name in COUNTS:
         cols[name] = c[name].ravel()
@@ -102,8 +102,6 @@ def municipality_year(sim: Simulation) -> dict[str, npt.NDArray[Any]]:
     for dest in ("work", "other", "unknown"):
         cols[f"exit_{dest}_rate"] = ratio(c[f"exits_{dest}"], c["recipients"]).ravel()
     for years in LONG_TERM_YEARS:
-        cols[f"long_term_{years}y_share"] = ratio(
-            c[f"long_term_{years}y"], c["stock_end"]
-        ).ravel()
+        cols[f"long_term_{years}y_share"] = ratio(c[f"long_term_{years}y"], c["stock_end"]).ravel()
     cols["rank"] = rank.ravel()
     return cols

@@ -67,8 +67,7 @@ def load_scenario(source: str | Path) -> Scenario:
     path = Path(source)
     if not path.exists():
         raise ScenarioError(
-            f"{source}: no such file and no such preset "
-            f"(presets: {', '.join(list_presets())})"
+            f"{source}: no such file and no such preset (presets: {', '.join(list_presets())})"
         )
     try:
         raw = path.read_bytes()

@@ -15,6 +15,7 @@ import json
 import os
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ __all__ = [
     "write_table_atomic",
 ]
 
-EVENTS = ("absence", "decision", "sanction", "recompliance", "exit")
+EVENTS = ("absence", "sanction", "recompliance", "exit")
+"""Event kinds; an absence row also carries the decision made on it (decider, outcome)."""
 OBLIGATIONS = ("offer", "meeting")
 DECIDERS = ("caseworker", "benefit_office")
 OUTCOMES = ("sanction", "no_sanction", "reason_accepted")
@@ -113,6 +115,11 @@ class Recorder:
             name: _TableWriter(out / f"{name}.parquet")
             for name in ("events", "client_years", "municipality_years")
         }
+        # Encoding and writing a year's rows runs on one background thread (pyarrow and
+        # NumPy release the GIL), overlapping with the simulation of the next year; one
+        # thread keeps the row groups in order.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streetlevel-writer")
+        self._pending: Future[None] | None = None
 
     # -- buffering ---------------------------------------------------------------------------
 
@@ -144,17 +151,34 @@ class Recorder:
     # -- writing -----------------------------------------------------------------------------
 
     def flush_year(self, municipality_year: dict[str, npt.NDArray[Any]]) -> None:
-        """Write the buffered year to the three tables."""
-        if self._events:
-            self.writers["events"].write(self._events_table())
-            self._events.clear()
-        if self._client_years:
-            self.writers["client_years"].write(self._client_years_table())
-            self._client_years.clear()
+        """Hand the buffered year to the writer thread (after the previous year is written)."""
+        self._wait()
+        events, self._events = self._events, defaultdict(list)
+        client_years, self._client_years = self._client_years, defaultdict(list)
+        self._pending = self._pool.submit(self._write_year, events, client_years, municipality_year)
+
+    def _write_year(
+        self,
+        events: dict[str, list[npt.NDArray[Any]]],
+        client_years: dict[str, list[npt.NDArray[Any]]],
+        municipality_year: dict[str, npt.NDArray[Any]],
+    ) -> None:
+        if events:
+            self.writers["events"].write(self._events_table_from(events))
+        if client_years:
+            self.writers["client_years"].write(self._client_years_table(client_years))
         self.writers["municipality_years"].write(self._municipality_table(municipality_year))
 
+    def _wait(self) -> None:
+        """Wait for the year being written; re-raise its error here, in the caller."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
     def close(self) -> dict[str, int]:
-        """Rename the finished tables into place; returns their row counts."""
+        """Finish writing, rename the tables into place; returns their row counts."""
+        self._wait()
+        self._pool.shutdown()
         empty = {
             "events": self._events_schema(),
             "client_years": None,
@@ -166,23 +190,31 @@ class Recorder:
 
     def abort(self) -> None:
         """Remove partial tables after a failure: nothing half-written is left behind."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
         for writer in self.writers.values():
             writer.abort()
 
     def _events_schema(self) -> pa.Schema:
-        return self._events_table_from({k: [np.empty(0, np.int16)] for k in (
-            "event", "replication", "year", "week", "client_id", "municipality", "caseworker",
-            *_EVENT_CODES, *_EVENT_FLAGS,
-        )}).schema
-
-    def _events_table(self) -> pa.Table:
-        return self._events_table_from(self._events)
+        return self._events_table_from(
+            {
+                k: [np.empty(0, np.int16)]
+                for k in (
+                    "event",
+                    "replication",
+                    "year",
+                    "week",
+                    "client_id",
+                    "municipality",
+                    "caseworker",
+                    *_EVENT_CODES,
+                    *_EVENT_FLAGS,
+                )
+            }
+        ).schema
 
     def _events_table_from(self, buf: dict[str, list[npt.NDArray[Any]]]) -> pa.Table:
         col = {k: np.concatenate(v) for k, v in buf.items()}
-        flags = {
-            name: pa.array(col[name] == 1, mask=col[name] < 0) for name in _EVENT_FLAGS
-        }
+        flags = {name: pa.array(col[name] == 1, mask=col[name] < 0) for name in _EVENT_FLAGS}
         return pa.table(
             {
                 "replication": pa.array(col["replication"].astype(np.int32)),
@@ -197,8 +229,8 @@ class Recorder:
             }
         )
 
-    def _client_years_table(self) -> pa.Table:
-        col = {k: np.concatenate(v) for k, v in self._client_years.items()}
+    def _client_years_table(self, buf: dict[str, list[npt.NDArray[Any]]]) -> pa.Table:
+        col = {k: np.concatenate(v) for k, v in buf.items()}
         muni = col["municipality"]
         return pa.table(
             {

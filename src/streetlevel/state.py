@@ -8,11 +8,14 @@ field is one NumPy array; a process reads and writes whole arrays or masked subs
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["EXITED", "NEVER", "RECEIVING", "SANCTIONED", "ClientState"]
+__all__ = ["EXITED", "NEVER", "RECEIVING", "SANCTIONED", "ClientState", "Subset"]
+
+T = TypeVar("T", bound=np.generic)
 
 RECEIVING = 0
 SANCTIONED = 1
@@ -76,3 +79,47 @@ def _dtype(annotation: object) -> type[np.generic]:
         if f"np.{name}" in text:
             return getattr(np, name)  # type: ignore[no-any-return]
     raise TypeError(f"no dtype in annotation {annotation!r}")
+
+
+@dataclass(frozen=True)
+class Subset:
+    """Some clients of a batch: flat indices into the raveled (replications x slots) arrays.
+
+    Flat indices are sorted, so each replication's clients form one block (``counts[r]`` long)
+    and per-replication random draws line up with them. Gathering through flat indices is
+    several times faster than through (row, column) pairs.
+    """
+
+    flat: npt.NDArray[np.intp]
+    rows: npt.NDArray[np.intp]
+    cols: npt.NDArray[np.intp]
+    counts: npt.NDArray[np.intp]
+
+    @classmethod
+    def of(cls, mask: npt.NDArray[np.bool_]) -> Subset:
+        """The clients where ``mask`` (replications x slots) is true."""
+        reps, slots = mask.shape
+        flat = np.flatnonzero(mask)
+        return cls._from_flat(flat, reps, slots)
+
+    @classmethod
+    def _from_flat(cls, flat: npt.NDArray[np.intp], reps: int, slots: int) -> Subset:
+        rows, cols = np.divmod(flat, slots)
+        bounds = np.searchsorted(flat, np.arange(reps + 1) * slots)
+        return cls(flat, rows, cols, np.diff(bounds))
+
+    def select(self, keep: npt.NDArray[np.bool_]) -> Subset:
+        """The clients of this subset where ``keep`` is true."""
+        counts = np.bincount(self.rows[keep], minlength=len(self.counts))
+        return Subset(self.flat[keep], self.rows[keep], self.cols[keep], counts)
+
+    def __len__(self) -> int:
+        return len(self.flat)
+
+    def take(self, array: npt.NDArray[T]) -> npt.NDArray[T]:
+        """The values of a (replications x slots) array at these clients."""
+        return array.reshape(-1)[self.flat]
+
+    def put(self, array: npt.NDArray[Any], values: npt.ArrayLike) -> None:
+        """Set a (replications x slots) array at these clients."""
+        array.reshape(-1)[self.flat] = values

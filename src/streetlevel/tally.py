@@ -50,9 +50,7 @@ class Tally:
 
     def reset(self) -> None:
         self.counts = {name: np.zeros(self.shape) for name in COUNTS}
-        self.by_category = {
-            name: np.zeros((*self.shape, self.categories)) for name in BY_CATEGORY
-        }
+        self.by_category = {name: np.zeros((*self.shape, self.categories)) for name in BY_CATEGORY}
 
     def add(
         self,

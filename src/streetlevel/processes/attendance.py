@@ -19,48 +19,49 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from streetlevel.coefficients import logistic
-from streetlevel.state import RECEIVING
+from streetlevel.state import RECEIVING, Subset
 
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
 
-__all__ = ["Index", "attend", "refresh", "set_base_logit"]
-
-Index = tuple[object, object]
-"""Either (rows, cols) of a subset of clients, or ``ALL``."""
-ALL: Index = (slice(None), slice(None))
+__all__ = ["attend", "refresh", "set_base_logit"]
 
 
-def set_base_logit(sim: Simulation, idx: Index) -> None:
+def set_base_logit(sim: Simulation, sub: Subset) -> None:
     """The fixed part of the absence log-odds, from category and attributes."""
     st, a = sim.state, sim.scenario.attendance
-    cat = st.category[idx]
-    age = st.age_group[idx]
-    st.absence_logit[idx] = (
+    age = sub.take(st.age_group)
+    logit = (
         a.intercept.value
-        + sim.coef.absence[cat]
-        + a.problems.value * st.problems[idx]
+        + sim.coef.absence[sub.take(st.category)]
+        + a.problems.value * sub.take(st.problems)
         + a.age_under_30.value * (age == 0)
         + a.age_50_plus.value * (age == 2)
-        + a.male.value * st.male[idx]
-        + a.low_education.value * st.low_education[idx]
-        + a.motivation.value * st.motivation[idx]
+        + a.male.value * sub.take(st.male)
+        + a.low_education.value * sub.take(st.low_education)
+        + a.motivation.value * sub.take(st.motivation)
     )
+    sub.put(st.absence_logit, logit)
 
 
-def refresh(sim: Simulation, idx: Index = ALL) -> None:
-    """Recompute the cached weekly absence probability of the clients at ``idx``."""
+def refresh(sim: Simulation, sub: Subset | None = None) -> None:
+    """Recompute the cached weekly absence probability of ``sub`` (default: everyone)."""
     st, a = sim.state, sim.scenario.attendance
-    reps = np.arange(st.status.shape[0])[:, None] if idx is ALL else idx[0]
-    muni = sim.slot_municipality[None, :] if idx is ALL else sim.slot_municipality[idx[1]]  # type: ignore[index]
-    risk = sim.perceived_risk[reps, muni]
-    p = logistic(st.absence_logit[idx] + a.perceived_risk.value * risk)
-    p *= np.where(st.sanctions_total[idx] > 0, 1.0 - a.repeat_reduction.value, 1.0)
-    st.p_absence[idx] = p
+    reduction = 1.0 - a.repeat_reduction.value
+    if sub is None:
+        risk = sim.perceived_risk[:, sim.slot_municipality]
+        p = logistic(st.absence_logit + a.perceived_risk.value * risk)
+        p *= np.where(st.sanctions_total > 0, reduction, 1.0)
+        st.p_absence[:] = p
+        return
+    risk = sim.perceived_risk[sub.rows, sim.slot_municipality[sub.cols]]
+    p = logistic(sub.take(st.absence_logit) + a.perceived_risk.value * risk)
+    p *= np.where(sub.take(st.sanctions_total) > 0, reduction, 1.0)
+    sub.put(st.p_absence, p)
 
 
 def attend(sim: Simulation) -> None:
-    """Mark this week's absences in ``sim.absent`` (as rows, cols)."""
+    """Mark this week's absences in ``sim.absent``."""
     st = sim.state
     week = sim.week
     np.less_equal(st.offer_start, week, out=sim.offer_active)
@@ -70,5 +71,5 @@ def attend(sim: Simulation) -> None:
     obligated = sim.obligated  # meetings.hold has set the held meetings
     obligated |= sim.offer_active
     sim.streams.uniform_into(sim.uniform)
-    absent = obligated & (sim.uniform < st.p_absence)
-    sim.absent = np.nonzero(absent)
+    obligated &= sim.uniform < st.p_absence
+    sim.absent = Subset.of(obligated)

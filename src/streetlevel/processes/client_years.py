@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streetlevel.records import DESTINATIONS
+from streetlevel.state import Subset
 
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
@@ -21,21 +22,16 @@ __all__ = ["NO_EXIT", "close"]
 NO_EXIT = -1
 
 
-def close(
-    sim: Simulation,
-    rows: npt.NDArray[np.intp],
-    cols: npt.NDArray[np.intp],
-    destination: npt.NDArray[np.integer],
-) -> None:
-    """Close the client-years at (rows, cols); ``destination`` is an exit code or ``NO_EXIT``."""
+def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) -> None:
+    """Close the client-years of ``sub``; ``destination`` is an exit code or ``NO_EXIT``."""
     st, tally = sim.state, sim.tally
-    idx = (rows, cols)
-    muni = sim.slot_municipality[cols]
-    cat = st.category[idx]
-    sanctions = st.y_sanctions[idx]
-    weeks_sanctioned = st.y_weeks_sanctioned[idx]
-    weeks_received = sim.week - st.y_first_week[idx] + 1
-    withheld = weeks_sanctioned * sim.scenario.legislation.benefit.value + st.y_withheld[idx]
+    rows = sub.rows
+    muni = sim.slot_municipality[sub.cols]
+    cat = sub.take(st.category)
+    sanctions = sub.take(st.y_sanctions)
+    weeks_sanctioned = sub.take(st.y_weeks_sanctioned)
+    weeks_received = sim.week - sub.take(st.y_first_week) + 1
+    withheld = weeks_sanctioned * sim.scenario.legislation.benefit.value + sub.take(st.y_withheld)
     sanctioned = sanctions > 0
     tally.add("recipients", rows, muni)
     tally.add_by_category("recipients", rows, muni, cat)
@@ -46,7 +42,7 @@ def close(
     tally.add("sanctions", rows, muni, sanctions)
     tally.add("weeks_received", rows, muni, weeks_received)
     tally.add("weeks_sanctioned", rows, muni, weeks_sanctioned)
-    tally.add("weeks_offer", rows, muni, st.y_weeks_offer[idx])
+    tally.add("weeks_offer", rows, muni, sub.take(st.y_weeks_offer))
     tally.add("amount_withheld", rows, muni, withheld)
     for code, name in enumerate(DESTINATIONS):
         gone = destination == code
@@ -56,20 +52,20 @@ def close(
         sim.recorder.client_years(
             replication=sim.replication_numbers[rows],
             year=sim.calendar_year,
-            client_id=st.client_id[idx],
+            client_id=sub.take(st.client_id),
             municipality=muni,
             category=cat,
-            age_group=st.age_group[idx],
-            male=st.male[idx],
-            low_education=st.low_education[idx],
-            minority=st.minority[idx],
-            problems=st.problems[idx],
-            entered=st.entry_week[idx] >= sim.year * sim.weeks_per_year,
-            weeks_on_benefit=sim.week - st.entry_week[idx] + 1,
+            age_group=sub.take(st.age_group),
+            male=sub.take(st.male),
+            low_education=sub.take(st.low_education),
+            minority=sub.take(st.minority),
+            problems=sub.take(st.problems),
+            entered=sub.take(st.entry_week) >= sim.year * sim.weeks_per_year,
+            weeks_on_benefit=sim.week - sub.take(st.entry_week) + 1,
             weeks_received=weeks_received,
             sanctions=sanctions,
             weeks_sanctioned=weeks_sanctioned,
-            absences=st.y_absences[idx],
+            absences=sub.take(st.y_absences),
             amount_withheld=withheld,
             exit=destination,
         )

@@ -21,10 +21,9 @@ import numpy as np
 import numpy.typing as npt
 
 from streetlevel.processes import client_years
-from streetlevel.processes.attendance import ALL, Index
 from streetlevel.records import DESTINATIONS
 from streetlevel.scenario import Exits
-from streetlevel.state import EXITED, SANCTIONED
+from streetlevel.state import EXITED, SANCTIONED, Subset
 
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
@@ -38,29 +37,32 @@ def duration_factor(e: Exits, years_on: npt.ArrayLike) -> npt.NDArray[np.float64
     return (1.0 - e.duration_decay.value) ** years  # type: ignore[no-any-return]
 
 
-def _duration_factor(sim: Simulation, idx: Index) -> npt.NDArray[np.float64]:
-    years_on = (sim.week - sim.state.entry_week[idx]) // sim.weeks_per_year
-    return duration_factor(sim.scenario.exits, years_on)
+def _years_on(sim: Simulation, sub: Subset | None) -> npt.NDArray[np.int64]:
+    entry = sim.state.entry_week if sub is None else sub.take(sim.state.entry_week)
+    return (sim.week - entry) // sim.weeks_per_year  # type: ignore[no-any-return]
 
 
-def refresh(sim: Simulation, idx: Index = ALL) -> None:
-    """Recompute the cached exit threshold (no recent sanction) of the clients at ``idx``."""
+def refresh(sim: Simulation, sub: Subset | None = None) -> None:
+    """Recompute the cached exit threshold (no recent sanction) of ``sub`` (default: all)."""
     st = sim.state
-    total = sim.coef.exit_rates.sum(axis=1)[st.category[idx]]
-    st.exit_threshold[idx] = 1.0 - total * _duration_factor(sim, idx)
+    category = st.category if sub is None else sub.take(st.category)
+    total = sim.coef.exit_rates.sum(axis=1)[category]
+    threshold = 1.0 - total * duration_factor(sim.scenario.exits, _years_on(sim, sub))
+    if sub is None:
+        st.exit_threshold[:] = threshold
+    else:
+        sub.put(st.exit_threshold, threshold)
 
 
-def hazards(
-    sim: Simulation, rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]
-) -> npt.NDArray[np.float64]:
+def hazards(sim: Simulation, sub: Subset) -> npt.NDArray[np.float64]:
     """This week's hazards (clients x [work, other, unknown]), sanction effects included."""
     st, e = sim.state, sim.scenario.exits
-    idx = (rows, cols)
-    h = sim.coef.exit_rates[st.category[idx]] * _duration_factor(sim, idx)[:, None]
-    since = sim.week - st.last_sanction[idx].astype(np.int64)
+    factor = duration_factor(e, _years_on(sim, sub))
+    h = sim.coef.exit_rates[sub.take(st.category)] * factor[:, None]
+    since = sim.week - sub.take(st.last_sanction).astype(np.int64)
     fade = np.clip(1.0 - since / e.post_effect_weeks.value, 0.0, 1.0)
     h[:, 0] *= 1.0 + e.post_effect.value * fade
-    h[:, 2] *= np.where(st.status[idx] == SANCTIONED, e.unknown_while_sanctioned.value, 1.0)
+    h[:, 2] *= np.where(sub.take(st.status) == SANCTIONED, e.unknown_while_sanctioned.value, 1.0)
     return np.clip(h, 0.0, 1.0)  # type: ignore[no-any-return]
 
 
@@ -70,21 +72,21 @@ def leave(sim: Simulation) -> None:
     u = sim.uniform
     leaving = u >= st.exit_threshold
     # Sanctioned and recently sanctioned clients have their own, changing, hazards.
-    recent = st.last_sanction > sim.week - sim.scenario.exits.post_effect_weeks.value
-    special = recent | (st.status == SANCTIONED)
-    s_rows, s_cols = np.nonzero(special)
-    if len(s_rows):
-        total = hazards(sim, s_rows, s_cols).sum(axis=1)
-        leaving[s_rows, s_cols] = u[s_rows, s_cols] >= 1.0 - np.minimum(total, 1.0)
-    rows, cols = np.nonzero(leaving)
-    if len(rows) == 0:
+    special = st.last_sanction > sim.week - sim.scenario.exits.post_effect_weeks.value
+    special |= st.status == SANCTIONED
+    sp = Subset.of(special)
+    if len(sp):
+        total = np.minimum(hazards(sim, sp).sum(axis=1), 1.0)
+        sp.put(leaving, sp.take(u) >= 1.0 - total)
+    gone = Subset.of(leaving)
+    if len(gone) == 0:
         return
-    h = hazards(sim, rows, cols)
-    counts = np.bincount(rows, minlength=st.status.shape[0])
-    v = sim.streams.uniform(counts) * h.sum(axis=1)
-    cum = np.cumsum(h, axis=1)
-    destination = np.minimum((v[:, None] >= cum).sum(axis=1), len(DESTINATIONS) - 1)
-    client_years.close(sim, rows, cols, destination)
+    h = hazards(sim, gone)
+    v = sim.streams.uniform(gone.counts) * h.sum(axis=1)
+    destination = np.minimum(
+        (v[:, None] >= np.cumsum(h, axis=1)).sum(axis=1), len(DESTINATIONS) - 1
+    )
+    client_years.close(sim, gone, destination)
     if sim.recording:
-        sim.record_events("exit", rows, cols, destination=destination)
-    st.status[rows, cols] = EXITED
+        sim.record_events("exit", gone, destination=destination)
+    gone.put(st.status, EXITED)

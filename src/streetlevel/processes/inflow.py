@@ -12,98 +12,86 @@ import numpy as np
 import numpy.typing as npt
 
 from streetlevel.processes import attendance, exits
-from streetlevel.state import EXITED, NEVER, RECEIVING
+from streetlevel.state import EXITED, NEVER, RECEIVING, Subset
 
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
 
 __all__ = ["populate", "refill"]
 
-AGE_GROUPS = ("under 30", "30-49", "50+")
 ATTRIBUTE_DRAWS = 7  # uniforms per new client: category, age, sex, education, minority,
 # problems, and the first offer or meeting offset
 
 
 def populate(sim: Simulation) -> None:
     """Fill every slot with the initial stock of clients."""
-    st = sim.state
-    _new_clients(sim, np.ones(st.status.shape, dtype=bool), initial=True)
+    _new_clients(sim, Subset.of(np.ones(sim.state.status.shape, dtype=bool)), initial=True)
 
 
 def refill(sim: Simulation) -> None:
     """Replace last week's exits with new clients."""
     empty = sim.state.status == EXITED
     if empty.any():
-        _new_clients(sim, empty, initial=False)
+        _new_clients(sim, Subset.of(empty), initial=False)
 
 
-def _new_clients(sim: Simulation, mask: npt.NDArray[np.bool_], initial: bool) -> None:
+def _new_clients(sim: Simulation, sub: Subset, initial: bool) -> None:
     st, coef, s = sim.state, sim.coef, sim.scenario
-    rows, cols = np.nonzero(mask)
-    counts = mask.sum(axis=1)
-    n = len(rows)
-    u = sim.streams.uniform(counts * ATTRIBUTE_DRAWS).reshape(n, ATTRIBUTE_DRAWS)
+    n = len(sub)
+    u = sim.streams.uniform(sub.counts * ATTRIBUTE_DRAWS).reshape(n, ATTRIBUTE_DRAWS)
     shares = coef.stock_share if initial else coef.inflow_share
     cat = np.minimum(np.searchsorted(np.cumsum(shares), u[:, 0], side="right"), len(shares) - 1)
     c = s.clients
     age = np.where(
         u[:, 1] < c.age_under_30.value, 0, np.where(u[:, 1] < 1 - c.age_50_plus.value, 1, 2)
     )
-    idx = (rows, cols)
-    st.category[idx] = cat
-    st.age_group[idx] = age
-    st.male[idx] = u[:, 2] < c.male.value
-    st.low_education[idx] = u[:, 3] < c.low_education.value
-    st.minority[idx] = u[:, 4] < c.minority.value
-    st.problems[idx] = u[:, 5] < coef.problems_share[cat]
-    st.motivation[idx] = sim.streams.normal(counts)
-    offsets = sim.next_id[rows] + _rank_within(rows, counts)
-    st.client_id[idx] = offsets
-    sim.next_id += counts
+    sub.put(st.category, cat)
+    sub.put(st.age_group, age)
+    sub.put(st.male, u[:, 2] < c.male.value)
+    sub.put(st.low_education, u[:, 3] < c.low_education.value)
+    sub.put(st.minority, u[:, 4] < c.minority.value)
+    sub.put(st.problems, u[:, 5] < coef.problems_share[cat])
+    sub.put(st.motivation, sim.streams.normal(sub.counts))
+    sub.put(st.client_id, sim.next_id[sub.rows] + _rank_within(sub))
+    sim.next_id += sub.counts
     week = sim.week
     if initial:
-        st.entry_week[idx] = week - _steady_state_durations(sim, cat, counts)
+        sub.put(st.entry_week, week - _steady_state_durations(sim, cat, sub.counts))
     else:
-        st.entry_week[idx] = week
-    st.status[idx] = RECEIVING
-    st.y_first_week[idx] = week
+        sub.put(st.entry_week, week)
+    sub.put(st.status, RECEIVING)
+    sub.put(st.y_first_week, week)
     for name in ("y_sanctions", "y_absences", "y_weeks_sanctioned", "y_weeks_offer"):
-        getattr(st, name)[idx] = 0
-    st.y_withheld[idx] = 0.0
-    st.sanctions_total[idx] = 0
-    st.breaches_total[idx] = 0
-    st.last_sanction[idx] = -NEVER
-    st.recomply_week[idx] = NEVER
-    st.meeting_late[idx] = False
+        sub.put(getattr(st, name), 0)
+    sub.put(st.y_withheld, 0.0)
+    sub.put(st.sanctions_total, 0)
+    sub.put(st.breaches_total, 0)
+    sub.put(st.last_sanction, -NEVER)
+    sub.put(st.recomply_week, NEVER)
+    sub.put(st.meeting_late, False)
     # The first meeting falls somewhere in the first interval.
     interval = s.meetings.interval.value
-    st.next_meeting[idx] = week + (u[:, 6] * interval).astype(np.int32)
-    _first_offer(sim, idx, cat, counts, initial)
-    attendance.set_base_logit(sim, idx)
-    attendance.refresh(sim, idx)
-    exits.refresh(sim, idx)
+    sub.put(st.next_meeting, week + (u[:, 6] * interval).astype(np.int32))
+    _first_offer(sim, sub, cat, initial)
+    attendance.set_base_logit(sim, sub)
+    attendance.refresh(sim, sub)
+    exits.refresh(sim, sub)
 
 
-def _first_offer(
-    sim: Simulation,
-    idx: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]],
-    cat: npt.NDArray[np.intp],
-    counts: npt.NDArray[np.intp],
-    initial: bool,
-) -> None:
+def _first_offer(sim: Simulation, sub: Subset, cat: npt.NDArray[np.intp], initial: bool) -> None:
     """Schedule each new client's first offer; part of the initial stock starts with one."""
     st, coef = sim.state, sim.coef
     week = sim.week
     start_p = coef.offer_start[cat]
-    wait = sim.streams.geometric(np.where(start_p > 0, start_p, 1.0), counts) - 1
-    length = sim.streams.geometric(np.full(len(cat), coef.offer_end), counts)
+    wait = sim.streams.geometric(np.where(start_p > 0, start_p, 1.0), sub.counts) - 1
+    length = sim.streams.geometric(np.full(len(cat), coef.offer_end), sub.counts)
     start = np.where(start_p > 0, week + wait, NEVER)
     if initial:
         # In the steady state a client has an offer now with the activation degree's chance.
-        active = sim.streams.uniform(counts) < coef.activation_degree[cat]
+        active = sim.streams.uniform(sub.counts) < coef.activation_degree[cat]
         start = np.where(active, week, start)
-    st.offer_start[idx] = start
-    st.offer_end[idx] = np.where(start_p > 0, start + length, NEVER)
+    sub.put(st.offer_start, start)
+    sub.put(st.offer_end, np.where(start_p > 0, start + length, NEVER))
 
 
 def _steady_state_durations(
@@ -140,7 +128,7 @@ def _steady_state_durations(
     return np.where(in_tail, head_weeks + extra, elapsed)
 
 
-def _rank_within(rows: npt.NDArray[np.intp], counts: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
-    """0, 1, 2, ... within each replication's block of ``rows`` (rows are sorted)."""
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return np.arange(len(rows), dtype=np.int64) - np.repeat(starts, counts)
+def _rank_within(sub: Subset) -> npt.NDArray[np.int64]:
+    """0, 1, 2, ... within each replication's block of the subset."""
+    starts = np.concatenate([[0], np.cumsum(sub.counts)[:-1]])
+    return np.arange(len(sub), dtype=np.int64) - np.repeat(starts, sub.counts)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from streetlevel.state import RECEIVING
+from streetlevel.state import RECEIVING, Subset
 
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
@@ -23,19 +21,19 @@ def hold(sim: Simulation) -> None:
     """Hold due meetings; mark the held ones in ``sim.obligated``."""
     st = sim.state
     sim.obligated[:] = False
-    due = (st.next_meeting <= sim.week) & (st.status == RECEIVING)
-    rows, cols = np.nonzero(due)
-    if len(rows) == 0:
+    due = st.next_meeting <= sim.week
+    due &= st.status == RECEIVING
+    sub = Subset.of(due)
+    if len(sub) == 0:
         return
-    counts = due.sum(axis=1)
-    p_timely = sim.workforce.p_timely[rows, st.caseworker[rows, cols]]
-    held = sim.streams.uniform(counts) < p_timely
-    was_late = st.meeting_late[rows, cols]
-    h_rows, h_cols = rows[held], cols[held]
-    sim.obligated[h_rows, h_cols] = True
-    st.next_meeting[h_rows, h_cols] = sim.week + sim.scenario.meetings.interval.value
-    st.meeting_late[rows, cols] = ~held
-    muni = sim.slot_municipality[h_cols]
+    p_timely = sim.workforce.p_timely[sub.rows, sub.take(st.caseworker)]
+    held = sim.streams.uniform(sub.counts) < p_timely
+    was_late = sub.take(st.meeting_late)
+    sub.put(st.meeting_late, ~held)
+    meet = sub.select(held)
+    meet.put(sim.obligated, True)
+    meet.put(st.next_meeting, sim.week + sim.scenario.meetings.interval.value)
+    muni = sim.slot_municipality[meet.cols]
     on_time = ~was_late[held]
-    sim.tally.add("meetings_timely", h_rows[on_time], muni[on_time])
-    sim.tally.add("meetings_late", h_rows[~on_time], muni[~on_time])
+    sim.tally.add("meetings_timely", meet.rows[on_time], muni[on_time])
+    sim.tally.add("meetings_late", meet.rows[~on_time], muni[~on_time])

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from streetlevel.state import Subset
+
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
 
@@ -25,10 +27,8 @@ def schedule(sim: Simulation) -> None:
     ended = st.offer_end <= sim.week
     if not ended.any():
         return
-    rows, cols = np.nonzero(ended)
-    counts = ended.sum(axis=1)
-    cat = st.category[rows, cols]
-    wait = sim.streams.geometric(coef.offer_start[cat], counts) - 1
-    length = sim.streams.geometric(np.full(len(rows), coef.offer_end), counts)
-    st.offer_start[rows, cols] = sim.week + wait
-    st.offer_end[rows, cols] = sim.week + wait + length
+    sub = Subset.of(ended)
+    wait = sim.streams.geometric(coef.offer_start[sub.take(st.category)], sub.counts) - 1
+    length = sim.streams.geometric(np.full(len(sub), coef.offer_end), sub.counts)
+    sub.put(st.offer_start, sim.week + wait)
+    sub.put(st.offer_end, sim.week + wait + length)

@@ -33,25 +33,25 @@ DRAWS_PER_ABSENCE = 3  # legitimate reason, documentation, decision
 
 def decide(sim: Simulation) -> None:
     """Decide on this week's absences; leave the sanctions to impose in ``sim.new_sanctions``."""
-    rows, cols = sim.absent
-    if len(rows) == 0:
-        sim.new_sanctions = sim.absent
+    absent = sim.absent
+    if len(absent) == 0:
+        sim.new_sanctions = absent
         return
     st, s = sim.state, sim.scenario
-    counts = np.bincount(rows, minlength=st.status.shape[0])
-    u = sim.streams.uniform(counts * DRAWS_PER_ABSENCE).reshape(-1, DRAWS_PER_ABSENCE)
-    problems = st.problems[rows, cols]
+    u = sim.streams.uniform(absent.counts * DRAWS_PER_ABSENCE).reshape(-1, DRAWS_PER_ABSENCE)
+    problems = absent.take(st.problems)
     lr = s.legitimate_reason
     legitimate = u[:, 0] < logistic(lr.intercept.value + lr.problems.value * problems)
     documented = legitimate & (u[:, 1] < lr.documented.value)
-    muni = sim.slot_municipality[cols]
-    from_offer = sim.offer_active[rows, cols]
+    rows = absent.rows
+    muni = sim.slot_municipality[absent.cols]
+    from_offer = absent.take(sim.offer_active)
     to_office = from_offer & sim.country.benefit_office_route[muni]
     accepted = np.where(to_office, documented, legitimate)
 
     strict = sim.strictness[rows, muni]
-    cw = st.caseworker[rows, cols]
-    first = st.breaches_total[rows, cols] == 0
+    cw = absent.take(st.caseworker)
+    first = absent.take(st.breaches_total) == 0
     b, c = s.decision.caseworker, s.decision.benefit_office
     assessment = float(s.legislation.individual_assessment.value)
     p_caseworker = logistic(
@@ -66,30 +66,30 @@ def decide(sim: Simulation) -> None:
     sanction = ~accepted & (u[:, 2] < np.where(to_office, p_office, p_caseworker))
 
     breach = ~accepted
-    st.y_absences[rows, cols] += 1
-    st.breaches_total[rows[breach], cols[breach]] += 1
+    absent.put(st.y_absences, absent.take(st.y_absences) + 1)
+    absent.put(st.breaches_total, absent.take(st.breaches_total) + breach)
     sim.tally.add("absences", rows, muni)
     sim.tally.add("breaches", rows[breach], muni[breach])
-    sim.new_sanctions = (rows[sanction], cols[sanction])
+    sim.new_sanctions = absent.select(sanction)
 
     if sim.recording:
-        obligation = np.where(from_offer, OBLIGATIONS.index("offer"), OBLIGATIONS.index("meeting"))
+        # One row per absence, carrying the decision made on it (route, decider, outcome).
         sim.record_events(
             "absence",
-            rows,
-            cols,
-            obligation=obligation,
+            absent,
+            obligation=np.where(
+                from_offer, OBLIGATIONS.index("offer"), OBLIGATIONS.index("meeting")
+            ),
             legitimate=legitimate,
             documented=documented,
-        )
-        outcome = np.where(
-            sanction,
-            OUTCOMES.index("sanction"),
-            np.where(accepted, OUTCOMES.index("reason_accepted"), OUTCOMES.index("no_sanction")),
-        )
-        decider = np.where(
-            to_office, DECIDERS.index("benefit_office"), DECIDERS.index("caseworker")
-        )
-        sim.record_events(
-            "decision", rows, cols, obligation=obligation, decider=decider, outcome=outcome
+            decider=np.where(
+                to_office, DECIDERS.index("benefit_office"), DECIDERS.index("caseworker")
+            ),
+            outcome=np.where(
+                sanction,
+                OUTCOMES.index("sanction"),
+                np.where(
+                    accepted, OUTCOMES.index("reason_accepted"), OUTCOMES.index("no_sanction")
+                ),
+            ),
         )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from streetlevel.processes import attendance
-from streetlevel.state import NEVER, RECEIVING, SANCTIONED
+from streetlevel.state import NEVER, RECEIVING, SANCTIONED, Subset
 
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
@@ -26,31 +26,31 @@ def apply(sim: Simulation) -> None:
     """Let sanctioned clients comply again, impose this week's sanctions, count the weeks."""
     st, s = sim.state, sim.scenario
     week = sim.week
-    back = (st.status == SANCTIONED) & (st.recomply_week <= week)
+    sanctioned = st.status == SANCTIONED
+    back = sanctioned & (st.recomply_week <= week)
     if back.any():
-        b_rows, b_cols = np.nonzero(back)
-        st.status[b_rows, b_cols] = RECEIVING
+        returning = Subset.of(back)
+        returning.put(st.status, RECEIVING)
         if sim.recording:
-            sim.record_events("recompliance", b_rows, b_cols)
+            sim.record_events("recompliance", returning)
 
-    rows, cols = sim.new_sanctions
-    if len(rows):
+    new = sim.new_sanctions
+    if len(new):
         if s.legislation.sanction_type.value == "periodical":
-            counts = np.bincount(rows, minlength=st.status.shape[0])
             p = s.sanctions.recompliance.value
-            st.status[rows, cols] = SANCTIONED
+            new.put(st.status, SANCTIONED)
             if p > 0:
-                wait = sim.streams.geometric(np.full(len(rows), p), counts)
-                st.recomply_week[rows, cols] = week + wait
+                wait = sim.streams.geometric(np.full(len(new), p), new.counts)
+                new.put(st.recomply_week, week + wait)
             else:
-                st.recomply_week[rows, cols] = NEVER
+                new.put(st.recomply_week, NEVER)
         else:
-            weeks = s.legislation.deduction_weeks.value
-            st.y_withheld[rows, cols] += s.legislation.benefit.value * weeks
-        st.last_sanction[rows, cols] = week
-        st.sanctions_total[rows, cols] += 1
-        st.y_sanctions[rows, cols] += 1
-        attendance.refresh(sim, (rows, cols))
+            deduction = s.legislation.benefit.value * s.legislation.deduction_weeks.value
+            new.put(st.y_withheld, new.take(st.y_withheld) + deduction)
+        new.put(st.last_sanction, week)
+        new.put(st.sanctions_total, new.take(st.sanctions_total) + 1)
+        new.put(st.y_sanctions, new.take(st.y_sanctions) + 1)
+        attendance.refresh(sim, new)
         if sim.recording:
-            sim.record_events("sanction", rows, cols)
+            sim.record_events("sanction", new)
     st.y_weeks_sanctioned += st.status == SANCTIONED

@@ -21,7 +21,7 @@ from streetlevel.indicators import (
     ratio,
 )
 from streetlevel.processes import attendance, client_years, exits
-from streetlevel.state import EXITED
+from streetlevel.state import EXITED, Subset
 
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
@@ -32,11 +32,11 @@ __all__ = ["close_year"]
 def close_year(sim: Simulation) -> None:
     """Close the year: client-years, indicators, ranking, pressure, perceived risk."""
     st, tally = sim.state, sim.tally
-    rows, cols = np.nonzero(st.status != EXITED)
-    client_years.close(sim, rows, cols, np.full(len(rows), client_years.NO_EXIT))
-    muni = sim.slot_municipality[cols]
+    alive = Subset.of(st.status != EXITED)
+    client_years.close(sim, alive, np.full(len(alive), client_years.NO_EXIT))
+    rows, muni = alive.rows, sim.slot_municipality[alive.cols]
     tally.add("stock_end", rows, muni)
-    weeks_on = sim.week - st.entry_week[rows, cols] + 1
+    weeks_on = sim.week - alive.take(st.entry_week) + 1
     for years in LONG_TERM_YEARS:
         long_term = weeks_on > years * sim.weeks_per_year
         tally.add(f"long_term_{years}y", rows[long_term], muni[long_term])
