@@ -20,7 +20,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from streetlevel.errors import StreetlevelError
-from streetlevel.loading import list_presets, load_scenario, preset_text, with_overrides
+from streetlevel.loading import (
+    list_presets,
+    load_scenario,
+    parse_assignment,
+    preset_text,
+    with_overrides,
+    with_values,
+)
 from streetlevel.run import run_scenario
 from streetlevel.summary import Summary, summarize
 
@@ -68,10 +75,20 @@ def run(
         Path | None, typer.Option(help="Run directory (default: runs/<scenario>-<time>).")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace results already in --out.")] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Change a parameter: --set decision.caseworker.intercept=-3 "
+            "(repeatable; key paths as in error messages).",
+        ),
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Simulate a scenario and print the summary with 95 % intervals across replications."""
     loaded = load_scenario(scenario)
+    if set_:
+        loaded = with_values(loaded, dict(parse_assignment(a) for a in set_), "--set")
     if years is not None:
         loaded = with_overrides(loaded, reporting_years=years)
     if out is None:

@@ -29,8 +29,10 @@ __all__ = [
     "preset_text",
     "scenario_from_dict",
     "scenario_hash",
+    "parse_assignment",
     "scenario_to_toml",
     "with_overrides",
+    "with_values",
 ]
 
 PRESET_SUFFIX = ".toml"
@@ -91,12 +93,75 @@ def scenario_from_dict(data: dict[str, Any], origin: str = "<dict>") -> Scenario
 
 
 def with_overrides(scenario: Scenario, *, reporting_years: int | None = None) -> Scenario:
-    """A copy of ``scenario`` with command-line overrides applied and re-validated."""
+    """A copy of ``scenario`` with the run command's options applied and re-validated."""
+    if reporting_years is None:
+        return scenario
+    return with_values(scenario, {"time.reporting_years": reporting_years}, "--years")
+
+
+def with_values(
+    scenario: Scenario, values: dict[str, Any], origin: str = "override"
+) -> Scenario:
+    """A copy of ``scenario`` with parameters set by key path, re-validated.
+
+    Key paths are written as in error messages: ``decision.caseworker.intercept``,
+    ``categories[2].exit_other``, ``municipalities[1].management_strictness``. A parameter's
+    source becomes ``origin`` so the run's resolved scenario says where the value came from.
+
+    >>> s = with_values(load_scenario("municipality-a"), {"sanctions.recompliance": 0.3})
+    >>> s.sanctions.recompliance.value, s.sanctions.recompliance.source
+    (0.3, 'override')
+    """
     data = scenario.model_dump(mode="json", exclude_none=True)
-    if reporting_years is not None:
-        data["time"]["reporting_years"]["value"] = reporting_years
-        data["time"]["reporting_years"]["source"] = "command line (--years)"
-    return scenario_from_dict(data, "command-line overrides")
+    for path, value in values.items():
+        parent, key = _walk(data, path)
+        if isinstance(parent.get(key), dict) and "value" in parent[key]:
+            parent[key]["value"] = value
+            parent[key]["source"] = origin
+            parent[key].pop("calibration", None)
+        elif key in parent:
+            parent[key] = value
+        else:
+            raise ScenarioError(f"{origin}: {path}: no such key in the scenario")
+    return scenario_from_dict(data, origin)
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse ``key.path=value`` (the value as a TOML value, or a bare string).
+
+    >>> parse_assignment("decision.caseworker.intercept=-3.2")
+    ('decision.caseworker.intercept', -3.2)
+    >>> parse_assignment("municipalities[0].absence_route=caseworker")
+    ('municipalities[0].absence_route', 'caseworker')
+    """
+    path, sep, raw = text.partition("=")
+    if not sep or not path.strip():
+        raise ScenarioError(f"--set {text!r}: expected KEY.PATH=VALUE")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return path.strip(), value
+
+
+def _walk(data: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
+    """The table holding the last key of ``path``, and that key."""
+    parts: list[str | int] = []
+    for token in path.replace("]", "").split("."):
+        name, *indices = token.split("[")
+        if name:
+            parts.append(name)
+        parts.extend(int(i) for i in indices if i.isdigit())
+    node: Any = data
+    try:
+        for part in parts[:-1]:
+            node = node[part]
+    except (KeyError, IndexError, TypeError):
+        raise ScenarioError(f"override: {path}: no such key in the scenario") from None
+    last = parts[-1] if parts else ""
+    if not isinstance(node, dict) or not isinstance(last, str):
+        raise ScenarioError(f"override: {path}: not a key of a table")
+    return node, last
 
 
 def scenario_to_toml(scenario: Scenario) -> str:

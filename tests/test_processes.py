@@ -1,0 +1,205 @@
+"""Each weekly process on its own, on a small simulation whose state the test arranges.
+
+Statistical checks use fixed seeds and a tolerance of four standard errors of the quantity
+measured (a false alarm about once in 16,000 seeds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streetlevel.coefficients import logistic
+from streetlevel.processes import attendance, exits, meetings, offers, routing, sanctions
+from streetlevel.records import OUTCOMES
+from streetlevel.state import NEVER, RECEIVING, SANCTIONED, Subset
+from tests.conftest import simulation, small
+
+Z = 4.0
+
+
+def within(observed: float, expected: float, n: float) -> bool:
+    """|observed - expected| within Z standard errors of a share from n draws."""
+    se = np.sqrt(max(expected * (1 - expected), 1e-12) / n)
+    return abs(observed - expected) <= Z * se
+
+
+def test_offers_reach_the_activation_degree() -> None:
+    sim = simulation(small("denmark-2011", scale=0.05), replications=2)
+    st = sim.state
+    active_weeks = np.zeros(st.status.shape)
+    weeks = 400
+    for _ in range(weeks):
+        offers.schedule(sim)
+        active_weeks += (st.offer_start <= sim.week) & (st.offer_end > sim.week)
+        sim.week += 1
+    for k, degree in enumerate(sim.coef.activation_degree):
+        members = st.category == k
+        share = active_weeks[members].mean() / weeks
+        if degree == 0:
+            assert share == 0  # era 2011: the passive category never gets an offer
+        else:
+            # Offer spells are autocorrelated: count independent spells, not weeks.
+            spells = members.sum() * weeks / sim.scenario.offers.mean_duration.value
+            assert within(share, degree, spells), (k, share, degree)
+
+
+def test_meetings_are_timely_less_often_with_a_higher_caseload() -> None:
+    base = small("municipality-a", scale=1.0)
+    rates = []
+    for cpc in (40, 160):
+        s = small("municipality-a", scale=1.0, **{"caseworkers__clients_per_caseworker": cpc})
+        sim = simulation(s, replications=4)
+        for _ in range(26):
+            meetings.hold(sim)
+            sim.week += 1
+        c = sim.tally.counts
+        rates.append(c["meetings_timely"].sum() / (c["meetings_timely"] + c["meetings_late"]).sum())
+    assert base.meetings.timely_per_100_clients.value < 0
+    assert rates[0] > rates[1]
+
+
+def test_absence_follows_the_cached_probability() -> None:
+    sim = simulation(small("municipality-a", scale=1.0), replications=4)
+    st = sim.state
+    st.offer_start[:] = 0
+    st.offer_end[:] = NEVER
+    st.p_absence[:] = 0.2
+    sim.obligated[:] = False
+    attendance.attend(sim)
+    n = st.status.size
+    assert within(len(sim.absent) / n, 0.2, n)
+    # Sanctioned clients have no obligations, so they are never absent.
+    st.status[:, ::2] = SANCTIONED
+    sim.obligated[:] = False
+    attendance.attend(sim)
+    assert np.all(sim.absent.take(st.status) == RECEIVING)
+
+
+def test_repeat_reduction_after_a_sanction() -> None:
+    sim = simulation(small("municipality-a", scale=1.0), replications=1)
+    st = sim.state
+    before = st.p_absence.copy()
+    st.sanctions_total[:] = 1
+    attendance.refresh(sim)
+    reduction = sim.scenario.attendance.repeat_reduction.value
+    assert np.allclose(st.p_absence, before * (1 - reduction), rtol=1e-5)
+
+
+def _all_absent_from_offers(route: str, strictness: float) -> tuple[object, np.ndarray]:
+    s = small(
+        "municipality-a",
+        scale=1.0,
+        **{
+            "municipalities[0]__absence_route": route,
+            "municipalities[0]__management_strictness": strictness,
+        },
+    )
+    sim = simulation(s, replications=8)
+    st = sim.state
+    sim.offer_active[:] = True
+    sim.absent = Subset.of(np.ones(st.status.shape, dtype=bool))
+    sim.recorder = None
+    events: dict[str, np.ndarray] = {}
+
+    def capture(kind: str, sub: Subset, **codes: np.ndarray) -> None:
+        events.update(codes)
+
+    sim.record_events = capture  # type: ignore[method-assign]
+    sim.burn_in_years = 0
+    sim.recorder = object()  # type: ignore[assignment]  # make sim.recording true
+    routing.decide(sim)
+    return sim, events
+
+
+def test_benefit_office_sees_documented_reasons_only() -> None:
+    sim, ev = _all_absent_from_offers("benefit_office", 1.0)
+    outcome, legit, documented = ev["outcome"], ev["legitimate"], ev["documented"]
+    sanctioned = outcome == OUTCOMES.index("sanction")
+    assert not np.any(sanctioned & documented)
+    c = sim.scenario.decision.benefit_office
+    p = float(logistic(c.intercept.value + c.management_strictness.value * 1.0))
+    undocumented = ~documented
+    assert within(sanctioned[undocumented].mean(), p, undocumented.sum())
+    # Undocumented legitimate reasons go unseen: sanctioned as often as breaches.
+    hidden = legit & ~documented
+    assert within(sanctioned[hidden].mean(), p, hidden.sum())
+
+
+def test_caseworker_accepts_legitimate_reasons_and_assesses() -> None:
+    sim, ev = _all_absent_from_offers("caseworker", 0.0)
+    outcome, legit = ev["outcome"], ev["legitimate"]
+    sanctioned = outcome == OUTCOMES.index("sanction")
+    assert not np.any(sanctioned & legit)
+    assert np.all(outcome[legit] == OUTCOMES.index("reason_accepted"))
+    # The individual assessment: clients with problems are sanctioned less (b_problems < 0).
+    problems = sim.absent.take(sim.state.problems)
+    breach = ~legit
+    assert sim.scenario.decision.caseworker.problems.value < 0
+    assert sanctioned[breach & problems].mean() < sanctioned[breach & ~problems].mean()
+    assert len(sim.new_sanctions) == sanctioned.sum()
+
+
+def test_periodical_sanction_stops_benefit_until_recompliance() -> None:
+    sim = simulation(small("municipality-a", scale=1.0), replications=4)
+    st = sim.state
+    sim.new_sanctions = Subset.of(np.ones(st.status.shape, dtype=bool))
+    sanctions.apply(sim)
+    assert np.all(st.status == SANCTIONED)
+    assert np.all(st.y_weeks_sanctioned == 1)
+    durations = []
+    sim.new_sanctions = Subset.of(np.zeros(st.status.shape, dtype=bool))
+    still = st.status == SANCTIONED
+    for week in range(1, 60):
+        sim.week = week
+        sanctions.apply(sim)
+        now = st.status == SANCTIONED
+        durations.append((still & ~now).sum() * week)
+        still = now
+    p = sim.scenario.sanctions.recompliance.value
+    mean = sum(durations) / st.status.size
+    n = st.status.size
+    se = np.sqrt((1 - p) / p**2 / n)  # sd of a geometric wait
+    assert abs(mean - 1 / p) < Z * se
+    # Weeks without benefit are counted week by week.
+    assert np.all(st.y_weeks_sanctioned >= 1)
+
+
+def test_deduction_withholds_a_fixed_amount_and_keeps_paying() -> None:
+    s = small("municipality-a", scale=1.0, legislation__sanction_type="deduction")
+    sim = simulation(s, replications=1)
+    st = sim.state
+    sim.new_sanctions = Subset.of(np.ones(st.status.shape, dtype=bool))
+    sanctions.apply(sim)
+    assert np.all(st.status == RECEIVING)
+    legislation = s.legislation
+    assert np.allclose(st.y_withheld, legislation.benefit.value * legislation.deduction_weeks.value)
+
+
+def test_exit_to_work_hazard_rises_after_a_sanction_and_fades() -> None:
+    sim = simulation(small("municipality-a", scale=1.0), replications=1)
+    st = sim.state
+    e = sim.scenario.exits
+    sim.week = 100
+    sub = Subset.of(np.ones(st.status.shape, dtype=bool))
+    base = exits.hazards(sim, sub)
+    st.last_sanction[:] = sim.week
+    fresh = exits.hazards(sim, sub)
+    assert np.allclose(fresh[:, 0], np.minimum(base[:, 0] * (1 + e.post_effect.value), 1))
+    assert np.allclose(fresh[:, 1:], base[:, 1:])
+    st.last_sanction[:] = sim.week - e.post_effect_weeks.value
+    assert np.allclose(exits.hazards(sim, sub), base)
+    # While sanctioned, leaving to unknown is more likely.
+    st.status[:] = SANCTIONED
+    sanctioned = exits.hazards(sim, sub)
+    assert np.allclose(sanctioned[:, 2], base[:, 2] * e.unknown_while_sanctioned.value)
+
+
+def test_exit_rates_match_the_hazards() -> None:
+    sim = simulation(small("municipality-a", scale=1.0), replications=20)
+    st = sim.state
+    sim.week = 0
+    expected = (1.0 - st.exit_threshold.astype(np.float64)).mean()
+    sim.streams.uniform_into(sim.uniform)
+    exits.leave(sim)
+    n = st.status.size
+    assert within((st.status == 2).mean(), expected, n)

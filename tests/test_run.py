@@ -1,0 +1,177 @@
+"""Whole runs: invariants, determinism, batching, every preset, the golden summary."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streetlevel.errors import OutputExistsError
+from streetlevel.loading import load_scenario, with_values
+from streetlevel.run import run_scenario
+from streetlevel.scenario import Scenario
+from streetlevel.summary import summarize
+from tests.conftest import small
+
+TABLES = ("events", "client_years", "municipality_years")
+GOLDEN = Path(__file__).parent / "golden" / "tiny_summary.json"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_same_seed_gives_identical_parquet_files(tmp_path: Path, tiny: Scenario) -> None:
+    one = run_scenario(tiny, seed=5, replications=3, out=tmp_path / "one")
+    two = run_scenario(tiny, seed=5, replications=3, out=tmp_path / "two")
+    for name in TABLES:
+        assert digest(one.out / f"{name}.parquet") == digest(two.out / f"{name}.parquet")
+    other = run_scenario(tiny, seed=6, replications=3, out=tmp_path / "other")
+    assert digest(one.out / "events.parquet") != digest(other.out / "events.parquet")
+
+
+def test_batching_does_not_change_results(tmp_path: Path, tiny: Scenario) -> None:
+    """Replication r draws from (seed, r) only: one batch or one replication at a time."""
+    together = run_scenario(tiny, seed=2, replications=3, out=tmp_path / "a", batch_size=3)
+    apart = run_scenario(tiny, seed=2, replications=3, out=tmp_path / "b", batch_size=1)
+    for name, keys in {
+        "client_years": ["replication", "year", "client_id"],
+        "municipality_years": ["replication", "year", "municipality"],
+    }.items():
+        a = pq.read_table(together.out / f"{name}.parquet").to_pandas()
+        b = pq.read_table(apart.out / f"{name}.parquet").to_pandas()
+        a = a.sort_values(keys).reset_index(drop=True)
+        b = b.sort_values(keys).reset_index(drop=True)
+        assert a.equals(b), name
+
+
+def test_output_directory_is_not_overwritten(tmp_path: Path, tiny: Scenario) -> None:
+    run_scenario(tiny, seed=1, replications=1, out=tmp_path / "run")
+    with pytest.raises(OutputExistsError, match="already holds results"):
+        run_scenario(tiny, seed=1, replications=1, out=tmp_path / "run")
+    run_scenario(tiny, seed=1, replications=1, out=tmp_path / "run", overwrite=True)
+
+
+def test_a_failed_run_leaves_no_table_that_looks_complete(
+    tmp_path: Path, tiny: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streetlevel.engine import Simulation
+
+    original = Simulation.step
+    calls = {"n": 0}
+
+    def failing(self: Simulation) -> None:
+        calls["n"] += 1
+        if calls["n"] == 80:  # in the reporting year, after one year was written
+            raise KeyboardInterrupt
+        original(self)
+
+    monkeypatch.setattr(Simulation, "step", failing)
+    with pytest.raises(KeyboardInterrupt):
+        run_scenario(tiny, seed=1, replications=1, out=tmp_path / "run")
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert not any(n in names for n in (f"{t}.parquet" for t in TABLES))
+    assert not any(n.endswith(".partial") for n in names)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+
+
+@pytest.mark.parametrize("preset", ["denmark-2011", "denmark-2014", "municipality-a"])
+def test_every_preset_runs(tmp_path: Path, preset: str) -> None:
+    scenario = with_values(
+        load_scenario(preset),
+        {"scale.client_scale": 0.05, "time.burn_in_years": 1, "time.reporting_years": 1},
+    )
+    result = run_scenario(scenario, seed=1, replications=1, out=tmp_path / preset)
+    summary = summarize(result.out)
+    rate = summary.get("national_sanction_rate").mean
+    assert 0 < rate < 1
+
+
+def check_invariants(out: Path, scenario: Scenario) -> None:
+    cy = pq.read_table(out / "client_years.parquet").to_pandas()
+    my = pq.read_table(out / "municipality_years.parquet").to_pandas()
+    weeks = scenario.time.weeks_per_year.value
+    # Every client appears once per replication and year.
+    assert not cy.duplicated(["replication", "year", "client_id"]).any()
+    assert (cy["weeks_received"].between(1, weeks)).all()
+    assert (cy["weeks_sanctioned"] <= cy["weeks_received"]).all()
+    assert (cy["sanctions"] <= cy["absences"]).all()
+    assert (cy["weeks_on_benefit"] >= cy["weeks_received"]).all()
+    if scenario.legislation.sanction_type.value == "periodical":
+        # No benefit is paid while sanctioned: withheld = sanctioned weeks x benefit.
+        benefit = scenario.legislation.benefit.value
+        assert np.allclose(cy["amount_withheld"], cy["weeks_sanctioned"] * benefit)
+        # A sanction this year stops the benefit that week (weeks can also carry over).
+        assert (cy.loc[cy.sanctions > 0, "weeks_sanctioned"] > 0).all()
+    # Conservation: those still on benefit at the end of a year are the next year's
+    # carried-over clients; slots never go missing.
+    years = sorted(cy["year"].unique())
+    for rep, group in cy.groupby("replication"):
+        for y0, y1 in zip(years, years[1:], strict=False):
+            stay = set(group.loc[(group.year == y0) & group.exit.isna(), "client_id"])
+            carried = set(group.loc[(group.year == y1) & ~group.entered, "client_id"])
+            assert stay == carried, (rep, y0)
+    # Indicators are rates in [0, 1] and add up to the client-years.
+    for col in [c for c in my.columns if c.endswith(("_rate", "_share", "timeliness"))]:
+        values = my[col].dropna()
+        assert values.between(0, 1).all(), col
+    per_year = cy.groupby(["replication", "year"]).size()
+    recipients = my.groupby(["replication", "year"])["recipients"].sum()
+    assert (per_year == recipients).all()
+    sanctioned = cy[cy.sanctions > 0].groupby(["replication", "year"]).size()
+    assert (sanctioned == my.groupby(["replication", "year"])["sanctioned"].sum()).all()
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    seed=st.integers(0, 2**32),
+    recompliance=st.floats(0.05, 1.0),
+    strictness=st.floats(0.0, 1.0),
+    route=st.sampled_from(["caseworker", "benefit_office"]),
+    sanction_type=st.sampled_from(["periodical", "deduction"]),
+)
+def test_invariants_hold_for_any_parameters(
+    tmp_path_factory: pytest.TempPathFactory,
+    seed: int,
+    recompliance: float,
+    strictness: float,
+    route: str,
+    sanction_type: str,
+) -> None:
+    scenario = small(
+        "municipality-a",
+        scale=1.0,
+        time__burn_in_years=1,
+        time__reporting_years=2,
+        sanctions__recompliance=recompliance,
+        legislation__sanction_type=sanction_type,
+        **{
+            "municipalities[0]__management_strictness": strictness,
+            "municipalities[0]__absence_route": route,
+        },
+    )
+    out = tmp_path_factory.mktemp("prop") / "run"
+    run_scenario(scenario, seed=seed, replications=2, out=out)
+    check_invariants(out, scenario)
+
+
+def test_golden_summary(tmp_path: Path, tiny: Scenario) -> None:
+    """The summary of a tiny run, stored; regenerate with `python tests/golden/regenerate.py`
+    after an intended change to the model (and say why in the commit)."""
+    result = run_scenario(tiny, seed=11, replications=2, out=tmp_path / "run")
+    got = {i.name: [i.mean, i.low, i.high] for i in summarize(result.out).indicators}
+    expected = json.loads(GOLDEN.read_text())
+    assert got.keys() == expected.keys()
+    for name, values in expected.items():
+        assert np.allclose(got[name], values, rtol=1e-9, atol=1e-12, equal_nan=True), name
