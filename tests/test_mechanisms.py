@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 
 from streetlevel.run import run_scenario
@@ -21,6 +22,11 @@ Z = 4.0
 def rate_and_n(out: Path) -> tuple[float, float]:
     my = pq.read_table(out / "municipality_years.parquet").to_pandas()
     return my["sanctioned"].sum() / my["recipients"].sum(), my["recipients"].sum()
+
+
+def rate_of(rows: pd.DataFrame) -> tuple[float, float]:
+    n = float(rows["recipients"].sum())
+    return float(rows["sanctioned"].sum()) / n, n
 
 
 def clearly_greater(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -79,9 +85,7 @@ def test_more_pressure_raises_sanction_rates_over_the_years(tmp_path: Path) -> N
     last = my_none["year"].max()
     final_none = my_none[my_none.year == last]
     final_strong = my_strong[my_strong.year == last]
-    a = (final_strong.sanctioned.sum() / final_strong.recipients.sum(), final_strong.recipients.sum())
-    b = (final_none.sanctioned.sum() / final_none.recipients.sum(), final_none.recipients.sum())
-    assert clearly_greater(a, b)
+    assert clearly_greater(rate_of(final_strong), rate_of(final_none))
 
 
 def test_a_sanction_raises_the_exit_hazard(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def check_invariants(out: Path, scenario: Scenario) -> None:
     # carried-over clients; slots never go missing.
     years = sorted(cy["year"].unique())
     for rep, group in cy.groupby("replication"):
-        for y0, y1 in zip(years, years[1:], strict=False):
+        for y0, y1 in itertools.pairwise(years):
             stay = set(group.loc[(group.year == y0) & group.exit.isna(), "client_id"])
             carried = set(group.loc[(group.year == y1) & ~group.entered, "client_id"])
             assert stay == carried, (rep, y0)

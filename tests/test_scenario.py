@@ -142,7 +142,8 @@ def test_not_toml_and_not_utf8(tmp_path: Path) -> None:
 
 def test_cross_checks(tmp_path: Path) -> None:
     text = edited(
-        'stock_share = { value = 0.20, unit = "share"', 'stock_share = { value = 0.30, unit = "share"'
+        'stock_share = { value = 0.20, unit = "share"',
+        'stock_share = { value = 0.30, unit = "share"',
     )
     with pytest.raises(ScenarioError, match="stock_share must sum to 1"):
         load_scenario(write(tmp_path, text))
@@ -166,5 +167,5 @@ def test_with_values_sets_value_and_source() -> None:
     assert s.categories[2].exit_other.source == "why"
     with pytest.raises(ScenarioError, match="no such key"):
         with_values(s, {"sanctions.nothing_here": 1})
-    with pytest.raises(ScenarioError, match="sanctions.recompliance.value"):
+    with pytest.raises(ScenarioError, match=r"sanctions\.recompliance\.value"):
         with_values(s, {"sanctions.recompliance": 2.0})

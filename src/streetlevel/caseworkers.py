@@ -27,7 +27,7 @@ __all__ = ["Workforce"]
 
 @dataclass(frozen=True)
 class Workforce:
-    """Caseworker arrays: ``municipality`` over caseworkers; the rest (replications x caseworkers)."""
+    """Caseworker arrays: ``municipality`` per caseworker; the rest (replications x caseworkers)."""
 
     municipality: npt.NDArray[np.int64]
     caseload: npt.NDArray[np.float64]

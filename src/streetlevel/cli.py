@@ -29,7 +29,7 @@ from streetlevel.loading import (
     with_values,
 )
 from streetlevel.run import run_scenario
-from streetlevel.summary import Summary, summarize
+from streetlevel.summary import Indicator, Summary, summarize
 
 __all__ = ["app", "main"]
 
@@ -43,7 +43,9 @@ app = typer.Typer(
     add_completion=False,
 )
 err_console = Console(stderr=True)
-out_console = Console()
+# Piped output (files, CI logs) gets room for a whole summary row per line.
+PIPE_WIDTH = 120
+out_console = Console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
 
 
 @app.command()
@@ -144,9 +146,8 @@ def _fmt(name: str, value: float) -> str:
     return f"{value:.2f}"
 
 
-def _interval(ind: object) -> str:
-    name = ind.name
-    return f"{_fmt(name, ind.low)} - {_fmt(name, ind.high)}"
+def _interval(ind: Indicator) -> str:
+    return f"{_fmt(ind.name, ind.low)} - {_fmt(ind.name, ind.high)}"
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

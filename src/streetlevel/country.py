@@ -129,7 +129,7 @@ def _synthetic(
         {
             "name": f"{region_name} {i + 1:02d}",
             "region": region,
-            "population": int(round(population[i])),
+            "population": round(float(population[i])),
             "recipients_per_100": float(per_100[i]),
             "rural": bool(rural[i]),
             "benefit_office": bool(benefit_office[i]),

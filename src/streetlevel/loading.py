@@ -26,10 +26,10 @@ from streetlevel.scenario import Scenario
 __all__ = [
     "list_presets",
     "load_scenario",
+    "parse_assignment",
     "preset_text",
     "scenario_from_dict",
     "scenario_hash",
-    "parse_assignment",
     "scenario_to_toml",
     "with_overrides",
     "with_values",
@@ -99,9 +99,7 @@ def with_overrides(scenario: Scenario, *, reporting_years: int | None = None) ->
     return with_values(scenario, {"time.reporting_years": reporting_years}, "--years")
 
 
-def with_values(
-    scenario: Scenario, values: dict[str, Any], origin: str = "override"
-) -> Scenario:
+def with_values(scenario: Scenario, values: dict[str, Any], origin: str = "override") -> Scenario:
     """A copy of ``scenario`` with parameters set by key path, re-validated.
 
     Key paths are written as in error messages: ``decision.caseworker.intercept``,

@@ -147,7 +147,7 @@ class Seed(Param):
 
 
 class Route(Param):
-    """How absence reports travel: CHM Figure 1 (``caseworker``) or Figure 2 (``benefit_office``)."""
+    """How absence reports travel: CHM Fig. 1 (``caseworker``) or Fig. 2 (``benefit_office``)."""
 
     value: Literal["caseworker", "benefit_office"]
     unit: Literal["route"]

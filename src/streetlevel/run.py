@@ -119,11 +119,7 @@ def run_scenario(
             sim = Simulation(scenario, seed, reps, recorder)
             done_before = first * weeks * country.n_slots
             per_week = len(reps) * country.n_slots
-            sim.run(
-                None
-                if on_progress is None
-                else lambda w, _t, d=done_before, k=per_week: on_progress(d + w * k, total)
-            )
+            sim.run(_progress(on_progress, done_before, per_week, total))
         rows = recorder.close()
     except BaseException as err:
         recorder.abort()
@@ -143,6 +139,20 @@ def run_scenario(
     )
     write_json_atomic(manifest, out / MANIFEST)
     return RunResult(out, manifest)
+
+
+def _progress(
+    on_progress: Callable[[int, int], None] | None, done_before: int, per_week: int, total: int
+) -> Callable[[int, int], None] | None:
+    """Turn a batch's (weeks done, weeks) into the run's (client-weeks done, client-weeks)."""
+    if on_progress is None:
+        return None
+    report = on_progress
+
+    def on_week(weeks_done: int, _weeks: int) -> None:
+        report(done_before + weeks_done * per_week, total)
+
+    return on_week
 
 
 def _prepare(out: Path, overwrite: bool) -> None:

@@ -34,12 +34,12 @@ __all__ = ["duration_factor", "hazards", "leave", "refresh"]
 def duration_factor(e: Exits, years_on: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Multiplier of the exit hazards after ``years_on`` whole years on benefit."""
     years = np.minimum(years_on, e.duration_decay_years.value)
-    return (1.0 - e.duration_decay.value) ** years  # type: ignore[no-any-return]
+    return np.asarray((1.0 - e.duration_decay.value) ** years, dtype=np.float64)
 
 
 def _years_on(sim: Simulation, sub: Subset | None) -> npt.NDArray[np.int64]:
     entry = sim.state.entry_week if sub is None else sub.take(sim.state.entry_week)
-    return (sim.week - entry) // sim.weeks_per_year  # type: ignore[no-any-return]
+    return np.asarray((sim.week - entry) // sim.weeks_per_year, dtype=np.int64)
 
 
 def refresh(sim: Simulation, sub: Subset | None = None) -> None:
@@ -63,7 +63,7 @@ def hazards(sim: Simulation, sub: Subset) -> npt.NDArray[np.float64]:
     fade = np.clip(1.0 - since / e.post_effect_weeks.value, 0.0, 1.0)
     h[:, 0] *= 1.0 + e.post_effect.value * fade
     h[:, 2] *= np.where(sub.take(st.status) == SANCTIONED, e.unknown_while_sanctioned.value, 1.0)
-    return np.clip(h, 0.0, 1.0)  # type: ignore[no-any-return]
+    return np.asarray(np.clip(h, 0.0, 1.0), dtype=np.float64)
 
 
 def leave(sim: Simulation) -> None:

@@ -125,10 +125,11 @@ def _steady_state_durations(
     in_tail = elapsed >= head_weeks
     p_tail = base[cat] * exits.duration_factor(e, e.duration_decay_years.value)
     extra = sim.streams.geometric(np.where(in_tail & (p_tail > 0), p_tail, 1.0), counts) - 1
-    return np.where(in_tail, head_weeks + extra, elapsed)
+    return np.asarray(np.where(in_tail, head_weeks + extra, elapsed), dtype=np.int64)
 
 
 def _rank_within(sub: Subset) -> npt.NDArray[np.int64]:
     """0, 1, 2, ... within each replication's block of the subset."""
     starts = np.concatenate([[0], np.cumsum(sub.counts)[:-1]])
-    return np.arange(len(sub), dtype=np.int64) - np.repeat(starts, sub.counts)
+    ranks: npt.NDArray[np.int64] = np.arange(len(sub), dtype=np.int64)
+    return ranks - np.repeat(starts, sub.counts).astype(np.int64)

@@ -1,0 +1,96 @@
+"""The command line, as a user runs it: exit codes, JSON, messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from streetlevel.loading import preset_text
+
+EXPECTED_INDICATORS = {
+    "national_sanction_rate",
+    "repeat_share",
+    "sanction_rate_category_1",
+    "sanction_rate_category_2",
+    "sanction_rate_category_3",
+    "sanction_rate_municipality_a",
+    "sanction_rate_municipality_b",
+    "exit_work_rate",
+    "exit_unknown_rate",
+}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streetlevel", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_run_json(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = cli(
+        "run", "denmark-2011", "--replications", "2", "--years", "1", "--seed", "4",
+        "--set", "scale.client_scale=0.05", "--out", str(out), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["scenario"] == "denmark-2011"
+    assert summary["seed"] == 4 and summary["replications"] == 2
+    assert summary["out"] == str(out)
+    assert summary["wall_seconds"] > 0
+    names = {i["name"] for i in summary["indicators"]}
+    assert names >= EXPECTED_INDICATORS
+    for ind in summary["indicators"]:
+        assert set(ind) >= {"name", "mean", "low", "high"}
+        if ind["mean"] is not None:
+            assert ind["low"] <= ind["mean"] <= ind["high"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["seed"] == 4
+
+
+def test_run_table_and_existing_output(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ("run", "municipality-a", "--replications", "2", "--out", str(out))
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr
+    assert "Municipality A" in done.stdout and "95 % interval" in done.stdout
+    again = cli(*args)
+    assert again.returncode == 2
+    assert "already holds results" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_bad_scenario_gives_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(preset_text("municipality-a").replace("[offers]\n", "[offers]\nspeed = 1\n"))
+    done = cli("run", str(bad), "--out", str(tmp_path / "never"))
+    assert done.returncode == 2
+    assert str(bad) in done.stderr
+    assert "offers.speed: unknown key" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "never").exists()
+
+
+def test_presets_and_show(tmp_path: Path) -> None:
+    listed = cli("presets")
+    assert listed.returncode == 0
+    for name in ("denmark-2011", "denmark-2014", "municipality-a", "municipality-b"):
+        assert name in listed.stdout
+    shown = cli("show", "denmark-2014")
+    assert shown.returncode == 0
+    assert shown.stdout == preset_text("denmark-2014")
+    copy = tmp_path / "copy.toml"
+    copy.write_text(shown.stdout)
+    rerun = cli(
+        "run", str(copy), "--replications", "1", "--years", "1",
+        "--set", "scale.client_scale=0.02", "--out", str(tmp_path / "r"), "--json",
+    )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr
+    missing = cli("show", "narnia-2020")
+    assert missing.returncode == 2 and "no such preset" in missing.stderr
