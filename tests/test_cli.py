@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from streetlevel.loading import preset_text
 
@@ -94,3 +98,28 @@ def test_presets_and_show(tmp_path: Path) -> None:
     assert rerun.returncode == 0, rerun.stderr
     missing = cli("show", "narnia-2020")
     assert missing.returncode == 2 and "no such preset" in missing.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_run_leaves_only_complete_files(tmp_path: Path, sig: signal.Signals) -> None:
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streetlevel", "run", "denmark-2011", "--replications", "4",
+         "--years", "20", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    manifest = out / "manifest.json"
+    deadline = time.monotonic() + 60
+    while not (out / "events.parquet.partial").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # wait until the first reporting year is being written
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" not in stderr
+    left = {p.name for p in out.iterdir()}
+    assert not left & {"events.parquet", "client_years.parquet", "municipality_years.parquet"}
+    assert not [n for n in left if n.endswith(".partial")]
+    assert json.loads(manifest.read_text())["status"] == "interrupted"

@@ -101,10 +101,10 @@ def check_invariants(out: Path, scenario: Scenario) -> None:
     weeks = scenario.time.weeks_per_year.value
     # Every client appears once per replication and year.
     assert not cy.duplicated(["replication", "year", "client_id"]).any()
-    assert (cy["weeks_received"].between(1, weeks)).all()
-    assert (cy["weeks_sanctioned"] <= cy["weeks_received"]).all()
+    assert (cy["weeks_in_year"].between(1, weeks)).all()
+    assert (cy["weeks_sanctioned"] <= cy["weeks_in_year"]).all()
     assert (cy["sanctions"] <= cy["absences"]).all()
-    assert (cy["weeks_on_benefit"] >= cy["weeks_received"]).all()
+    assert (cy["weeks_on_benefit"] >= cy["weeks_in_year"]).all()
     if scenario.legislation.sanction_type.value == "periodical":
         # No benefit is paid while sanctioned: withheld = sanctioned weeks x benefit.
         benefit = scenario.legislation.benefit.value

@@ -156,22 +156,14 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def main() -> None:
-    """Entry point: run the app, turning user errors into one-line messages."""
+    """Entry point: run the app, turning user errors into one-line messages (exit status 2).
+
+    Usage errors and Ctrl-C are Typer's own (exit 2, and "Aborted!" with exit 1); a run
+    interrupted that way has already removed its partial tables and marked its manifest.
+    """
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        app(standalone_mode=False)
+        app()
     except StreetlevelError as err:
         err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         raise SystemExit(2) from None
-    except KeyboardInterrupt:
-        err_console.print("[bold red]interrupted[/]: partial results were removed")
-        raise SystemExit(130) from None
-    except typer.Exit as e:
-        raise SystemExit(e.exit_code) from None
-    except Exception as e:  # click's usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            raise SystemExit(e.exit_code) from None
-        raise

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from streetlevel.scenario import Scenario
+from streetlevel.scenario import Exits, Scenario
 
-__all__ = ["Coefficients", "logistic"]
+__all__ = ["Coefficients", "SpellSurvival", "duration_factor", "logistic", "spell_survival"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -22,6 +22,54 @@ F64 = npt.NDArray[np.float64]
 def logistic(x: npt.ArrayLike) -> F64:
     """The logistic function, as float64."""
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+def duration_factor(e: Exits, years_on: npt.ArrayLike) -> F64:
+    """Multiplier of the exit hazards after ``years_on`` whole years on benefit."""
+    years = np.minimum(years_on, e.duration_decay_years.value)
+    return np.asarray((1.0 - e.duration_decay.value) ** years, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class SpellSurvival:
+    """Survival of a benefit spell whose weekly exit hazard falls with duration.
+
+    ``head[d]`` is the chance of still being on benefit after d weeks, for the weeks in which
+    the hazard still changes (the first ``duration_decay_years``); ``at_tail`` is the chance of
+    reaching the end of them, after which the hazard stays ``tail_hazard`` and the remaining
+    duration is geometric.
+    """
+
+    head: F64
+    at_tail: float
+    tail_hazard: float
+
+    @property
+    def tail_mass(self) -> float:
+        """Expected weeks on benefit after the head."""
+        return self.at_tail / self.tail_hazard
+
+    @property
+    def expected_weeks(self) -> float:
+        """The mean spell length in weeks, which sets a category's share of the stock."""
+        return float(self.head.sum()) + self.tail_mass
+
+
+def spell_survival(base_hazard: float, e: Exits, weeks_per_year: int) -> SpellSurvival:
+    """The survival curve of a spell for a category with total base hazard ``base_hazard`` > 0.
+
+    With no duration dependence the mean spell is 1 / hazard:
+
+    >>> from streetlevel.loading import load_scenario, with_values
+    >>> s = with_values(load_scenario("municipality-a"), {"exits.duration_decay": 0.0})
+    >>> round(spell_survival(0.01, s.exits, 52).expected_weeks, 6)
+    100.0
+    """
+    head_weeks = e.duration_decay_years.value * weeks_per_year
+    d = np.arange(head_weeks + 1)
+    h = base_hazard * duration_factor(e, d // weeks_per_year)
+    survival = np.concatenate([[1.0], np.cumprod(1.0 - h[:-1])])
+    return SpellSurvival(survival[:head_weeks], float(survival[head_weeks]), float(h[head_weeks]))
 
 
 @dataclass(frozen=True)
@@ -49,9 +97,14 @@ class Coefficients:
         rates = np.array(
             [[c.exit_work.value, c.exit_other.value, c.exit_unknown.value] for c in cats]
         )
-        # In a steady state each category's inflow equals its outflow, stock x exit hazard; so
-        # the inflow mix that keeps the scenario's stock shares is proportional to that product.
-        outflow = stock * rates.sum(axis=1)
+        # In a steady state a category's stock is its inflow times its mean spell length, so the
+        # inflow mix that keeps the scenario's stock shares is stock share / mean spell length.
+        wpy = s.time.weeks_per_year.value
+        mean_weeks = np.array(
+            [spell_survival(h, s.exits, wpy).expected_weeks if h > 0 else np.inf
+             for h in rates.sum(axis=1)]
+        )  # fmt: skip
+        outflow = stock / mean_weeks
         inflow = outflow / outflow.sum() if outflow.sum() > 0 else stock
         activation = np.array([c.activation_degree.value for c in cats])
         offers = np.array([c.receives_offers.value for c in cats])

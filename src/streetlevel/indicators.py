@@ -98,7 +98,7 @@ def municipality_year(sim: Simulation) -> dict[str, npt.NDArray[Any]]:
     cols["timeliness"] = ratio(
         c["meetings_timely"], c["meetings_timely"] + c["meetings_late"]
     ).ravel()
-    cols["activation_degree"] = ratio(c["weeks_offer"], c["weeks_received"]).ravel()
+    cols["activation_degree"] = ratio(c["weeks_offer"], c["weeks_in_year"]).ravel()
     for dest in ("work", "other", "unknown"):
         cols[f"exit_{dest}_rate"] = ratio(c[f"exits_{dest}"], c["recipients"]).ravel()
     for years in LONG_TERM_YEARS:

@@ -191,6 +191,10 @@ def _explain(err: ValidationError, origin: str) -> str:
             lines.append(f"  {where}: unknown key{expected}")
         elif e["type"] == "missing":
             lines.append(f"  {where}: missing (required)")
+        elif e["type"] == "value_error" and isinstance(e.get("input"), dict):
+            # A cross-check of a whole table: its message names the keys involved.
+            message = str(e["msg"]).removeprefix("Value error, ")
+            lines.append(f"  {message}" if not loc else f"  {where}: {message}")
         else:
             got = e.get("input")
             shown = repr(got) if not isinstance(got, dict) else "a table"

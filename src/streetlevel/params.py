@@ -18,11 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "Calibration",
-    "Count",
+    "Caseload",
     "Flag",
     "LogOdds",
     "Money",
+    "Municipalities",
     "Param",
+    "People",
     "Per100",
     "Positive",
     "Route",
@@ -39,21 +41,27 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Calibration(BaseModel):
-    """How a calibrated parameter got its value (written by ``streetlevel calibrate``)."""
+    """How a calibrated parameter got its value: method, targets, date, the command that ran,
+    and the uncertainty interval of the estimate."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     method: str
     targets: list[str]
     date: str
     command: str
-    interval: tuple[FiniteFloat, FiniteFloat] | None = None
+    interval: Annotated[list[FiniteFloat], Field(min_length=2, max_length=2)] | None = None
 
 
 class Param(BaseModel):
-    """A value with its unit and source; subclasses fix the unit and the range."""
+    """A value with its unit and source; subclasses fix the unit and the range.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Validation is strict: a number written as a string ("0.5") or a boolean where a number
+    belongs is an error, not silently converted. Whole numbers are accepted where a real
+    number is expected.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     value: object
     unit: str
@@ -111,11 +119,25 @@ class Years(Param):
     unit: Literal["years"]
 
 
-class Count(Param):
-    """A whole number of people, municipalities or caseworkers."""
+class People(Param):
+    """A number of people (e.g. a municipality's population)."""
 
     value: Annotated[int, Field(ge=0, le=10**10)]
-    unit: Literal["people", "municipalities", "clients per caseworker"]
+    unit: Literal["people"]
+
+
+class Municipalities(Param):
+    """A number of municipalities."""
+
+    value: Annotated[int, Field(ge=0, le=10**6)]
+    unit: Literal["municipalities"]
+
+
+class Caseload(Param):
+    """Clients per caseworker."""
+
+    value: Annotated[int, Field(ge=1, le=10**6)]
+    unit: Literal["clients per caseworker"]
 
 
 class Per100(Param):

@@ -247,7 +247,7 @@ class Recorder:
                 "problems": pa.array(col["problems"].astype(bool)),
                 "entered": pa.array(col["entered"].astype(bool)),
                 "weeks_on_benefit": pa.array(col["weeks_on_benefit"].astype(np.int32)),
-                "weeks_received": pa.array(col["weeks_received"].astype(np.int16)),
+                "weeks_in_year": pa.array(col["weeks_in_year"].astype(np.int16)),
                 "sanctions": pa.array(col["sanctions"].astype(np.int16)),
                 "weeks_sanctioned": pa.array(col["weeks_sanctioned"].astype(np.int16)),
                 "absences": pa.array(col["absences"].astype(np.int16)),

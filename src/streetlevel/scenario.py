@@ -12,10 +12,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from streetlevel.params import (
-    Count,
+    Caseload,
     Flag,
     LogOdds,
     Money,
+    Municipalities,
+    People,
     Per100,
     Positive,
     Route,
@@ -57,7 +59,7 @@ SHARE_TOLERANCE = 1e-6  # rounding slack when shares written with a few decimals
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Meta(_Section):
@@ -79,7 +81,7 @@ class Time(_Section):
     @model_validator(mode="after")
     def _some_reporting(self) -> Time:
         if self.reporting_years.value < 1:
-            raise ValueError("time.reporting_years.value must be at least 1")
+            raise ValueError("reporting_years.value must be at least 1")
         return self
 
 
@@ -125,7 +127,7 @@ class Clients(_Section):
     @model_validator(mode="after")
     def _ages(self) -> Clients:
         if self.age_under_30.value + self.age_50_plus.value > 1 + SHARE_TOLERANCE:
-            raise ValueError("clients.age_under_30 + clients.age_50_plus must not exceed 1")
+            raise ValueError("age_under_30 + age_50_plus must not exceed 1")
         return self
 
 
@@ -168,8 +170,8 @@ class Meetings(_Section):
 class Caseworkers(_Section):
     """Caseworkers, their caseloads and (until the attitude model) their latent strictness."""
 
-    clients_per_caseworker: Count
-    overload_threshold: Count
+    clients_per_caseworker: Caseload
+    overload_threshold: Caseload
     caseload_dispersion: StandardDeviation
     strictness_sd: StandardDeviation
 
@@ -226,7 +228,7 @@ class Region(_Section):
     """A regional authority and the number of municipalities it ranks."""
 
     name: Name
-    municipalities: Count
+    municipalities: Municipalities
 
 
 class Municipality(_Section):
@@ -234,13 +236,13 @@ class Municipality(_Section):
 
     name: Name
     region: Name
-    population: Count
+    population: People
     recipients_per_100: Per100
     rural: Flag
     absence_route: Route
     management_strictness: Share
     pressure_response: Positive
-    clients_per_caseworker: Count | None = None
+    clients_per_caseworker: Caseload | None = None
     note: str = ""
 
 
@@ -248,7 +250,7 @@ class Synthetic(_Section):
     """Distributions from which the municipalities not listed by name are drawn."""
 
     seed: Seed
-    population_mean: Count
+    population_mean: People
     population_log_sd: StandardDeviation
     recipients_per_100_mean: Per100
     recipients_per_100_sd: StandardDeviation

@@ -1,7 +1,8 @@
 """The run summary: national and municipal indicators with 95 % intervals across replications.
 
 Read from a run directory's tables (analysis never touches live simulation objects). Each
-indicator is first computed per replication (averaged over the reporting years), then
+indicator is first computed per replication (averaged over the reporting years; the profile
+gaps of the sanctioned are pooled over them), then
 summarised across replications by its mean and the 2.5 and 97.5 percentiles: the interval in
 which a single replication's figure falls, which is what a published figure is compared with
 (TARGETS.md).
@@ -159,8 +160,8 @@ def summarize(out: Path) -> Summary:
     )
     add(
         "activation_degree",
-        national_ratio("weeks_offer", "weeks_received"),
-        "share of benefit weeks with an active offer",
+        national_ratio("weeks_offer", "weeks_in_year"),
+        "share of weeks on the benefit roll with an active offer",
     )
     for years in LONG_TERM_YEARS:
         add(

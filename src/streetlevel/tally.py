@@ -19,7 +19,7 @@ COUNTS = (
     "sanctions",
     "absences",
     "breaches",
-    "weeks_received",
+    "weeks_in_year",
     "weeks_sanctioned",
     "weeks_offer",
     "amount_withheld",

@@ -30,7 +30,7 @@ def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) ->
     cat = sub.take(st.category)
     sanctions = sub.take(st.y_sanctions)
     weeks_sanctioned = sub.take(st.y_weeks_sanctioned)
-    weeks_received = sim.week - sub.take(st.y_first_week) + 1
+    weeks_in_year = sim.week - sub.take(st.y_first_week) + 1
     withheld = weeks_sanctioned * sim.scenario.legislation.benefit.value + sub.take(st.y_withheld)
     sanctioned = sanctions > 0
     tally.add("recipients", rows, muni)
@@ -40,7 +40,7 @@ def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) ->
     repeat = sanctions >= 2
     tally.add("repeat_sanctioned", rows[repeat], muni[repeat])
     tally.add("sanctions", rows, muni, sanctions)
-    tally.add("weeks_received", rows, muni, weeks_received)
+    tally.add("weeks_in_year", rows, muni, weeks_in_year)
     tally.add("weeks_sanctioned", rows, muni, weeks_sanctioned)
     tally.add("weeks_offer", rows, muni, sub.take(st.y_weeks_offer))
     tally.add("amount_withheld", rows, muni, withheld)
@@ -62,7 +62,7 @@ def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) ->
             problems=sub.take(st.problems),
             entered=sub.take(st.entry_week) >= sim.year * sim.weeks_per_year,
             weeks_on_benefit=sim.week - sub.take(st.entry_week) + 1,
-            weeks_received=weeks_received,
+            weeks_in_year=weeks_in_year,
             sanctions=sanctions,
             weeks_sanctioned=weeks_sanctioned,
             absences=sub.take(st.y_absences),

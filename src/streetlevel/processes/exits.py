@@ -1,7 +1,9 @@
 """Step 8, exits: to work, to other support or education, and to unknown (MODEL.md 7.4).
 
 Weekly hazards per category, falling by ``exits.duration_decay`` per year on benefit for the
-first ``exits.duration_decay_years`` years, constant after. After a
+first ``exits.duration_decay_years`` years, constant after. A client's years on benefit are
+counted when the cached hazard is refreshed (at entry and at each year end), so the step
+comes at the first year end after an anniversary of the spell. After a
 sanction the exit-to-work hazard is multiplied by ``1 + post_effect x fade``, where ``fade``
 falls linearly from 1 in the week of the sanction to 0 after ``post_effect_weeks`` (Svarer
 2011). While sanctioned, the hazard of leaving to *unknown* is multiplied by
@@ -20,21 +22,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from streetlevel.coefficients import duration_factor
 from streetlevel.processes import client_years
 from streetlevel.records import DESTINATIONS
-from streetlevel.scenario import Exits
 from streetlevel.state import EXITED, SANCTIONED, Subset
 
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
 
-__all__ = ["duration_factor", "hazards", "leave", "refresh"]
-
-
-def duration_factor(e: Exits, years_on: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Multiplier of the exit hazards after ``years_on`` whole years on benefit."""
-    years = np.minimum(years_on, e.duration_decay_years.value)
-    return np.asarray((1.0 - e.duration_decay.value) ** years, dtype=np.float64)
+__all__ = ["hazards", "leave", "refresh"]
 
 
 def _years_on(sim: Simulation, sub: Subset | None) -> npt.NDArray[np.int64]:

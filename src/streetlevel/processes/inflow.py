@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from streetlevel.coefficients import spell_survival
 from streetlevel.processes import attendance, exits
 from streetlevel.state import EXITED, NEVER, RECEIVING, Subset
 
@@ -100,31 +101,27 @@ def _steady_state_durations(
     """Weeks already on benefit, drawn from each category's steady-state stock distribution.
 
     In a steady state the stock holds a client d weeks into a spell in proportion to the
-    survival S(d) of the spell to d weeks. Hazards change yearly for the first
-    ``duration_decay_years`` years and are constant after, so the distribution is an explicit
-    head (weeks 0 .. T-1, S computed) and a geometric tail (mass S(T) / h_T).
+    chance S(d) that a spell lasts d weeks (:func:`~streetlevel.coefficients.spell_survival`):
+    an explicit head for the weeks in which hazards still change, then a geometric tail.
     """
     e = sim.scenario.exits
     wpy = sim.weeks_per_year
     head_weeks = e.duration_decay_years.value * wpy
-    d = np.arange(head_weeks + 1)
     base = sim.coef.exit_rates.sum(axis=1)  # per category
     u = sim.streams.uniform(counts)
     elapsed = np.zeros(len(cat), dtype=np.int64)
+    tail_hazard = np.ones(len(base))
     for k, h0 in enumerate(base):
         members = cat == k
         if h0 <= 0 or not members.any():
             continue  # no exits, no steady state: such clients start new
-        h = h0 * exits.duration_factor(e, d // wpy)
-        survival = np.concatenate([[1.0], np.cumprod(1.0 - h[:-1])])
-        head = survival[:head_weeks]
-        tail_mass = survival[head_weeks] / h[head_weeks]
-        cum = np.cumsum(head) / (head.sum() + tail_mass)
+        spell = spell_survival(float(h0), e, wpy)
+        tail_hazard[k] = spell.tail_hazard
+        cum = np.cumsum(spell.head) / spell.expected_weeks
         elapsed[members] = np.searchsorted(cum, u[members], side="right")
     # Clients drawn into the tail wait a further geometric number of weeks.
-    in_tail = elapsed >= head_weeks
-    p_tail = base[cat] * exits.duration_factor(e, e.duration_decay_years.value)
-    extra = sim.streams.geometric(np.where(in_tail & (p_tail > 0), p_tail, 1.0), counts) - 1
+    in_tail = (elapsed >= head_weeks) & (base[cat] > 0)
+    extra = sim.streams.geometric(np.where(in_tail, tail_hazard[cat], 1.0), counts) - 1
     return np.asarray(np.where(in_tail, head_weeks + extra, elapsed), dtype=np.int64)
 
 

@@ -2,8 +2,10 @@
 
 Offer lengths and the waits between offers are geometric (memoryless), drawn once when an
 offer ends rather than as a coin flip every week: the same process, with far fewer random
-numbers. The wait's mean is set so that the share of weeks with an offer equals the
-category's activation degree (see :class:`~streetlevel.coefficients.Coefficients`). In era 2011
+numbers. The wait's mean is set so that, over a long spell, the share of weeks with an
+offer equals the category's activation degree (see
+:class:`~streetlevel.coefficients.Coefficients`). The indicator of a year is lower: new
+clients start with a wait, and weeks under a sanction count as weeks without an offer. In era 2011
 the passive category never gets an offer (its next offer is scheduled for ``NEVER``).
 """
 
