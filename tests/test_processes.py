@@ -7,8 +7,11 @@ measured (a false alarm about once in 16,000 seeds).
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from streetlevel.coefficients import logistic
+from streetlevel.indicators import rank_within_regions
 from streetlevel.processes import attendance, exits, meetings, offers, routing, sanctions
 from streetlevel.records import OUTCOMES
 from streetlevel.state import NEVER, RECEIVING, SANCTIONED, Subset
@@ -203,3 +206,38 @@ def test_exit_rates_match_the_hazards() -> None:
     exits.leave(sim)
     n = st.status.size
     assert within((st.status == 2).mean(), expected, n)
+
+
+@given(
+    rates=st.lists(st.floats(0, 1), min_size=1, max_size=12),
+    regions=st.lists(st.integers(0, 3), min_size=12, max_size=12),
+)
+def test_ranking_is_a_permutation_and_pressure_points_up(
+    rates: list[float], regions: list[int]
+) -> None:
+    rate = np.array([rates])
+    region = np.array(regions[: len(rates)])
+    rank, above = rank_within_regions(rate, region)
+    for g in np.unique(region):
+        members = region == g
+        assert sorted(rank[0, members]) == list(range(1, members.sum() + 1))
+        # Those ranked higher never have a lower rate.
+        order = np.argsort(rank[0, members])
+        assert np.all(np.diff(rate[0, members][order]) <= 0)
+    # The mean rate of those ranked above is never below one's own: pressure only pushes up.
+    assert np.all(above >= rate - 1e-12)
+
+
+@given(mask=st.lists(st.booleans(), min_size=12, max_size=12), reps=st.sampled_from([1, 2, 3]))
+def test_subset_matches_the_mask(mask: list[bool], reps: int) -> None:
+    m = np.array(mask[: (12 // reps) * reps]).reshape(reps, -1)
+    sub = Subset.of(m)
+    rows, cols = np.nonzero(m)
+    assert np.array_equal(sub.rows, rows) and np.array_equal(sub.cols, cols)
+    assert np.array_equal(sub.counts, m.sum(axis=1))
+    values = np.arange(m.size).reshape(m.shape)
+    assert np.array_equal(sub.take(values), values[rows, cols])
+    keep = np.arange(len(sub)) % 2 == 0
+    half = sub.select(keep)
+    assert np.array_equal(half.flat, sub.flat[keep])
+    assert half.counts.sum() == keep.sum()

@@ -83,7 +83,9 @@ def test_a_failed_run_leaves_no_table_that_looks_complete(
     assert manifest["status"] == "interrupted"
 
 
-@pytest.mark.parametrize("preset", ["denmark-2011", "denmark-2014", "municipality-a"])
+@pytest.mark.parametrize(
+    "preset", ["denmark-2011", "denmark-2014", "municipality-a", "municipality-b"]
+)
 def test_every_preset_runs(tmp_path: Path, preset: str) -> None:
     scenario = with_values(
         load_scenario(preset),
