@@ -1,14 +1,22 @@
-"""Shared helpers: small scenarios built from the presets by changing a few values."""
+"""Shared helpers (small scenarios built from the presets) and the collector of the policy
+test cases in ``tests/cases``."""
 
 from __future__ import annotations
 
+import tempfile
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from streetlevel.engine import Simulation
 from streetlevel.loading import load_scenario, with_values
+from streetlevel.run import run_scenario
 from streetlevel.scenario import Scenario
+from streetlevel.summary import Summary, summarize
 
 
 def small(preset: str = "denmark-2011", scale: float = 0.05, **values: Any) -> Scenario:
@@ -30,3 +38,81 @@ def tiny() -> Scenario:
     """Municipality B alone, one burn-in and one reporting year: a run takes a fraction of a
     second."""
     return small("municipality-b", scale=1.0, time__burn_in_years=1, time__reporting_years=1)
+
+
+# -- policy test cases (tests/cases/*.toml; see tests/cases/README.md) -------------------------
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
+    if file_path.suffix == ".toml" and file_path.parent.name == "cases":
+        return CaseFile.from_parent(parent, path=file_path)
+    return None
+
+
+class CaseFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        with open(self.path, "rb") as f:
+            case = tomllib.load(f)
+        yield CaseItem.from_parent(self, name=str(case.get("name", self.path.stem)), case=case)
+
+
+class CaseError(AssertionError):
+    """A policy case whose figures fall outside what it expects."""
+
+
+class CaseItem(pytest.Item):
+    def __init__(self, *, case: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+
+    def _summary(self, changes: dict[str, Any], tmp: Path, label: str) -> Summary:
+        scenario = with_values(load_scenario(self.case["scenario"]), changes, f"case {label}")
+        result = run_scenario(
+            scenario,
+            seed=int(self.case["seed"]),
+            replications=int(self.case["replications"]),
+            out=tmp / label,
+        )
+        return summarize(result.out)
+
+    def runtest(self) -> None:
+        base_changes = dict(self.case.get("set", {}))
+        variant_changes = self.case.get("variant")
+        with tempfile.TemporaryDirectory() as tmp_name:
+            tmp = Path(tmp_name)
+            base = self._summary(base_changes, tmp, "base")
+            variant = (
+                self._summary({**base_changes, **variant_changes}, tmp, "variant")
+                if variant_changes
+                else None
+            )
+        problems = []
+        for expect in self.case.get("expect", []):
+            name = expect["indicator"]
+            got = base.get(name).mean
+            if "variant" in expect:
+                if variant is None:
+                    raise CaseError(f"{name}: 'variant' expected but the case has no [variant]")
+                other = variant.get(name).mean
+                ok = other < got if expect["variant"] == "lower" else other > got
+                if not ok:
+                    problems.append(
+                        f"{name}: variant {other:.4f} is not {expect['variant']} than "
+                        f"base {got:.4f} ({expect.get('why', '')})"
+                    )
+            else:
+                low, high = expect.get("min", -np.inf), expect.get("max", np.inf)
+                if not low <= got <= high:
+                    problems.append(
+                        f"{name}: {got:.4f} outside [{low}, {high}] ({expect.get('why', '')})"
+                    )
+        if problems:
+            raise CaseError("; ".join(problems))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CaseError):
+            return f"{self.path.name}: {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"case: {self.name}"
