@@ -51,6 +51,11 @@ def main() -> None:
     print(f"preset {args.preset}, {args.replications} replications, {os.cpu_count()} cores")
     seconds, cw = engine_only(args.preset, args.replications, args.seed)
     print(f"engine only : {seconds:6.2f} s  {cw / seconds / 1e6:6.1f} million client-weeks/s")
+    sim = Simulation(load_scenario(args.preset), args.seed, [0])
+    per_client = (
+        sim.state.nbytes() + sim.uniform.nbytes + sim.obligated.nbytes * 2
+    ) / sim.country.n_slots
+    print(f"state       : {per_client:6.0f} bytes per client slot and replication")
     if args.record:
         seconds, cw = whole_run(args.preset, args.replications, args.seed)
         print(f"whole run   : {seconds:6.2f} s  {cw / seconds / 1e6:6.1f} million client-weeks/s")

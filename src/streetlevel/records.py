@@ -35,6 +35,7 @@ __all__ = [
     "Recorder",
     "write_json_atomic",
     "write_table_atomic",
+    "write_text_atomic",
 ]
 
 EVENTS = ("absence", "sanction", "recompliance", "exit")
@@ -277,12 +278,16 @@ def write_table_atomic(table: pa.Table, path: Path) -> None:
     os.replace(partial, path)
 
 
-def write_json_atomic(data: dict[str, Any], path: Path) -> None:
-    """Write JSON under a temporary name, flush it to disk, then rename it into place."""
+def write_text_atomic(text: str, path: Path) -> None:
+    """Write text under a temporary name, flush it to disk, then rename it into place."""
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
     with open(partial, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(partial, path)
+
+
+def write_json_atomic(data: dict[str, Any], path: Path) -> None:
+    """Write JSON atomically (see :func:`write_text_atomic`)."""
+    write_text_atomic(json.dumps(data, indent=2, sort_keys=True) + "\n", path)

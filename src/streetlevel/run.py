@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -28,7 +29,12 @@ from streetlevel.country import Country, build_country
 from streetlevel.engine import Simulation
 from streetlevel.errors import OutputExistsError
 from streetlevel.loading import scenario_hash, scenario_to_toml
-from streetlevel.records import Recorder, write_json_atomic, write_table_atomic
+from streetlevel.records import (
+    Recorder,
+    write_json_atomic,
+    write_table_atomic,
+    write_text_atomic,
+)
 from streetlevel.scenario import Scenario
 
 __all__ = ["MANIFEST", "RunResult", "default_batch_size", "run_scenario"]
@@ -94,13 +100,16 @@ def run_scenario(
         "numpy": np.__version__,
         "pyarrow": pa.__version__,
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        # A manifest left at "running" by a killed process is told apart by host and pid.
+        "host": platform.node(),
+        "pid": os.getpid(),
         "clients": country.n_slots,
         "municipalities": country.n_municipalities,
         "reporting_years": scenario.time.reporting_years.value,
         "burn_in_years": scenario.time.burn_in_years.value,
     }
     write_json_atomic(manifest, out / MANIFEST)
-    (out / "scenario.toml").write_text(scenario_to_toml(scenario), encoding="utf-8")
+    write_text_atomic(scenario_to_toml(scenario), out / "scenario.toml")
     write_table_atomic(_municipalities_table(country), out / "municipalities.parquet")
     recorder = Recorder(
         out,
