@@ -178,3 +178,43 @@ def test_golden_summary(tmp_path: Path, tiny: Scenario) -> None:
     assert got.keys() == expected.keys()
     for name, values in expected.items():
         assert np.allclose(got[name], values, rtol=1e-9, atol=1e-12, equal_nan=True), name
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    data=st.fixed_dictionaries(
+        {
+            "sanctions.recompliance": st.floats(0.0, 1.0),
+            "attendance.intercept": st.floats(-50.0, 50.0),
+            "attendance.repeat_reduction": st.floats(0.0, 1.0),
+            "legitimate_reason.documented": st.floats(0.0, 1.0),
+            "categories[0].activation_degree": st.floats(0.0, 1.0),
+            "categories[0].exit_work": st.floats(0.0, 1.0),
+            "categories[1].exit_other": st.floats(0.0, 0.2),
+            "exits.duration_decay": st.floats(0.0, 0.99),
+            "exits.post_effect": st.floats(0.0, 1000.0),
+            "exits.unknown_while_sanctioned": st.floats(0.0, 1000.0),
+            "decision.benefit_office.intercept": st.floats(-50.0, 50.0),
+            "meetings.interval": st.integers(1, 104),
+            "offers.mean_duration": st.integers(1, 104),
+            "caseworkers.clients_per_caseworker": st.integers(1, 10_000),
+        }
+    ),
+    seed=st.integers(0, 2**63 - 1),
+)
+def test_any_valid_scenario_runs(data: dict[str, object], seed: int) -> None:
+    """Extreme but valid parameters never crash the engine, and indicators stay in [0, 1]."""
+    from streetlevel.engine import Simulation
+
+    scenario = with_values(
+        small("municipality-b", scale=0.3, time__burn_in_years=1, time__reporting_years=1),
+        data,
+        "hypothesis",
+    )
+    sim = Simulation(scenario, seed, [0, 1])
+    sim.run()
+    for table in sim.yearly:
+        for name in ("sanction_rate", "repeat_share", "timeliness", "activation_degree"):
+            values = table[name][~np.isnan(table[name])]
+            assert np.all((values >= 0) & (values <= 1)), name
+    assert np.all(np.isin(sim.state.status, [0, 1, 2]))

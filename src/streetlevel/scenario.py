@@ -216,6 +216,15 @@ class Exits(_Section):
     post_effect_weeks: Weeks
     unknown_while_sanctioned: Positive
 
+    @model_validator(mode="after")
+    def _spells_end(self) -> Exits:
+        if self.duration_decay.value >= 1 and self.duration_decay_years.value > 0:
+            raise ValueError(
+                "duration_decay.value must be below 1: a decay of 1 stops all exits after a "
+                "year, and spells would never end"
+            )
+        return self
+
 
 class Pressure(_Section):
     """Regional rankings and the pressure they put on management (MODEL.md 7.3)."""
