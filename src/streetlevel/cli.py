@@ -42,7 +42,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # whole messages, one per line
 # Piped output (files, CI logs) gets room for a whole summary row per line.
 PIPE_WIDTH = 120
 out_console = Console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
