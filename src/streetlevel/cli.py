@@ -141,7 +141,7 @@ def _fmt(name: str, value: float) -> str:
         return "-"
     if name.endswith(("rate", "share", "degree", "timeliness", "_gap")) or "rate_" in name:
         return f"{100 * value:.1f} %"
-    if abs(value) >= 100:
+    if name.startswith("amount_") or abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.2f}"
 

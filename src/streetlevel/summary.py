@@ -174,6 +174,19 @@ def summarize(out: Path) -> Summary:
         national_ratio("weeks_sanctioned", "sanctions"),
         "weeks without benefit per sanction",
     )
+    currency = scenario.legislation.benefit.unit.removesuffix(" per week")
+    add(
+        "amount_withheld_per_recipient",
+        national_ratio("amount_withheld", "recipients"),
+        f"benefit withheld per recipient per year ({currency})",
+    )
+    by_year = national["sanctioned"] / national["recipients"]
+    for year, rates in by_year.groupby(level="year"):
+        add(
+            f"national_sanction_rate_{year}",
+            rates.to_numpy(),
+            f"share of recipients sanctioned in {year}",
+        )
     add(
         "mean_management_strictness",
         my.groupby("replication")["management_strictness"].mean(),
