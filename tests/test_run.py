@@ -130,6 +130,17 @@ def check_invariants(out: Path, scenario: Scenario) -> None:
     assert (per_year == recipients).all()
     sanctioned = cy[cy.sanctions > 0].groupby(["replication", "year"]).size()
     assert (sanctioned == my.groupby(["replication", "year"])["sanctioned"].sum()).all()
+    # The events add up to the client-years: absences, sanctions and exits per client-year.
+    ev = pq.read_table(out / "events.parquet").to_pandas()
+    keys = ["replication", "year", "client_id"]
+    counts = ev.groupby([*keys, "event"], observed=True).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=["absence", "sanction"], fill_value=0).add_prefix("n_")
+    merged = cy.set_index(keys)[["absences", "sanctions"]].join(counts, how="left").fillna(0)
+    assert (merged["absences"] == merged["n_absence"]).all()
+    assert (merged["sanctions"] == merged["n_sanction"]).all()
+    exits = ev[ev.event == "exit"].set_index(keys)["destination"].astype(str)
+    recorded = cy[cy.exit.notna()].set_index(keys)["exit"].astype(str)
+    assert exits.sort_index().equals(recorded.sort_index())
 
 
 @settings(
