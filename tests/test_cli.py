@@ -56,6 +56,11 @@ def test_run_json(tmp_path: Path) -> None:
             assert ind["low"] <= ind["mean"] <= ind["high"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["seed"] == 4
+    again = cli("summary", str(out), "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["indicators"] == summary["indicators"]
+    missing = cli("summary", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "not a run directory" in missing.stderr
 
 
 def test_run_table_and_existing_output(tmp_path: Path) -> None:
@@ -96,6 +101,8 @@ def test_presets_and_show(tmp_path: Path) -> None:
         "--set", "scale.client_scale=0.02", "--out", str(tmp_path / "r"), "--json",
     )  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr
+    version = cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("streetlevel ")
     missing = cli("show", "narnia-2020")
     assert missing.returncode == 2 and "no such preset" in missing.stderr
 

@@ -48,6 +48,24 @@ PIPE_WIDTH = 120
 out_console = Console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from streetlevel import __version__
+
+        out_console.print(f"streetlevel {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """streetlevel: simulate street-level welfare bureaucracies and analyse the results."""
+
+
 @app.command()
 def presets() -> None:
     """List the scenario presets shipped with streetlevel."""
@@ -120,6 +138,19 @@ def run(
         sys.stdout.write(summary.to_json() + "\n")
     else:
         _print_summary(summary)
+
+
+@app.command()
+def summary(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `run`.")],
+    json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Print the summary of a finished run again (the table `run` ends with)."""
+    result = summarize(run_dir)
+    if json:
+        sys.stdout.write(result.to_json() + "\n")
+    else:
+        _print_summary(result)
 
 
 def _print_summary(summary: Summary) -> None:
