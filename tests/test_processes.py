@@ -68,12 +68,14 @@ def test_absence_follows_the_cached_probability() -> None:
     st.offer_end[:] = NEVER
     st.p_absence[:] = 0.2
     sim.obligated[:] = False
+    sim.receiving[:] = st.status == RECEIVING  # as meetings.hold leaves it
     attendance.attend(sim)
     n = st.status.size
     assert within(len(sim.absent) / n, 0.2, n)
     # Sanctioned clients have no obligations, so they are never absent.
     st.status[:, ::2] = SANCTIONED
     sim.obligated[:] = False
+    sim.receiving[:] = st.status == RECEIVING
     attendance.attend(sim)
     assert np.all(sim.absent.take(st.status) == RECEIVING)
 

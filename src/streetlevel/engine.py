@@ -95,6 +95,8 @@ class Simulation:
         self.uniform = np.empty((reps, slots), dtype=np.float32)
         """This week's one uniform per client, shared by attendance and exits."""
         self.week = 0
+        self.receiving = np.zeros((reps, slots), dtype=bool)
+        """Who is receiving (not sanctioned) this week, from obligations until sanctions."""
         self.obligated = np.zeros((reps, slots), dtype=bool)
         self.offer_active = np.zeros((reps, slots), dtype=bool)
         self.absent = Subset.of(np.zeros((reps, slots), dtype=bool))

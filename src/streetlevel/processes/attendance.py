@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from streetlevel.coefficients import logistic
-from streetlevel.state import RECEIVING, Subset
+from streetlevel.state import Subset
 
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
@@ -66,7 +66,7 @@ def attend(sim: Simulation) -> None:
     week = sim.week
     np.less_equal(st.offer_start, week, out=sim.offer_active)
     sim.offer_active &= st.offer_end > week
-    sim.offer_active &= st.status == RECEIVING
+    sim.offer_active &= sim.receiving  # set by meetings.hold this week
     st.y_weeks_offer += sim.offer_active
     obligated = sim.obligated  # meetings.hold has set the held meetings
     obligated |= sim.offer_active

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from streetlevel.state import RECEIVING, Subset
 
 if TYPE_CHECKING:
@@ -21,8 +23,10 @@ def hold(sim: Simulation) -> None:
     """Hold due meetings; mark the held ones in ``sim.obligated``."""
     st = sim.state
     sim.obligated[:] = False
+    # Status does not change again until sanctions are applied: attendance reuses this mask.
+    np.equal(st.status, RECEIVING, out=sim.receiving)
     due = st.next_meeting <= sim.week
-    due &= st.status == RECEIVING
+    due &= sim.receiving
     sub = Subset.of(due)
     if len(sub) == 0:
         return
