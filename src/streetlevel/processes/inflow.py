@@ -122,7 +122,10 @@ def _steady_state_durations(
     # Clients drawn into the tail wait a further geometric number of weeks.
     in_tail = (elapsed >= head_weeks) & (base[cat] > 0)
     extra = sim.streams.geometric(np.where(in_tail, tail_hazard[cat], 1.0), counts) - 1
-    return np.asarray(np.where(in_tail, head_weeks + extra, elapsed), dtype=np.int64)
+    # With a vanishing hazard the draw can exceed any week the arrays hold; such a client has
+    # been on benefit "forever" (NEVER weeks), which keeps week arithmetic inside int32.
+    elapsed = np.minimum(np.where(in_tail, head_weeks + extra, elapsed), NEVER)
+    return np.asarray(elapsed, dtype=np.int64)
 
 
 def _rank_within(sub: Subset) -> npt.NDArray[np.int64]:
