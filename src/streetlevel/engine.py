@@ -97,6 +97,8 @@ class Simulation:
         self.week = 0
         self.receiving = np.zeros((reps, slots), dtype=bool)
         """Who is receiving (not sanctioned) this week, from obligations until sanctions."""
+        self.sanctioned = np.zeros((reps, slots), dtype=bool)
+        """Who is sanctioned, from sanctions until the end of the week."""
         self.obligated = np.zeros((reps, slots), dtype=bool)
         self.offer_active = np.zeros((reps, slots), dtype=bool)
         self.absent = Subset.of(np.zeros((reps, slots), dtype=bool))

@@ -69,7 +69,7 @@ def leave(sim: Simulation) -> None:
     leaving = u >= st.exit_threshold
     # Sanctioned and recently sanctioned clients have their own, changing, hazards.
     special = st.last_sanction > sim.week - sim.scenario.exits.post_effect_weeks.value
-    special |= st.status == SANCTIONED
+    special |= sim.sanctioned  # set by sanctions.apply this week
     sp = Subset.of(special)
     if len(sp):
         total = np.minimum(hazards(sim, sp).sum(axis=1), 1.0)

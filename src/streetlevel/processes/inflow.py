@@ -31,9 +31,9 @@ def populate(sim: Simulation) -> None:
 
 def refill(sim: Simulation) -> None:
     """Replace last week's exits with new clients."""
-    empty = sim.state.status == EXITED
-    if empty.any():
-        _new_clients(sim, Subset.of(empty), initial=False)
+    empty = Subset.of(sim.state.status == EXITED)
+    if len(empty):
+        _new_clients(sim, empty, initial=False)
 
 
 def _new_clients(sim: Simulation, sub: Subset, initial: bool) -> None:

@@ -26,10 +26,9 @@ __all__ = ["schedule"]
 def schedule(sim: Simulation) -> None:
     """Schedule the next offer of every client whose offer ended last week."""
     st, coef = sim.state, sim.coef
-    ended = st.offer_end <= sim.week
-    if not ended.any():
+    sub = Subset.of(st.offer_end <= sim.week)
+    if len(sub) == 0:
         return
-    sub = Subset.of(ended)
     wait = sim.streams.geometric(coef.offer_start[sub.take(st.category)], sub.counts) - 1
     length = sim.streams.geometric(np.full(len(sub), coef.offer_end), sub.counts)
     sub.put(st.offer_start, sim.week + wait)

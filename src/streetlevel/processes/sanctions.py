@@ -26,11 +26,12 @@ def apply(sim: Simulation) -> None:
     """Let sanctioned clients comply again, impose this week's sanctions, count the weeks."""
     st, s = sim.state, sim.scenario
     week = sim.week
-    sanctioned = st.status == SANCTIONED
-    back = sanctioned & (st.recomply_week <= week)
-    if back.any():
-        returning = Subset.of(back)
+    sanctioned = sim.sanctioned  # who is sanctioned: kept up to date here, read by exits
+    np.equal(st.status, SANCTIONED, out=sanctioned)
+    returning = Subset.of(sanctioned & (st.recomply_week <= week))
+    if len(returning):
         returning.put(st.status, RECEIVING)
+        returning.put(sanctioned, False)
         if sim.recording:
             sim.record_events("recompliance", returning)
 
@@ -39,6 +40,7 @@ def apply(sim: Simulation) -> None:
         if s.legislation.sanction_type.value == "periodical":
             p = s.sanctions.recompliance.value
             new.put(st.status, SANCTIONED)
+            new.put(sanctioned, True)
             if p > 0:
                 wait = sim.streams.geometric(np.full(len(new), p), new.counts)
                 new.put(st.recomply_week, week + wait)
@@ -53,4 +55,4 @@ def apply(sim: Simulation) -> None:
         attendance.refresh(sim, new)
         if sim.recording:
             sim.record_events("sanction", new)
-    st.y_weeks_sanctioned += st.status == SANCTIONED
+    st.y_weeks_sanctioned += sanctioned
