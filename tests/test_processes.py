@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from streetlevel.coefficients import logistic
 from streetlevel.indicators import rank_within_regions
-from streetlevel.processes import attendance, exits, meetings, offers, routing, sanctions
+from streetlevel.processes import attendance, exits, inflow, meetings, offers, routing, sanctions
 from streetlevel.records import OUTCOMES
 from streetlevel.state import NEVER, RECEIVING, SANCTIONED, Subset
 from tests.conftest import simulation, small
@@ -243,3 +243,28 @@ def test_subset_matches_the_mask(mask: list[bool], reps: int) -> None:
     half = sub.select(keep)
     assert np.array_equal(half.flat, sub.flat[keep])
     assert half.counts.sum() == keep.sum()
+
+
+def test_inflow_refills_exits_with_new_clients() -> None:
+    sim = simulation(small("denmark-2011", scale=0.2), replications=2)
+    st = sim.state
+    sim.week = 60
+    before = st.client_id.copy()
+    gone = np.zeros(st.status.shape, dtype=bool)
+    gone[:, ::3] = True
+    st.status[gone] = 2  # EXITED
+    inflow.refill(sim)
+    assert np.all(st.status[gone] == RECEIVING)
+    assert np.all(st.entry_week[gone] == sim.week)
+    assert np.array_equal(st.client_id[~gone], before[~gone])
+    # New ids are fresh and unique within each replication.
+    for r in range(2):
+        assert len(np.unique(st.client_id[r])) == st.client_id.shape[1]
+        assert st.client_id[r][gone[r]].min() > before[r].max()
+    # New clients come in the inflow mix (4 standard errors per category share).
+    cats = st.category[gone]
+    n = len(cats)
+    for k, share in enumerate(sim.coef.inflow_share):
+        assert within((cats == k).mean(), share, n), k
+    # Their year counters start at zero.
+    assert np.all(st.y_sanctions[gone] == 0) and np.all(st.y_weeks_offer[gone] == 0)

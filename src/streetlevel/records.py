@@ -32,6 +32,7 @@ __all__ = [
     "OBLIGATIONS",
     "OUTCOMES",
     "PARTIAL_SUFFIX",
+    "ROUTES",
     "Recorder",
     "write_json_atomic",
     "write_table_atomic",
@@ -39,8 +40,11 @@ __all__ = [
 ]
 
 EVENTS = ("absence", "sanction", "recompliance", "exit")
-"""Event kinds; an absence row also carries the decision made on it (decider, outcome)."""
+"""Event kinds; an absence row also carries the decision made on it (route, decider,
+outcome)."""
 OBLIGATIONS = ("offer", "meeting")
+ROUTES = ("caseworker", "benefit_office")
+"""The municipality's absence route: CHM Figure 1 (``caseworker``) or Figure 2."""
 DECIDERS = ("caseworker", "benefit_office")
 OUTCOMES = ("sanction", "no_sanction", "reason_accepted")
 DESTINATIONS = ("work", "other", "unknown")
@@ -49,6 +53,7 @@ PARTIAL_SUFFIX = ".partial"
 
 _EVENT_CODES = {
     "obligation": OBLIGATIONS,
+    "route": ROUTES,
     "decider": DECIDERS,
     "outcome": OUTCOMES,
     "destination": DESTINATIONS,

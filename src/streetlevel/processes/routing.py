@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from streetlevel.coefficients import logistic
-from streetlevel.records import DECIDERS, OBLIGATIONS, OUTCOMES
+from streetlevel.records import DECIDERS, OBLIGATIONS, OUTCOMES, ROUTES
 
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
@@ -82,6 +82,13 @@ def decide(sim: Simulation) -> None:
             ),
             legitimate=legitimate,
             documented=documented,
+            # The municipality's organisation; a meeting absence is decided by the caseworker
+            # on either route.
+            route=np.where(
+                sim.country.benefit_office_route[muni],
+                ROUTES.index("benefit_office"),
+                ROUTES.index("caseworker"),
+            ),
             decider=np.where(
                 to_office, DECIDERS.index("benefit_office"), DECIDERS.index("caseworker")
             ),
