@@ -7,10 +7,12 @@ measured (a false alarm about once in 16,000 seeds).
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from streetlevel.coefficients import logistic
+from streetlevel.engine import Simulation
 from streetlevel.indicators import rank_within_regions
 from streetlevel.processes import attendance, exits, inflow, meetings, offers, routing, sanctions
 from streetlevel.records import OUTCOMES
@@ -90,7 +92,10 @@ def test_repeat_reduction_after_a_sanction() -> None:
     assert np.allclose(st.p_absence, before * (1 - reduction), rtol=1e-5)
 
 
-def _all_absent_from_offers(route: str, strictness: float) -> tuple[object, np.ndarray]:
+def _all_absent_from_offers(
+    route: str, strictness: float, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Simulation, dict[str, np.ndarray]]:
+    """Every client absent from an offer this week; the decision's event codes, captured."""
     s = small(
         "municipality-a",
         scale=1.0,
@@ -103,21 +108,19 @@ def _all_absent_from_offers(route: str, strictness: float) -> tuple[object, np.n
     st = sim.state
     sim.offer_active[:] = True
     sim.absent = Subset.of(np.ones(st.status.shape, dtype=bool))
-    sim.recorder = None
     events: dict[str, np.ndarray] = {}
 
     def capture(kind: str, sub: Subset, **codes: np.ndarray) -> None:
         events.update(codes)
 
-    sim.record_events = capture  # type: ignore[method-assign]
-    sim.burn_in_years = 0
-    sim.recorder = object()  # type: ignore[assignment]  # make sim.recording true
+    monkeypatch.setattr(Simulation, "recording", property(lambda self: True))
+    monkeypatch.setattr(sim, "record_events", capture)
     routing.decide(sim)
     return sim, events
 
 
-def test_benefit_office_sees_documented_reasons_only() -> None:
-    sim, ev = _all_absent_from_offers("benefit_office", 1.0)
+def test_benefit_office_sees_documented_reasons_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    sim, ev = _all_absent_from_offers("benefit_office", 1.0, monkeypatch)
     outcome, legit, documented = ev["outcome"], ev["legitimate"], ev["documented"]
     sanctioned = outcome == OUTCOMES.index("sanction")
     assert not np.any(sanctioned & documented)
@@ -130,8 +133,10 @@ def test_benefit_office_sees_documented_reasons_only() -> None:
     assert within(sanctioned[hidden].mean(), p, hidden.sum())
 
 
-def test_caseworker_accepts_legitimate_reasons_and_assesses() -> None:
-    sim, ev = _all_absent_from_offers("caseworker", 0.0)
+def test_caseworker_accepts_legitimate_reasons_and_assesses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sim, ev = _all_absent_from_offers("caseworker", 0.0, monkeypatch)
     outcome, legit = ev["outcome"], ev["legitimate"]
     sanctioned = outcome == OUTCOMES.index("sanction")
     assert not np.any(sanctioned & legit)

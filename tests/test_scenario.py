@@ -84,31 +84,50 @@ def test_unknown_key_inside_a_list_entry(tmp_path: Path) -> None:
     assert "stock_share" in str(err.value)
 
 
-def test_wrong_unit_is_an_error(tmp_path: Path) -> None:
-    text = edited(
-        'recompliance = { value = 0.5, unit = "per week"',
-        'recompliance = { value = 0.5, unit = "per month"',
-    )
-    with pytest.raises(ScenarioError) as err:
-        load_scenario(write(tmp_path, text))
-    assert "sanctions.recompliance.unit" in str(err.value)
-    assert "'per week'" in str(err.value)
-
-
 @pytest.mark.parametrize(
-    ("old", "new", "where"),
+    ("old", "new", "where", "expected"),
     [
-        ("recompliance = { value = 0.5,", "recompliance = { value = 1.5,", "recompliance.value"),
-        ("recompliance = { value = 0.5,", "recompliance = { value = nan,", "recompliance.value"),
-        ("recompliance = { value = 0.5,", 'recompliance = { value = "x",', "recompliance.value"),
-        ("interval = { value = 13,", "interval = { value = 0,", "meetings.interval.value"),
-        ("interval = { value = 13,", "interval = { value = 13.5,", "meetings.interval.value"),
+        (
+            'recompliance = { value = 0.5, unit = "per week"',
+            'recompliance = { value = 0.5, unit = "per month"',
+            "sanctions.recompliance.unit",
+            "'per week'",
+        ),
+        (
+            "recompliance = { value = 0.5,",
+            "recompliance = { value = 1.5,",
+            "recompliance.value",
+            "1",
+        ),
+        (
+            "recompliance = { value = 0.5,",
+            "recompliance = { value = nan,",
+            "recompliance.value",
+            "finite",
+        ),
+        (
+            "recompliance = { value = 0.5,",
+            'recompliance = { value = "x",',
+            "recompliance.value",
+            "number",
+        ),
+        ("interval = { value = 13,", "interval = { value = 0,", "meetings.interval.value", "1"),
+        (
+            "interval = { value = 13,",
+            "interval = { value = 13.5,",
+            "meetings.interval.value",
+            "integer",
+        ),
     ],
 )
-def test_bad_values_name_the_key(tmp_path: Path, old: str, new: str, where: str) -> None:
+def test_bad_values_name_the_key_and_what_was_expected(
+    tmp_path: Path, old: str, new: str, where: str, expected: str
+) -> None:
     with pytest.raises(ScenarioError) as err:
         load_scenario(write(tmp_path, edited(old, new)))
-    assert where in str(err.value)
+    message = str(err.value)
+    assert where in message
+    assert expected in message.split(where, 1)[1]
 
 
 def test_missing_key_and_missing_source(tmp_path: Path) -> None:

@@ -68,8 +68,10 @@ def attend(sim: Simulation) -> None:
     sim.offer_active &= st.offer_end > week
     sim.offer_active &= sim.receiving  # set by meetings.hold this week
     st.y_weeks_offer += sim.offer_active
-    obligated = sim.obligated  # meetings.hold has set the held meetings
-    obligated |= sim.offer_active
+    # In place, to spare a full-size temporary: sim.obligated holds the held meetings (from
+    # meetings.hold), then all obligations, then, after the draw, this week's absences.
+    absent = sim.obligated
+    absent |= sim.offer_active
     sim.streams.uniform_into(sim.uniform)
-    obligated &= sim.uniform < st.p_absence
-    sim.absent = Subset.of(obligated)
+    absent &= sim.uniform < st.p_absence
+    sim.absent = Subset.of(absent)
