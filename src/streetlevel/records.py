@@ -34,6 +34,7 @@ __all__ = [
     "PARTIAL_SUFFIX",
     "ROUTES",
     "Recorder",
+    "write_bytes_atomic",
     "write_json_atomic",
     "write_table_atomic",
     "write_text_atomic",
@@ -283,14 +284,19 @@ def write_table_atomic(table: pa.Table, path: Path) -> None:
     os.replace(partial, path)
 
 
-def write_text_atomic(text: str, path: Path) -> None:
-    """Write text under a temporary name, flush it to disk, then rename it into place."""
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write bytes under a temporary name, flush them to disk, then rename into place."""
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
-    with open(partial, "w", encoding="utf-8") as f:
-        f.write(text)
+    with open(partial, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(partial, path)
+
+
+def write_text_atomic(text: str, path: Path) -> None:
+    """Write UTF-8 text atomically (see :func:`write_bytes_atomic`)."""
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json_atomic(data: dict[str, Any], path: Path) -> None:
