@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +26,12 @@ from streetlevel.indicators import LONG_TERM_YEARS, ratio
 from streetlevel.loading import load_scenario
 from streetlevel.records import AGE_GROUPS
 
-__all__ = ["Indicator", "Summary", "interval", "summarize"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from streetlevel.scenario import Scenario
+
+__all__ = ["Indicator", "Summary", "interval", "replication_indicators", "summarize"]
 
 INTERVAL = (2.5, 97.5)
 """Percentiles of the 95 % interval across replications."""
@@ -99,11 +104,35 @@ def summarize(out: Path) -> Summary:
         )
     my = pq.read_table(out / "municipality_years.parquet").to_pandas()
     scenario = load_scenario(out / "scenario.toml")
+    indicators = [
+        Indicator(name, *interval(values), description)
+        for name, values, description in [
+            *replication_indicators(my, scenario),
+            *_profile_gaps(out),
+        ]
+    ]
+    return Summary(
+        scenario=str(manifest["scenario"]),
+        seed=int(manifest["seed"]),
+        replications=int(manifest["replications"]),
+        wall_seconds=float(manifest.get("wall_seconds", float("nan"))),
+        out=str(out),
+        indicators=indicators,
+    )
+
+
+def replication_indicators(
+    my: pd.DataFrame, scenario: Scenario
+) -> list[tuple[str, npt.NDArray[np.float64], str]]:
+    """Each indicator per replication (in replication order), from the municipality-year rows
+    of the reporting years (the ``municipality_years`` table, as a data frame): what
+    :func:`summarize` reduces to intervals and what an experiment stores per replication.
+    The profile gaps of the sanctioned, which need the client-years, are not among them."""
     scale = scenario.scale.client_scale.value
-    indicators: list[Indicator] = []
+    indicators: list[tuple[str, npt.NDArray[np.float64], str]] = []
 
     def add(name: str, values: Any, description: str) -> None:
-        indicators.append(Indicator(name, *interval(values), description))
+        indicators.append((name, np.asarray(values, dtype=np.float64), description))
 
     national = my.groupby(["replication", "year"]).sum(numeric_only=True)
     per_rep = national.groupby(level="replication")
@@ -192,16 +221,7 @@ def summarize(out: Path) -> Summary:
         my.groupby("replication")["management_strictness"].mean(),
         "management strictness, mean over municipalities and years",
     )
-    for name, values, text in _profile_gaps(out):
-        add(name, values, text)
-    return Summary(
-        scenario=str(manifest["scenario"]),
-        seed=int(manifest["seed"]),
-        replications=int(manifest["replications"]),
-        wall_seconds=float(manifest.get("wall_seconds", float("nan"))),
-        out=str(out),
-        indicators=indicators,
-    )
+    return indicators
 
 
 def _profile_gaps(out: Path) -> list[tuple[str, Any, str]]:
