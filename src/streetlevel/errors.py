@@ -7,7 +7,7 @@ the place in it. The CLI prints the message and exits non-zero instead of showin
 
 from __future__ import annotations
 
-__all__ = ["OutputExistsError", "ScenarioError", "StreetlevelError"]
+__all__ = ["ExperimentError", "OutputExistsError", "ScenarioError", "StreetlevelError"]
 
 
 class StreetlevelError(Exception):
@@ -20,3 +20,7 @@ class ScenarioError(StreetlevelError):
 
 class OutputExistsError(StreetlevelError):
     """The output directory already holds results that a run would overwrite."""
+
+
+class ExperimentError(StreetlevelError):
+    """An experiment file does not validate, or an experiment directory does not match it."""

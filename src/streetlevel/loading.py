@@ -180,13 +180,20 @@ def _parse(text: str, origin: str) -> Scenario:
     return scenario_from_dict(data, origin)
 
 
-def _explain(err: ValidationError, origin: str) -> str:
-    lines = [f"{origin}: {err.error_count()} problem(s) in the scenario:"]
+def _explain(
+    err: ValidationError,
+    origin: str,
+    model: type[BaseModel] = Scenario,
+    what: str = "the scenario",
+) -> str:
+    """One line per problem, each naming its key path; unknown keys list those of ``model``
+    that were expected there (shared by every file validated with pydantic)."""
+    lines = [f"{origin}: {err.error_count()} problem(s) in {what}:"]
     for e in err.errors(include_url=False):
         loc = e["loc"]
         where = _key_path(loc) or "(top level)"
         if e["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
+            allowed = _allowed_keys(loc[:-1], model)
             expected = f" (expected one of: {', '.join(allowed)})" if allowed else ""
             lines.append(f"  {where}: unknown key{expected}")
         elif e["type"] == "missing":
@@ -214,9 +221,9 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+def _allowed_keys(loc: tuple[int | str, ...], model: type[BaseModel] = Scenario) -> list[str]:
     """Walk the schema along ``loc`` to list the keys allowed where an unknown one was found."""
-    node: Any = Scenario
+    node: Any = model
     for part in loc:
         node = _unwrap(node)
         if isinstance(part, int):

@@ -1,0 +1,389 @@
+"""Experiment files: the schema, and the one entry point that reads and validates them.
+
+An experiment names a base scenario, the *levers* (what policy chooses) and *uncertainties*
+(what we do not know) that vary over it, a design that says which combinations are run, the
+replications of each, and the *outcomes* kept (EMA Workbench's vocabulary). A factor sets one
+or more scenario key paths, written as for ``streetlevel run --set``; ``[*]`` stands for every
+entry of a list (``municipalities[*].absence_route``). A factor is one of:
+
+- ``key``/``keys`` with ``values``: a list of values, each set on every key;
+- ``key``/``keys`` with ``range = [low, high]``: a number drawn by the design (rounded when
+  the parameter is a whole number);
+- ``levels``: named levels, each a table of key paths and the values it sets.
+
+>>> experiment = load_experiment(example_path())
+>>> experiment.spec.experiment.name, [f.name for f in experiment.factors]
+('route-norm-pressure', ['route', 'norm', 'pressure'])
+>>> experiment.assignments({"route": "caseworker", "norm": "have_to", "pressure": False})[
+...     "municipalities[1].absence_route"]
+'caseworker'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+
+from streetlevel.errors import ExperimentError, ScenarioError
+from streetlevel.loading import _explain, load_scenario, scenario_hash, with_values
+from streetlevel.scenario import Scenario
+
+__all__ = [
+    "DESIGNS",
+    "Design",
+    "Experiment",
+    "ExperimentFile",
+    "ExperimentMeta",
+    "Factor",
+    "example_path",
+    "expand_key",
+    "load_experiment",
+]
+
+DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris")
+RESERVED_COLUMNS = ("point", "replication", "seed")
+"""Columns of the results store that a factor or outcome must not be named."""
+MAX_SEED = 2**63 - 1
+WILDCARD = "[*]"
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+"""A factor's name is a column of the results: lower case, digits and underscores."""
+Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ExperimentMeta(_Section):
+    """What the experiment is, what it varies, and how often each point is replicated."""
+
+    name: Name
+    description: str = ""
+    scenario: Name
+    """A preset name, or a scenario file (relative to the experiment file)."""
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)]
+    replications: Annotated[int, Field(ge=1, le=100_000)]
+    common_random_numbers: bool = False
+    """Every point uses the experiment's seed (its replications share random streams across
+    points), instead of a seed of its own drawn from the experiment's seed."""
+
+
+class Design(_Section):
+    """Which points are run: every combination, or a sample drawn with SALib."""
+
+    kind: Literal["full_factorial", "latin_hypercube", "sobol", "morris"]
+    samples: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+    """latin_hypercube: points; sobol: base samples N (a power of 2); morris: trajectories."""
+    second_order: bool = False
+    """sobol only: also sample for second-order indices (N x (2D + 2) points, not N x (D + 2))."""
+    grid_levels: Annotated[int, Field(ge=2, le=100)] = 4
+    """morris only: levels of the grid the trajectories move on (even)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Design:
+        if self.kind == "full_factorial" and self.samples is not None:
+            raise ValueError("design.samples: not used by a full_factorial design; remove it")
+        if self.kind != "full_factorial" and self.samples is None:
+            raise ValueError(f"design.samples: required by a {self.kind} design")
+        n = self.samples or 0
+        if self.kind == "sobol" and n & (n - 1):
+            raise ValueError(f"design.samples: a sobol design needs a power of 2, got {n}")
+        if self.kind == "morris" and self.grid_levels % 2:
+            raise ValueError(
+                f"design.grid_levels: a morris grid needs an even number, got {self.grid_levels}"
+            )
+        return self
+
+
+class Factor(_Section):
+    """A lever or an uncertainty: the scenario keys it sets and the values they take."""
+
+    name: Identifier
+    description: str = ""
+    key: Name | None = None
+    keys: Annotated[list[Name], Field(min_length=1)] | None = None
+    values: Annotated[list[Scalar], Field(min_length=1)] | None = None
+    range: Annotated[list[FiniteFloat], Field(min_length=2, max_length=2)] | None = None
+    levels: Annotated[dict[Name, dict[Name, Scalar]], Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Factor:
+        given = [k for k in ("values", "range", "levels") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"factor '{self.name}' needs exactly one of values, range, levels "
+                f"(got {', '.join(given) or 'none'})"
+            )
+        named = [k for k in ("key", "keys") if getattr(self, k) is not None]
+        if self.levels is not None and named:
+            raise ValueError(
+                f"factor '{self.name}': levels name their own keys; remove {named[0]}"
+            )
+        if self.levels is None and len(named) != 1:
+            raise ValueError(f"factor '{self.name}' needs exactly one of key, keys")
+        if self.range is not None and not self.range[0] < self.range[1]:
+            raise ValueError(f"factor '{self.name}': range must be [low, high] with low < high")
+        if self.values is not None and len({json.dumps(v) for v in self.values}) < len(
+            self.values
+        ):
+            raise ValueError(f"factor '{self.name}': values must differ")
+        return self
+
+    @property
+    def discrete(self) -> bool:
+        """Whether the factor takes one of a list of levels (values or named levels)."""
+        return self.range is None
+
+    @property
+    def labels(self) -> list[Scalar]:
+        """What the results store records for each level: the value, or the level's name."""
+        if self.levels is not None:
+            return list(self.levels)
+        return list(self.values or [])
+
+    def targets(self) -> list[str]:
+        return [self.key] if self.key is not None else list(self.keys or [])
+
+
+class ExperimentFile(_Section):
+    """The whole file: ``[experiment]``, ``[design]``, ``[constants]``, ``[[levers]]``,
+    ``[[uncertainties]]``, ``outcomes``."""
+
+    experiment: ExperimentMeta
+    design: Design
+    constants: dict[Name, Scalar] = {}
+    """Key paths set in the base scenario for every point (e.g. a smaller client scale)."""
+    levers: list[Factor] = []
+    uncertainties: list[Factor] = []
+    outcomes: list[Name] = []
+    """Indicators kept per replication (names as in ``streetlevel run --json``); empty: all."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ExperimentFile:
+        factors = [*self.levers, *self.uncertainties]
+        if not factors:
+            raise ValueError("levers, uncertainties: the experiment varies nothing; add a factor")
+        names = [f.name for f in factors]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"levers, uncertainties: factor names must differ: {repeated}")
+        reserved = sorted(set(names) & {*RESERVED_COLUMNS, *self.outcomes})
+        if reserved:
+            raise ValueError(
+                f"levers, uncertainties: {reserved} name a column of the results "
+                f"({', '.join(RESERVED_COLUMNS)} or an outcome)"
+            )
+        if self.design.kind == "full_factorial":
+            ranged = [f.name for f in factors if not f.discrete]
+            if ranged:
+                raise ValueError(
+                    f"design.kind: a full_factorial design needs values or levels, but "
+                    f"{ranged} have a range"
+                )
+        return self
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment: its file, the base scenario, and where it came from."""
+
+    spec: ExperimentFile
+    base: Scenario
+    origin: str
+
+    @property
+    def factors(self) -> list[Factor]:
+        """Levers, then uncertainties: the columns of the design, in order."""
+        return [*self.spec.levers, *self.spec.uncertainties]
+
+    @property
+    def fingerprint(self) -> str:
+        """A SHA-256 of what the results depend on: the file's content (not where it lies)
+        and the resolved base scenario."""
+        data = self.spec.model_dump(mode="json")
+        data["experiment"].pop("scenario")
+        data["experiment"].pop("description")
+        text = json.dumps(data, sort_keys=True) + scenario_hash(self.base)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def assignments(self, point: dict[str, Any]) -> dict[str, Any]:
+        """Key paths and values that turn the base scenario into a point's scenario.
+
+        ``point`` maps each factor's name to its level label or (range) number.
+        """
+        data = self.base.model_dump(mode="json", exclude_none=True)
+        out: dict[str, Any] = {}
+        for factor in self.factors:
+            label = point[factor.name]
+            if factor.levels is not None:
+                pairs = list(factor.levels[str(label)].items())
+            else:
+                pairs = [(key, label) for key in factor.targets()]
+            for key, value in pairs:
+                for path in expand_key(data, key):
+                    out[path] = value
+        return out
+
+    def whole(self, factor: Factor) -> bool:
+        """Whether every key a range factor sets holds a whole number (weeks, people, ...):
+        its drawn values are then rounded."""
+        data = self.base.model_dump(mode="json", exclude_none=True)
+        values = [
+            _value_at(data, path) for key in factor.targets() for path in expand_key(data, key)
+        ]
+        return bool(values) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in values
+        )
+
+    def scenario_at(self, point: dict[str, Any], label: str) -> Scenario:
+        """The base scenario with a point's values set; each changed source says ``label``."""
+        return with_values(self.base, self.assignments(point), label)
+
+
+def example_path() -> Path:
+    """The experiment file shipped with streetlevel (route x norm x pressure)."""
+    return Path(str(resources.files("streetlevel") / "experiments" / "route-norm-pressure.toml"))
+
+
+def expand_key(data: dict[str, Any], key: str) -> list[str]:
+    """Expand ``[*]`` in a key path to every index of that list in the scenario ``data``.
+
+    >>> expand_key({"m": [{"x": 1}, {"x": 2}]}, "m[*].x")
+    ['m[0].x', 'm[1].x']
+    >>> expand_key({"m": []}, "m[*].x")
+    []
+    """
+    if WILDCARD not in key:
+        return [key]
+    head, _, tail = key.partition(WILDCARD)
+    node: Any = data
+    for part in re.findall(r"[^.\[\]]+", head):
+        node = node[int(part)] if isinstance(node, list) else node.get(part)
+        if node is None:
+            return [key]  # no such list: with_values names the key as unknown
+    if not isinstance(node, list):
+        return [key]
+    return [path for i in range(len(node)) for path in expand_key(data, f"{head}[{i}]{tail}")]
+
+
+def load_experiment(source: str | Path) -> Experiment:
+    """Read and validate an experiment file; its base scenario and every value it sets.
+
+    Raises:
+        ExperimentError: naming the file, the key path and what was expected, for every
+            problem at once.
+    """
+    path = Path(source)
+    if not path.is_file():
+        raise ExperimentError(f"{source}: no such experiment file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ExperimentError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ExperimentError(f"{path}: not valid TOML: {err}") from None
+    origin = str(path)
+    try:
+        spec = ExperimentFile.model_validate(data)
+    except ValidationError as err:
+        raise ExperimentError(_explain(err, origin, ExperimentFile, "the experiment")) from None
+    base = _base_scenario(spec.experiment.scenario, path.parent, origin)
+    if spec.constants:
+        data = base.model_dump(mode="json", exclude_none=True)
+        values = {p: v for k, v in spec.constants.items() for p in expand_key(data, k)}
+        try:
+            base = with_values(base, values, f"experiment {spec.experiment.name} constants")
+        except ScenarioError as err:
+            raise ExperimentError(f"{origin}: constants: {err}") from None
+    experiment = Experiment(spec, base, origin)
+    problems = [*_check_values(experiment), *_check_outcomes(experiment)]
+    if problems:
+        lines = "\n".join(f"  {p}" for p in problems)
+        raise ExperimentError(f"{origin}: {len(problems)} problem(s) in the experiment:\n{lines}")
+    return experiment
+
+
+def _base_scenario(name: str, folder: Path, origin: str) -> Scenario:
+    candidate = folder / name
+    try:
+        return load_scenario(candidate if candidate.is_file() else name)
+    except ScenarioError as err:
+        raise ExperimentError(f"{origin}: experiment.scenario: {err}") from None
+
+
+def _check_values(experiment: Experiment) -> list[str]:
+    """Every value a factor can set must exist and validate in the base scenario."""
+    problems = []
+    data = experiment.base.model_dump(mode="json", exclude_none=True)
+    for group in ("levers", "uncertainties"):
+        for i, factor in enumerate(getattr(experiment.spec, group)):
+            where = f"{group}[{i}]"
+            trials: list[tuple[str, dict[str, Any]]] = []
+            if factor.levels is not None:
+                for label, pairs in factor.levels.items():
+                    trials.append((f"{where}.levels.{label}", dict(pairs)))
+            elif factor.values is not None:
+                for j, value in enumerate(factor.values):
+                    trials.append(
+                        (f"{where}.values[{j}]", {k: value for k in factor.targets()})
+                    )
+            else:
+                assert factor.range is not None
+                for j, bound in enumerate(factor.range):
+                    trials.append(
+                        (f"{where}.range[{j}]", {k: bound for k in factor.targets()})
+                    )
+            for label, pairs in trials:
+                expanded = {p: v for k, v in pairs.items() for p in expand_key(data, k)}
+                if factor.range is not None and experiment.whole(factor):
+                    expanded = {p: round(v) for p, v in expanded.items()}
+                try:
+                    with_values(experiment.base, expanded, label)
+                except ScenarioError as err:
+                    problems.append(f"{label}: {err}".replace("\n", "\n  "))
+    return problems
+
+
+def _value_at(data: dict[str, Any], path: str) -> Any:
+    node: Any = data
+    try:
+        for part in re.findall(r"[^.\[\]]+", path):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
+    return node.get("value") if isinstance(node, dict) else node
+
+
+def _check_outcomes(experiment: Experiment) -> list[str]:
+    if not experiment.spec.outcomes:
+        return []
+    from streetlevel.experiments.sweep import outcome_names
+
+    known = outcome_names(experiment.base)
+    return [
+        f"outcomes[{i}]: unknown outcome {name!r} (expected one of: {', '.join(known)})"
+        for i, name in enumerate(experiment.spec.outcomes)
+        if name not in known
+    ]
+

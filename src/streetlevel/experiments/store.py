@@ -1,0 +1,163 @@
+"""The results store of an experiment: one Parquet partition per finished point, and a
+DuckDB catalog over them.
+
+Layout of an experiment directory::
+
+    experiment.json        the experiment (as validated), its fingerprint, package version
+    scenario.toml          the resolved base scenario
+    design.parquet         one row per point: point, seed, factor values, x_<factor>
+    points/point-000012.parquet
+                           one row per replication of point 12: point, replication, seed,
+                           the factor values, one column per outcome
+    catalog.duckdb         views ``results`` and ``design`` over the files above
+    tmp/                   partitions being written (cleared when a sweep starts)
+
+A partition is written in ``tmp/`` and renamed into ``points/`` when complete: ``points/``
+holds finished points only, at every moment, so anything that reads it (pandas, polars,
+DuckDB, a resumed sweep) sees whole points or nothing. Which points are done is read from
+the files present, never from a separate record that could disagree with them.
+
+>>> import tempfile, pathlib
+>>> import pandas as pd
+>>> out = pathlib.Path(tempfile.mkdtemp())
+>>> write_point(out, 3, pd.DataFrame({"point": [3, 3], "replication": [0, 1], "y": [0.1, 0.2]}))
+>>> finished_points(out)
+{3}
+>>> con = connect(out)
+>>> con.execute("SELECT count(*), round(sum(y), 6) FROM results").fetchall()
+[(2, 0.3)]
+>>> write_point(out, 4, pd.DataFrame({"point": [4], "replication": [0], "y": [0.5]}))
+>>> con.execute("SELECT count(*) FROM results").fetchall()  # the view sees the new point
+[(3,)]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from streetlevel.errors import ExperimentError
+from streetlevel.records import write_table_atomic
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+__all__ = [
+    "CATALOG",
+    "DESIGN",
+    "POINTS",
+    "connect",
+    "finished_points",
+    "partition_path",
+    "read_results",
+    "write_catalog",
+    "write_point",
+]
+
+POINTS = "points"
+TMP = "tmp"
+DESIGN = "design.parquet"
+CATALOG = "catalog.duckdb"
+_PARTITION = re.compile(r"^point-(\d+)\.parquet$")
+
+
+def partition_path(out: Path, point: int) -> Path:
+    return Path(out) / POINTS / f"point-{point:06d}.parquet"
+
+
+def write_point(out: Path, point: int, frame: pd.DataFrame) -> None:
+    """Write a finished point's rows: in ``tmp/``, then renamed into ``points/``."""
+    out = Path(out)
+    final = partition_path(out, point)
+    staging = out / TMP / final.name
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    write_table_atomic(pa.Table.from_pandas(frame, preserve_index=False), staging)
+    os.replace(staging, final)
+
+
+def clear_staging(out: Path) -> None:
+    """Remove partitions a killed sweep left half-written (never a finished one)."""
+    shutil.rmtree(Path(out) / TMP, ignore_errors=True)
+
+
+def finished_points(out: Path) -> set[int]:
+    """The points whose partition is in ``points/``."""
+    folder = Path(out) / POINTS
+    if not folder.is_dir():
+        return set()
+    found = (_PARTITION.match(p.name) for p in folder.iterdir())
+    return {int(m.group(1)) for m in found if m}
+
+
+def connect(out: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with views ``results`` (every finished point's rows)
+    and ``design`` (every point, finished or not) over the experiment directory ``out``.
+
+    Each query reads the partitions present when it runs, so it sees a running sweep's
+    progress. Nothing is locked: any number of readers can connect while a sweep writes.
+    """
+    import duckdb
+
+    out = Path(out)
+    con = duckdb.connect()
+    _create_views(con, out)
+    return con
+
+
+def read_results(out: Path) -> pd.DataFrame:
+    """Every finished point's rows, ordered by point and replication."""
+    con = connect(out)
+    try:
+        return con.sql("SELECT * FROM results ORDER BY point, replication").df()
+    finally:
+        con.close()
+
+
+def write_catalog(out: Path) -> None:
+    """Write ``catalog.duckdb``: the views of :func:`connect`, for the DuckDB command line or
+    ``duckdb.connect("catalog.duckdb", read_only=True)``. Its views name the directory by
+    absolute path; rewrite it (run ``streetlevel query DIR ...``) after moving the directory.
+    """
+    import duckdb
+
+    out = Path(out).resolve()
+    staging = out / TMP / CATALOG
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    staging.unlink(missing_ok=True)
+    con = duckdb.connect(str(staging))
+    try:
+        _create_views(con, out)
+    finally:
+        con.close()
+    os.replace(staging, out / CATALOG)
+
+
+def _create_views(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+    if not (out / DESIGN).is_file() and not finished_points(out):
+        raise ExperimentError(f"{out}: not an experiment directory (no {DESIGN}, no points)")
+    folder = _sql_string(str(out.resolve() / POINTS / "*.parquet"))
+    if finished_points(out):
+        con.execute(
+            f"CREATE OR REPLACE VIEW results AS SELECT * FROM read_parquet({folder}, "
+            "union_by_name = true)"
+        )
+    else:
+        # No point has finished yet: an empty view with the columns every partition has.
+        con.execute(
+            "CREATE OR REPLACE VIEW results AS SELECT NULL::BIGINT AS point, "
+            "NULL::BIGINT AS replication, NULL::BIGINT AS seed WHERE false"
+        )
+    if (out / DESIGN).is_file():
+        design = _sql_string(str(out.resolve() / DESIGN))
+        con.execute(f"CREATE OR REPLACE VIEW design AS SELECT * FROM read_parquet({design})")
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -1,0 +1,284 @@
+"""Running an experiment's points on Dask distributed, and resuming it.
+
+Each point is one task: the point's scenario simulated for all the experiment's replications,
+in memory (no events tables are written), reduced to the summary's indicators per replication
+(:func:`streetlevel.summary.replication_indicators`). Tasks run on a ``LocalCluster`` of
+single-threaded worker processes, or on an existing cluster given its scheduler's address.
+Results come back to the process that runs the sweep, which alone writes the store: workers
+on other machines need no shared disk.
+
+A point's replication r draws from ``SeedSequence(point seed, spawn_key=(r,))`` and the point
+seed depends only on the experiment's seed and the point's index
+(:func:`streetlevel.experiments.design.point_seed`), so results do not depend on the number of
+workers, on which worker runs which point, or on interruptions.
+
+>>> import tempfile, pathlib
+>>> from streetlevel.loading import load_scenario, with_values
+>>> tiny = with_values(load_scenario("municipality-b"),
+...     {"time.burn_in_years": 0, "time.reporting_years": 1, "scale.client_scale": 0.2})
+>>> rows = run_point(tiny, seed=1, replications=2)
+>>> len(rows["national_sanction_rate"])
+2
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from streetlevel.country import build_country
+from streetlevel.engine import Simulation
+from streetlevel.errors import ExperimentError
+from streetlevel.experiments.design import build_design, point_values
+from streetlevel.experiments.spec import Experiment
+from streetlevel.experiments.store import (
+    DESIGN,
+    clear_staging,
+    finished_points,
+    write_catalog,
+    write_point,
+)
+from streetlevel.loading import scenario_to_toml, with_values
+from streetlevel.records import write_json_atomic, write_table_atomic, write_text_atomic
+from streetlevel.run import default_batch_size
+from streetlevel.scenario import Scenario
+from streetlevel.summary import replication_indicators
+
+__all__ = ["EXPERIMENT", "SweepResult", "outcome_names", "run_point", "sweep"]
+
+EXPERIMENT = "experiment.json"
+SCENARIO = "scenario.toml"
+SCHEDULER_TIMEOUT = "20s"
+"""How long to try to reach a scheduler given by address before giving up."""
+PROBE_SCALE = 0.0
+"""``scale.client_scale`` of the run that lists a scenario's outcomes: each municipality
+then has its minimum of one client, enough to produce every indicator's name."""
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a sweep did: points in the design, run now, found already finished."""
+
+    out: Path
+    points: int
+    ran: int
+    resumed: int
+    wall_seconds: float
+
+
+def run_point(scenario: Scenario, seed: int, replications: int) -> dict[str, list[float]]:
+    """Simulate ``replications`` replications of ``scenario`` in memory; each indicator of
+    the summary (but the profile gaps, which need the client-years) per replication."""
+    size = default_batch_size(build_country(scenario).n_slots)
+    frames = []
+    for first in range(0, replications, size):
+        sim = Simulation(scenario, seed, list(range(first, min(first + size, replications))))
+        sim.run()
+        frames.append(_municipality_years(sim))
+    table = pd.concat(frames, ignore_index=True)
+    return {name: values.tolist() for name, values, _ in replication_indicators(table, scenario)}
+
+
+def _municipality_years(sim: Simulation) -> pd.DataFrame:
+    """The reporting years' municipality rows, as ``municipality_years.parquet`` holds them."""
+    frame = pd.concat([pd.DataFrame(y) for y in sim.yearly[sim.burn_in_years :]])
+    names = np.asarray(sim.country.names, dtype=object)
+    frame["municipality"] = names[frame["municipality"].to_numpy()]
+    regions = np.asarray(sim.country.region_names, dtype=object)
+    frame["region"] = regions[frame["region"].to_numpy()]
+    routes = np.array(["caseworker", "benefit_office"], dtype=object)
+    frame["absence_route"] = routes[frame["absence_route"].to_numpy()]
+    return frame
+
+
+def outcome_names(scenario: Scenario) -> list[str]:
+    """The outcomes an experiment on ``scenario`` can keep, found by a one-replication run
+    with one client per municipality."""
+    probe = with_values(scenario, {"scale.client_scale": PROBE_SCALE}, "outcome probe")
+    return list(run_point(probe, seed=0, replications=1))
+
+
+def sweep(
+    experiment: Experiment,
+    out: Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
+    """Run the points of ``experiment`` not yet in ``out`` and store each as it finishes.
+
+    Args:
+        workers: worker processes of the local cluster (default: one per core).
+        scheduler: address of a running Dask scheduler (``tcp://host:8786``) to use instead.
+        on_progress: called with (points finished, points in the design).
+
+    Raises:
+        ExperimentError: ``out`` holds results of a different experiment.
+    """
+    started = time.perf_counter()
+    out = Path(out)
+    table = _prepare(experiment, out)
+    values = point_values(experiment, table)
+    done = finished_points(out)
+    missing = [int(p) for p in table["point"] if int(p) not in done]
+    total = len(table)
+    if on_progress is not None:
+        on_progress(total - len(missing), total)
+    if missing:
+        _run(experiment, out, table, values, missing, workers, scheduler, on_progress)
+    write_catalog(out)
+    return SweepResult(
+        out=out,
+        points=total,
+        ran=len(missing),
+        resumed=total - len(missing),
+        wall_seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _run(
+    experiment: Experiment,
+    out: Path,
+    table: pd.DataFrame,
+    values: list[dict[str, Any]],
+    missing: list[int],
+    workers: int | None,
+    scheduler: str | None,
+    on_progress: Callable[[int, int], None] | None,
+) -> None:
+    from distributed import as_completed
+
+    name = experiment.spec.experiment.name
+    replications = experiment.spec.experiment.replications
+    outcomes = experiment.spec.outcomes
+    seeds = table["seed"].to_numpy()
+    total = len(table)
+    finished = total - len(missing)
+    with ExitStack() as stack:
+        client = _client(stack, workers, scheduler)
+        futures = {}
+        for point in missing:
+            scenario = with_values(
+                experiment.base, experiment.assignments(values[point]), f"{name} point {point}"
+            )
+            future = client.submit(
+                run_point, scenario, int(seeds[point]), replications, pure=False
+            )
+            futures[future] = point
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]
+            point = futures[future]
+            rows = future.result()
+            frame = _partition(point, int(seeds[point]), values[point], rows, outcomes)
+            write_point(out, point, frame)
+            if finished == 0:
+                write_catalog(out)  # readable as soon as there is something to read
+            finished += 1
+            if on_progress is not None:
+                on_progress(finished, total)
+
+
+def _client(stack: ExitStack, workers: int | None, scheduler: str | None) -> Any:
+    """A client of the cluster at ``scheduler``, or of a new local cluster (closed with
+    ``stack``): one single-threaded process per worker, as the engine is NumPy-bound."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is None:
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        stack.enter_context(cluster)
+        return stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
+    try:
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError, ValueError) as err:
+        raise ExperimentError(
+            f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({err})"
+        ) from None
+    return stack.enter_context(client)
+
+
+def _partition(
+    point: int,
+    seed: int,
+    values: dict[str, Any],
+    rows: dict[str, list[float]],
+    outcomes: list[str],
+) -> pd.DataFrame:
+    n = len(next(iter(rows.values())))
+    frame: dict[str, Any] = {
+        "point": np.full(n, point, dtype=np.int64),
+        "replication": np.arange(n, dtype=np.int64),
+        "seed": np.full(n, seed, dtype=np.int64),
+    }
+    for factor, value in values.items():
+        frame[factor] = [value] * n
+    for name in outcomes or list(rows):
+        frame[name] = np.asarray(rows[name], dtype=np.float64)
+    return pd.DataFrame(frame)
+
+
+def _prepare(experiment: Experiment, out: Path) -> pd.DataFrame:
+    """Start or resume ``out``: check it holds this experiment; write what a sweep needs
+    first (each file atomically); return the design."""
+    if out.exists() and not out.is_dir():
+        raise ExperimentError(f"{out}: exists and is not a directory")
+    record = out / EXPERIMENT
+    if record.is_file():
+        held = json.loads(record.read_text(encoding="utf-8"))
+        if held.get("fingerprint") != experiment.fingerprint:
+            raise ExperimentError(
+                f"{out}: holds the results of another experiment "
+                f"({held.get('name', 'unknown')}, or this one changed since); "
+                "choose another --out"
+            )
+    elif out.exists() and any(out.iterdir()):
+        raise ExperimentError(
+            f"{out}: already holds files but no {EXPERIMENT}; choose another --out"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    clear_staging(out)
+    # The record first: a sweep killed before the design is written resumes by writing it.
+    if not record.is_file():
+        write_json_atomic(_record(experiment), record)
+    if not (out / SCENARIO).is_file():
+        write_text_atomic(scenario_to_toml(experiment.base), out / SCENARIO)
+    if not (out / DESIGN).is_file():
+        write_table_atomic(_arrow(build_design(experiment)), out / DESIGN)
+    return pq.read_table(out / DESIGN).to_pandas()
+
+
+def _arrow(frame: pd.DataFrame) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _record(experiment: Experiment) -> dict[str, Any]:
+    from streetlevel import __version__
+
+    return {
+        "name": experiment.spec.experiment.name,
+        "fingerprint": experiment.fingerprint,
+        "experiment": experiment.spec.model_dump(mode="json"),
+        "source": experiment.origin,
+        "package_version": __version__,
+        "python": platform.python_version(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
