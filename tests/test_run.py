@@ -214,7 +214,10 @@ def test_golden_summary(tmp_path: Path, tiny: Scenario) -> None:
     seed=st.integers(0, 2**63 - 1),
 )
 def test_any_valid_scenario_runs(data: dict[str, object], seed: int) -> None:
-    """Extreme but valid parameters never crash the engine, and indicators stay in [0, 1]."""
+    """Extreme but valid parameters never crash the engine, and shares stay in [0, 1].
+
+    The sanction rate is per full-year recipient, so it is bounded by the recipients per
+    full-year recipient instead."""
     from streetlevel.engine import Simulation
 
     scenario = with_values(
@@ -225,7 +228,14 @@ def test_any_valid_scenario_runs(data: dict[str, object], seed: int) -> None:
     sim = Simulation(scenario, seed, [0, 1])
     sim.run()
     for table in sim.yearly:
-        for name in ("sanction_rate", "repeat_share", "timeliness", "activation_degree"):
+        for name in ("repeat_share", "timeliness", "activation_degree"):
             values = table[name][~np.isnan(table[name])]
             assert np.all((values >= 0) & (values <= 1)), name
+        assert np.all(table["sanctioned"] <= table["recipients"])
+        assert np.all(table["recipient_years"] <= table["recipients"])
+        measured = ~np.isnan(table["sanction_rate"])
+        assert np.allclose(
+            table["sanction_rate"][measured],
+            table["sanctioned"][measured] / table["recipient_years"][measured],
+        )
     assert np.all(np.isin(sim.state.status, [0, 1, 2]))

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from streetlevel.errors import StreetlevelError
-from streetlevel.indicators import LONG_TERM_YEARS, ratio
+from streetlevel.indicators import LONG_TERM_YEARS, ratio, sanction_rate
 from streetlevel.loading import load_scenario
 from streetlevel.records import AGE_GROUPS
 
@@ -140,10 +140,15 @@ def replication_indicators(
     def national_ratio(num: str, den: str) -> Any:
         return per_rep.apply(lambda g: np.nanmean(ratio(g[num], g[den])))
 
+    wpy = scenario.time.weeks_per_year.value
+
+    def national_rate(sanctioned: str, weeks: str) -> Any:
+        return per_rep.apply(lambda g: np.nanmean(sanction_rate(g[sanctioned], g[weeks], wpy)))
+
     add(
         "national_sanction_rate",
-        national_ratio("sanctioned", "recipients"),
-        "share of the year's recipients sanctioned at least once",
+        national_rate("sanctioned", "weeks_in_year"),
+        "recipients sanctioned at least once in the year per full-year recipient",
     )
     add(
         "sanctioned_recipients",
@@ -159,7 +164,11 @@ def replication_indicators(
     while f"recipients_category_{k}" in my.columns:
         add(
             f"sanction_rate_category_{k}",
-            national_ratio(f"sanctioned_category_{k}", f"recipients_category_{k}"),
+            per_rep.apply(
+                lambda g, k=k: np.nanmean(
+                    ratio(g[f"sanctioned_category_{k}"], g[f"recipient_years_category_{k}"])
+                )
+            ),
             f"sanction rate in category {k}",
         )
         k += 1
@@ -209,7 +218,7 @@ def replication_indicators(
         national_ratio("amount_withheld", "recipients"),
         f"benefit withheld per recipient per year ({currency})",
     )
-    by_year = national["sanctioned"] / national["recipients"]
+    by_year = national["sanctioned"] / (national["weeks_in_year"] / wpy)
     for year, rates in by_year.groupby(level="year"):
         add(
             f"national_sanction_rate_{year}",

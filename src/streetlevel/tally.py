@@ -34,7 +34,7 @@ COUNTS = (
 )
 """Counts per municipality and year."""
 
-BY_CATEGORY = ("recipients", "sanctioned")
+BY_CATEGORY = ("recipients", "sanctioned", "weeks_in_year")
 """Counts also kept per client category."""
 
 

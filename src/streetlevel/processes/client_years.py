@@ -41,6 +41,7 @@ def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) ->
     tally.add("repeat_sanctioned", rows[repeat], muni[repeat])
     tally.add("sanctions", rows, muni, sanctions)
     tally.add("weeks_in_year", rows, muni, weeks_in_year)
+    tally.add_by_category("weeks_in_year", rows, muni, cat, weeks_in_year)
     tally.add("weeks_sanctioned", rows, muni, weeks_sanctioned)
     tally.add("weeks_offer", rows, muni, sub.take(st.y_weeks_offer))
     tally.add("amount_withheld", rows, muni, withheld)

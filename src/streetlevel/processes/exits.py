@@ -33,9 +33,13 @@ if TYPE_CHECKING:
 __all__ = ["hazards", "leave", "refresh"]
 
 
-def _years_on(sim: Simulation, sub: Subset | None) -> npt.NDArray[np.int64]:
+def _years_on(sim: Simulation, sub: Subset | None, now: bool) -> npt.NDArray[np.int64]:
+    """Whole years on benefit, counted ``now`` (at a refresh) or as the last refresh counted
+    them: at the last year end, or at entry for clients who entered since (or at week 0)."""
     entry = sim.state.entry_week if sub is None else sub.take(sim.state.entry_week)
-    return np.asarray((sim.week - entry) // sim.weeks_per_year, dtype=np.int64)
+    wpy = sim.weeks_per_year
+    counted = sim.week if now else np.maximum(entry, max(sim.year * wpy - 1, 0))
+    return np.asarray((counted - entry) // wpy, dtype=np.int64)
 
 
 def refresh(sim: Simulation, sub: Subset | None = None) -> None:
@@ -43,7 +47,8 @@ def refresh(sim: Simulation, sub: Subset | None = None) -> None:
     st = sim.state
     category = st.category if sub is None else sub.take(st.category)
     total = sim.coef.exit_rates.sum(axis=1)[category]
-    threshold = 1.0 - total * duration_factor(sim.scenario.exits, _years_on(sim, sub))
+    years = _years_on(sim, sub, now=True)
+    threshold = 1.0 - total * duration_factor(sim.scenario.exits, years)
     if sub is None:
         st.exit_threshold[:] = threshold
     else:
@@ -53,7 +58,8 @@ def refresh(sim: Simulation, sub: Subset | None = None) -> None:
 def hazards(sim: Simulation, sub: Subset) -> npt.NDArray[np.float64]:
     """This week's hazards (clients x [work, other, unknown]), sanction effects included."""
     st, e = sim.state, sim.scenario.exits
-    factor = duration_factor(e, _years_on(sim, sub))
+    # The same years as the cached threshold, so a sanction changes nothing but its effects.
+    factor = duration_factor(e, _years_on(sim, sub, now=False))
     h = sim.coef.exit_rates[sub.take(st.category)] * factor[:, None]
     since = sim.week - sub.take(st.last_sanction).astype(np.int64)
     fade = np.clip(1.0 - since / e.post_effect_weeks.value, 0.0, 1.0)

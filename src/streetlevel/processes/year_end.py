@@ -18,7 +18,7 @@ from streetlevel.indicators import (
     LONG_TERM_YEARS,
     municipality_year,
     rank_within_regions,
-    ratio,
+    sanction_rate,
 )
 from streetlevel.processes import attendance, client_years, exits
 from streetlevel.state import EXITED, Subset
@@ -48,7 +48,7 @@ def close_year(sim: Simulation) -> None:
         sim.recorder.flush_year(table)
 
     c = tally.counts
-    rate = np.nan_to_num(ratio(c["sanctioned"], c["recipients"]))
+    rate = np.nan_to_num(sanction_rate(c["sanctioned"], c["weeks_in_year"], sim.weeks_per_year))
     pressure = sim.scenario.pressure
     if pressure.ranking_published.value and (
         sim.year >= sim.burn_in_years or pressure.during_burn_in.value
