@@ -9,9 +9,10 @@ from __future__ import annotations
 import signal
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -30,6 +31,9 @@ from streetlevel.loading import (
 )
 from streetlevel.run import run_scenario
 from streetlevel.summary import Indicator, Summary, summarize
+
+if TYPE_CHECKING:
+    from streetlevel.benchmark import Benchmark
 
 __all__ = ["app", "main"]
 
@@ -151,6 +155,87 @@ def summary(
         sys.stdout.write(result.to_json() + "\n")
     else:
         _print_summary(result)
+
+
+class By(StrEnum):
+    """What municipalities are compared within (``--by``)."""
+
+    category = "category"
+
+
+BENCHMARK_SHOWN = 5
+"""Municipalities shown at each end of the benchmark summary (all are in the report)."""
+
+
+@app.command()
+def benchmark(
+    source: Annotated[
+        Path, typer.Argument(help="A run directory, or a .csv / .parquet decision data file.")
+    ],
+    year: Annotated[
+        int | None, typer.Option(help="Year to rank and risk-adjust (default: the latest).")
+    ] = None,
+    by: Annotated[
+        By | None, typer.Option(help="Compare within each category (indicators and funnel).")
+    ] = None,
+    replication: Annotated[
+        int | None,
+        typer.Option(min=0, help="Replication of a simulated run to judge (default: the first)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output directory (default: RUN_DIR/benchmark or FILE-benchmark)."),
+    ] = None,
+) -> None:
+    """Compare municipalities as a national database does, then fairly: risk-adjusted ratios
+    and funnel-plot control limits (writes CSV tables, funnel.png and report.html)."""
+    from streetlevel import benchmark as bench
+
+    result = bench.benchmark(
+        source, year=year, by_category=by is By.category, replication=replication
+    )
+    target = bench.default_out(source) if out is None else out
+    bench.write_benchmark(result, target)
+    _print_benchmark(result, target)
+
+
+def _print_benchmark(result: Benchmark, out: Path) -> None:
+    from streetlevel import benchmark as bench
+
+    adjusted = result.risk_adjusted
+    rep = "" if result.replication is None else f", replication {result.replication}"
+    lines = [f"[bold]Benchmark {result.year}[/]{rep}: {len(adjusted)} units, country rate "
+             f"{100 * result.national_rate:.1f} %"]  # fmt: skip
+    for column, level in (("outside_95", "95 %"), ("outside_998", "99.8 %")):
+        flagged = adjusted[adjusted[column]]
+        above = int((flagged["ratio"] > 1).sum())
+        lines.append(
+            f"outside the {level} limits after risk adjustment: {len(flagged)} "
+            f"({above} above, {len(flagged) - above} below)"
+        )
+    lines.append(f"over-dispersion (about 0.7 if only chance): {result.overdispersion:.1f}")
+    out_console.print("\n".join(lines), highlight=False)
+    table = Table(caption=f"tables, funnel.png and report.html in {out}")
+    for name in ("municipality", "region", "rate", "rank", "observed / expected", "95 % interval",
+                 "flag"):  # fmt: skip
+        table.add_column(name, justify="left" if name in ("municipality", "region") else "right")
+    ranks = result.ranking.set_index(["category", "municipality"])["rank"]
+    ordered = adjusted.sort_values("ratio", ascending=False)
+    shown = (ordered.head(BENCHMARK_SHOWN), ordered.tail(BENCHMARK_SHOWN))
+    for part, rows in enumerate(shown):
+        if part == 1:
+            table.add_section()
+        for row in rows.itertuples():
+            where = str(row.municipality)
+            if row.category != bench.ALL:
+                where += f" ({row.category})"
+            flag = "99.8 %" if row.outside_998 else "95 %" if row.outside_95 else ""
+            table.add_row(
+                escape(where), escape(row.region), f"{100 * row.rate:.1f} %",
+                str(ranks.get((row.category, row.municipality), "")),
+                f"{row.ratio:.2f}", f"{row.low:.2f} - {row.high:.2f}", flag,
+            )  # fmt: skip
+    out_console.print(table)
 
 
 def _print_summary(summary: Summary) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "LEVELS",
     "WINSOR_SHARE",
     "binomial_quantile",
+    "outside_column",
     "overdispersion",
     "poisson_ratio_interval",
     "ratio_limits",
@@ -39,6 +40,15 @@ WINSOR_SHARE = 0.10
 outliers being looked for do not inflate it (Spiegelhalter 2005, section 5)."""
 
 Float = npt.NDArray[np.float64]
+
+
+def outside_column(level: float) -> str:
+    """The name of the column that flags units outside the limits at ``level``.
+
+    >>> outside_column(0.95), outside_column(0.998)
+    ('outside_95', 'outside_998')
+    """
+    return "outside_" + f"{level * 100:g}".replace(".", "")
 
 
 def binomial_quantile(q: float, n: npt.ArrayLike, p: npt.ArrayLike) -> Float:
