@@ -5,9 +5,10 @@ caseworker); which clients each one has, and how strict each one is, are drawn p
 Caseloads are computed at the real scale, so a run with ``client_scale = 0.1`` has the same
 caseloads (and the same overload and timeliness) as the full country.
 
-Until the attitude model of MODEL.md 7.2 lands, ``strictness`` is a standard-normal latent
-trait scaled by ``caseworkers.strictness_sd``; the sanction decision uses it as
-``caseworker_strictness``.
+Attitudes and roles come from the one-factor model of :mod:`streetlevel.attitudes`; the
+sanction decision uses the latent restrictiveness ``F`` (standard normal) scaled by
+``caseworkers.strictness_sd`` as ``caseworker_strictness``, so the same caseworker model drives
+discretion in sanctions (MODEL.md 7.1) and job placements (7.2).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from streetlevel.attitudes import AttitudeArrays, draw_attitudes
 from streetlevel.coefficients import logistic
 from streetlevel.country import Country
 from streetlevel.scenario import Scenario
@@ -35,6 +37,7 @@ class Workforce:
     overloaded: npt.NDArray[np.bool_]
     p_timely: npt.NDArray[np.float32]
     """Chance that a due meeting is held on time this week."""
+    attitudes: AttitudeArrays
 
     @property
     def n_caseworkers(self) -> int:
@@ -70,11 +73,13 @@ class Workforce:
             idx = np.searchsorted(np.cumsum(share[r]), slot_m + u[r], side="right")
             # Clip guards rounding in the running sum at a municipality's edges.
             slot_cw[r] = np.clip(idx, first[slot_m], last[slot_m])
+        attitudes = draw_attitudes(scenario, n_cw, streams)
         sd = scenario.caseworkers.strictness_sd.value
-        strictness = (streams.normal(counts).reshape(reps, n_cw) * sd).astype(np.float32)
+        strictness = (attitudes.factor * sd).astype(np.float32)
         meet = scenario.meetings
         p_timely = logistic(
             meet.timely_intercept.value + meet.timely_per_100_clients.value * caseload / 100.0
         ).astype(np.float32)
         overloaded = caseload > scenario.caseworkers.overload_threshold.value
-        return cls(municipality, caseload, strictness, overloaded, p_timely), slot_cw
+        workforce = cls(municipality, caseload, strictness, overloaded, p_timely, attitudes)
+        return workforce, slot_cw

@@ -28,6 +28,7 @@ from streetlevel.processes import (
     inflow,
     meetings,
     offers,
+    placements,
     routing,
     sanctions,
     year_end,
@@ -50,7 +51,7 @@ WEEKLY: tuple[WeeklyProcess, ...] = (
     routing.decide,  # 5-6. legitimate reasons, routing and the sanction decision
     sanctions.apply,  # 7. re-compliance, new sanctions, weeks sanctioned
     exits.leave,  # 8. exits to work, other support and unknown
-    # 9. job-placement proposals (MODEL.md 7.2) join here with the caseworker-attitude model.
+    placements.propose,  # 9. job-placement proposals and the caseworker's decision (7.2)
 )
 """The weekly schedule (MODEL.md section 3); step 10 runs after the last week of a year."""
 
@@ -84,6 +85,8 @@ class Simulation:
         self.replication_numbers = np.array(replications, dtype=np.int64)
         self.slot_municipality = self.country.slot_municipality()
         self.workforce, slot_caseworker = Workforce.draw(scenario, self.country, self.streams)
+        self.placement_model = placements.PlacementModel.build(self)
+        """Step 9's rates and per-caseworker log-odds; ``None`` without ``[placements]``."""
         self.strictness = np.tile(self.country.management_strictness, (reps, 1))
         self.perceived_risk = np.tile(self.initial_risk(), (reps, 1)).astype(np.float32)
         self.next_id = np.zeros(reps, dtype=np.int64)

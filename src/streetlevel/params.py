@@ -20,6 +20,7 @@ __all__ = [
     "Calibration",
     "Caseload",
     "Flag",
+    "Loading",
     "LogOdds",
     "Money",
     "Municipalities",
@@ -32,6 +33,7 @@ __all__ = [
     "Seed",
     "Share",
     "StandardDeviation",
+    "SurveyAnswers",
     "WeeklyProbability",
     "Weeks",
     "Years",
@@ -152,6 +154,20 @@ class Money(Param):
 
     value: Annotated[float, Field(ge=0.0, le=1e7, allow_inf_nan=False)]
     unit: Literal["DKK per week", "NOK per week", "EUR per week"]
+
+
+class Loading(Param):
+    """A factor loading: the correlation of a latent response with a latent factor, in [0, 1)."""
+
+    value: Annotated[float, Field(ge=0.0, le=0.99, allow_inf_nan=False)]
+    unit: Literal["correlation"]
+
+
+class SurveyAnswers(Param):
+    """A published survey whose answer counts a model reproduces (package data)."""
+
+    value: Literal["djuve-kavli-2011"]
+    unit: Literal["survey"]
 
 
 class Flag(Param):

@@ -40,14 +40,15 @@ __all__ = [
     "write_text_atomic",
 ]
 
-EVENTS = ("absence", "sanction", "recompliance", "exit")
+EVENTS = ("absence", "sanction", "recompliance", "exit", "placement")
 """Event kinds; an absence row also carries the decision made on it (route, decider,
-outcome)."""
+outcome), and a placement row (a job-placement proposal, MODEL.md 7.2) the caseworker's
+decision (outcome ``approved`` or ``overruled``)."""
 OBLIGATIONS = ("offer", "meeting")
 ROUTES = ("caseworker", "benefit_office")
 """The municipality's absence route: CHM Figure 1 (``caseworker``) or Figure 2."""
 DECIDERS = ("caseworker", "benefit_office")
-OUTCOMES = ("sanction", "no_sanction", "reason_accepted")
+OUTCOMES = ("sanction", "no_sanction", "reason_accepted", "approved", "overruled")
 DESTINATIONS = ("work", "other", "unknown")
 AGE_GROUPS = ("under 30", "30-49", "50+")
 PARTIAL_SUFFIX = ".partial"

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from streetlevel.params import (
     Caseload,
     Flag,
+    Loading,
     LogOdds,
     Money,
     Municipalities,
@@ -25,6 +26,7 @@ from streetlevel.params import (
     Seed,
     Share,
     StandardDeviation,
+    SurveyAnswers,
     WeeklyProbability,
     Weeks,
     Years,
@@ -32,6 +34,7 @@ from streetlevel.params import (
 
 __all__ = [
     "Attendance",
+    "Attitudes",
     "BenefitOfficeDecision",
     "CaseworkerDecision",
     "Caseworkers",
@@ -45,6 +48,8 @@ __all__ = [
     "Meta",
     "Municipality",
     "Offers",
+    "Overrule",
+    "Placements",
     "Pressure",
     "Region",
     "Sanctions",
@@ -68,7 +73,9 @@ class Meta(_Section):
     name: Name
     description: str = ""
     country: Name
-    era: Literal["2011", "2014"]
+    era: Literal["2010", "2011", "2014"]
+    """Danish legislation of 2011 (match categories) or 2014 (no passive category); 2010 is
+    Norway's NAV in the year of the [DK] survey (no Danish category rules)."""
 
 
 class Time(_Section):
@@ -176,6 +183,45 @@ class Caseworkers(_Section):
     strictness_sd: StandardDeviation
 
 
+class Attitudes(_Section):
+    """Caseworker attitudes and roles (MODEL.md 2 and 7.2): a one-factor model whose answers
+    reproduce a published survey's answer counts; its latent factor is the caseworker
+    strictness of the sanction decision."""
+
+    answers: SurveyAnswers
+    loading: Loading
+    follow_up_routines: Share
+
+
+class Overrule(_Section):
+    """Per-proposal log-odds that the caseworker overrules a job-placement proposal (MODEL.md
+    7.2): DK's covariates, chosen by indirect inference, not copied from the survey."""
+
+    intercept: LogOdds
+    stricter_immigration: LogOdds
+    disagrees_motivated: LogOdds
+    push_very_important: LogOdds
+    income_not_important: LogOdds
+    negative_view: LogOdds
+    clerk: LogOdds
+    equal_participation: LogOdds
+    equal_outcomes: LogOdds
+    follow_up_routines: LogOdds
+    seniority_2: LogOdds
+    seniority_3: LogOdds
+    seniority_4: LogOdds
+    oslo: LogOdds
+    over_250_users: LogOdds
+
+
+class Placements(_Section):
+    """Job-placement proposals and the caseworker's decision on them (MODEL.md 7.2)."""
+
+    proposal: WeeklyProbability
+    majority_difference: LogOdds
+    overrule: Overrule
+
+
 class CaseworkerDecision(_Section):
     """MODEL.md 7.1, route ``caseworker`` (CHM Figure 1)."""
 
@@ -252,6 +298,7 @@ class Municipality(_Section):
     management_strictness: Share
     pressure_response: Positive
     clients_per_caseworker: Caseload | None = None
+    capital: Flag | None = None
     note: str = ""
 
 
@@ -284,9 +331,11 @@ class Scenario(_Section):
     offers: Offers
     meetings: Meetings
     caseworkers: Caseworkers
+    attitudes: Attitudes | None = None
     decision: Decision
     sanctions: Sanctions
     exits: Exits
+    placements: Placements | None = None
     pressure: Pressure
     regions: Annotated[list[Region], Field(min_length=1)]
     municipalities: list[Municipality] = []
@@ -332,4 +381,14 @@ class Scenario(_Section):
                 )
         if sum(regions.values()) == 0:
             raise ValueError("regions: the country has no municipalities")
+        if self.placements is not None and self.attitudes is None:
+            raise ValueError(
+                "placements: job-placement decisions need caseworker attitudes, but the "
+                "scenario has no [attitudes] section"
+            )
+        capitals = [m.name for m in self.municipalities if m.capital and m.capital.value]
+        if len(capitals) > 1:
+            raise ValueError(
+                f"municipalities[*].capital: at most one capital, got {len(capitals)}: {capitals}"
+            )
         return self

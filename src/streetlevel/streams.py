@@ -20,13 +20,25 @@ F32 = npt.NDArray[np.float32]
 class Streams:
     """Per-replication generators with helpers for whole-array and subset draws."""
 
-    def __init__(self, seed: int, replications: list[int]) -> None:
+    def __init__(self, seed: int, replications: list[int], key: tuple[int, ...] = ()) -> None:
         self.seed = seed
         self.replications = list(replications)
+        self.key = key
         self.generators = [
-            np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r,))))
+            np.random.Generator(
+                np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, *key)))
+            )
             for r in self.replications
         ]
+
+    def child(self, *key: int) -> Streams:
+        """Independent streams for one submodel, e.g. caseworker attitudes.
+
+        Replication ``r`` of the child draws from ``SeedSequence(seed, spawn_key=(r, *self.key,
+        *key))``: a submodel that draws from its own child never shifts the main streams, so
+        adding it leaves every other draw, and every earlier result, as it was.
+        """
+        return Streams(self.seed, self.replications, (*self.key, *key))
 
     def uniform_into(self, out: F32) -> None:
         """Fill ``out`` (replications x clients) with U(0, 1) float32 draws."""
