@@ -204,8 +204,8 @@ def _print_benchmark(result: Benchmark, out: Path) -> None:
 
     adjusted = result.risk_adjusted
     rep = "" if result.replication is None else f", replication {result.replication}"
-    lines = [f"[bold]Benchmark {result.year}[/]{rep}: {len(adjusted)} units, country rate "
-             f"{100 * result.national_rate:.1f} %"]  # fmt: skip
+    lines = [f"[bold]Benchmark {result.year}[/]{rep}: {len(adjusted)} units, sanction rate "
+             f"{100 * result.national_rate:.1f} % per full-year recipient"]  # fmt: skip
     for column, level in (("outside_95", "95 %"), ("outside_998", "99.8 %")):
         flagged = adjusted[adjusted[column]]
         above = int((flagged["ratio"] > 1).sum())
@@ -219,7 +219,7 @@ def _print_benchmark(result: Benchmark, out: Path) -> None:
     for name in ("municipality", "region", "rate", "rank", "observed / expected", "95 % interval",
                  "flag"):  # fmt: skip
         table.add_column(name, justify="left" if name in ("municipality", "region") else "right")
-    ranks = result.ranking.set_index(["category", "municipality"])["rank"]
+    published = result.ranking.set_index(["category", "municipality"])
     ordered = adjusted.sort_values("ratio", ascending=False)
     shown = (ordered.head(BENCHMARK_SHOWN), ordered.tail(BENCHMARK_SHOWN))
     for part, rows in enumerate(shown):
@@ -230,9 +230,9 @@ def _print_benchmark(result: Benchmark, out: Path) -> None:
             if row.category != bench.ALL:
                 where += f" ({row.category})"
             flag = "99.8 %" if row.outside_998 else "95 %" if row.outside_95 else ""
+            rank, rate = published.loc[(row.category, row.municipality), ["rank", "rate"]]
             table.add_row(
-                escape(where), escape(row.region), f"{100 * row.rate:.1f} %",
-                str(ranks.get((row.category, row.municipality), "")),
+                escape(where), escape(row.region), f"{100 * rate:.1f} %", str(int(rank)),
                 f"{row.ratio:.2f}", f"{row.low:.2f} - {row.high:.2f}", flag,
             )  # fmt: skip
     out_console.print(table)
@@ -264,6 +264,144 @@ def _fmt(name: str, value: float) -> str:
 
 def _interval(ind: Indicator) -> str:
     return f"{_fmt(ind.name, ind.low)} - {_fmt(ind.name, ind.high)}"
+
+
+# -- experiments (docs/experiments.md) -------------------------------------------------------
+
+
+@app.command()
+def sweep(
+    experiment: Annotated[Path, typer.Argument(help="An experiment TOML file.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Experiment directory (default: runs/<name>); an existing one resumes."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes of a local Dask cluster (default: one per core)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of a running Dask scheduler (tcp://HOST:8786) to use instead."),
+    ] = None,
+) -> None:
+    """Run an experiment's points on Dask, storing each point as it finishes; on an existing
+    directory, run only the points still missing."""
+    from streetlevel.experiments import load_experiment
+    from streetlevel.experiments import sweep as run_sweep
+
+    if workers is not None and scheduler is not None:
+        raise StreetlevelError("--workers, --scheduler: give one (a scheduler has its workers)")
+    loaded = load_experiment(experiment)
+    target = Path("runs") / loaded.spec.experiment.name if out is None else out
+    with Progress(
+        TextColumn(f"[bold]{loaded.spec.experiment.name}[/]"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} points"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as progress:
+        task = progress.add_task("sweep", total=None)
+        result = run_sweep(
+            loaded,
+            target,
+            workers=workers,
+            scheduler=scheduler,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    out_console.print(
+        f"{result.points} points: {result.ran} run now, {result.resumed} already done "
+        f"({result.wall_seconds:.1f} s); results in {result.out}",
+        highlight=False,
+    )
+
+
+@app.command()
+def query(
+    directory: Annotated[Path, typer.Argument(help="An experiment directory (from `sweep`).")],
+    sql: Annotated[str, typer.Argument(help="SQL over the views `results` and `design`.")],
+    csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+) -> None:
+    """Query an experiment's results with DuckDB SQL, also while its sweep is running."""
+    import duckdb
+
+    from streetlevel.errors import ExperimentError
+    from streetlevel.experiments import connect
+
+    con = connect(directory)
+    try:
+        frame = con.execute(sql).df()
+    except duckdb.Error as err:
+        raise ExperimentError(f"query: {err}") from None
+    finally:
+        con.close()
+    if csv:
+        sys.stdout.write(frame.to_csv(index=False))
+        return
+    table = Table(*[str(c) for c in frame.columns])
+    for row in frame.itertuples(index=False):
+        table.add_row(*[escape(_cell(v)) for v in row])
+    out_console.print(table)
+
+
+@app.command()
+def compare(
+    directory: Annotated[Path, typer.Argument(help="An experiment directory (from `sweep`).")],
+    outcome: Annotated[
+        list[str] | None,
+        typer.Option(help="Outcome to show (repeatable; default: sanction and unknown exits)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where compare.csv/.png/.html go (default: DIRECTORY).")
+    ] = None,
+) -> None:
+    """Outcomes per lever combination, mean and 95 % interval across replications."""
+    from streetlevel.experiments.compare import shown_outcomes, write_comparison
+
+    table, paths = write_comparison(directory, out, outcome)
+    shown = shown_outcomes(table, outcome)
+    groups = list(table.columns[: list(table.columns).index("outcome")])
+    view = Table(*groups, *shown, caption=f"mean (95 % interval); {', '.join(map(str, paths))}")
+    wide = table.set_index([*groups, "outcome"])
+    for key in table.drop_duplicates(groups)[groups].itertuples(index=False):
+        cells = []
+        for name in shown:
+            row = wide.loc[(*key, name)]
+            cells.append(
+                f"{_fmt(name, row['mean'])} ({_fmt(name, row['low'])} - {_fmt(name, row['high'])})"
+            )
+        view.add_row(*[escape(str(k)) for k in key], *cells)
+    out_console.print(view)
+
+
+@app.command()
+def sensitivity(
+    directory: Annotated[Path, typer.Argument(help="An experiment directory (from `sweep`).")],
+    outcome: Annotated[
+        list[str] | None, typer.Option(help="Outcome to analyse (repeatable; default: all).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where sensitivity.csv/.png/.html go (default: DIRECTORY)."),
+    ] = None,
+) -> None:
+    """Sobol or Morris sensitivity indices per outcome (needs a sobol or morris design)."""
+    from streetlevel.experiments.sensitivity import write_sensitivity
+
+    table, paths = write_sensitivity(directory, out, outcome)
+    view = Table(*[str(c) for c in table.columns], caption=", ".join(map(str, paths)))
+    for row in table.itertuples(index=False):
+        view.add_row(*[escape(_cell(v)) for v in row])
+    out_console.print(view)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "-" if value != value else f"{value:.4g}"
+    return str(value)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -51,14 +51,14 @@ def point_seed(seed: int, point: int, common: bool) -> int:
     return int(state[0]) >> 1  # a valid scenario Seed: below 2**63
 
 
-def salib_problem(experiment: Experiment) -> dict[str, Any]:
+def salib_problem(factors: list[Factor]) -> dict[str, Any]:
     """The SALib problem: one variable per factor, bounded by its range or [0, levels)."""
     return {
-        "num_vars": len(experiment.factors),
-        "names": [f.name for f in experiment.factors],
+        "num_vars": len(factors),
+        "names": [f.name for f in factors],
         "bounds": [
             list(f.range) if f.range is not None else [0.0, float(len(f.labels))]
-            for f in experiment.factors
+            for f in factors
         ],
     }
 
@@ -102,7 +102,7 @@ def _salib_sample(experiment: Experiment) -> npt.NDArray[np.float64]:
     from SALib.sample import latin, morris, sobol
 
     design = experiment.spec.design
-    problem = salib_problem(experiment)
+    problem = salib_problem(experiment.factors)
     seed = experiment.spec.experiment.seed
     n = int(design.samples or 0)
     if design.kind == "latin_hypercube":

@@ -33,6 +33,7 @@ the files present, never from a separate record that could disagree with them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from streetlevel.errors import ExperimentError
 from streetlevel.records import write_table_atomic
@@ -48,18 +50,24 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
+    from streetlevel.experiments.spec import ExperimentFile
+
 __all__ = [
     "CATALOG",
     "DESIGN",
+    "EXPERIMENT",
     "POINTS",
     "connect",
     "finished_points",
     "partition_path",
+    "read_design",
     "read_results",
+    "read_spec",
     "write_catalog",
     "write_point",
 ]
 
+EXPERIMENT = "experiment.json"
 POINTS = "points"
 TMP = "tmp"
 DESIGN = "design.parquet"
@@ -118,6 +126,25 @@ def read_results(out: Path) -> pd.DataFrame:
         return con.sql("SELECT * FROM results ORDER BY point, replication").df()
     finally:
         con.close()
+
+
+def read_spec(out: Path) -> ExperimentFile:
+    """The experiment an experiment directory holds (as validated when its sweep started)."""
+    from streetlevel.experiments.spec import ExperimentFile
+
+    record = Path(out) / EXPERIMENT
+    if not record.is_file():
+        raise ExperimentError(f"{out}: not an experiment directory (no {EXPERIMENT})")
+    data = json.loads(record.read_text(encoding="utf-8"))
+    return ExperimentFile.model_validate(data["experiment"])
+
+
+def read_design(out: Path) -> pd.DataFrame:
+    """Every point of the design, finished or not."""
+    path = Path(out) / DESIGN
+    if not path.is_file():
+        raise ExperimentError(f"{out}: not an experiment directory (no {DESIGN})")
+    return pq.read_table(path).to_pandas()
 
 
 def write_catalog(out: Path) -> None:

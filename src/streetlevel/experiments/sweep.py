@@ -45,6 +45,7 @@ from streetlevel.experiments.design import build_design, point_values
 from streetlevel.experiments.spec import Experiment
 from streetlevel.experiments.store import (
     DESIGN,
+    EXPERIMENT,
     clear_staging,
     finished_points,
     write_catalog,
@@ -56,9 +57,8 @@ from streetlevel.run import default_batch_size
 from streetlevel.scenario import Scenario
 from streetlevel.summary import replication_indicators
 
-__all__ = ["EXPERIMENT", "SweepResult", "outcome_names", "run_point", "sweep"]
+__all__ = ["SweepResult", "outcome_names", "run_point", "sweep"]
 
-EXPERIMENT = "experiment.json"
 SCENARIO = "scenario.toml"
 SCHEDULER_TIMEOUT = "20s"
 """How long to try to reach a scheduler given by address before giving up."""

@@ -1,0 +1,150 @@
+"""Sensitivity analysis of a finished sweep: SALib's Sobol or Morris indices per outcome.
+
+Each point's outcome is its mean over the replications; the indices say how much of the
+outcome's variation across the design each factor explains (Sobol: first-order ``S1`` and
+total ``ST``, with 95 % bootstrap intervals; Morris: ``mu_star``, the mean absolute
+elementary effect, and ``sigma``, its spread, a sign of interactions or non-linearity).
+The design must be the matching one (``kind = "sobol"`` or ``"morris"``) and complete: the
+estimators need every point, in the design's order.
+
+Replication noise counts as variation the factors do not explain. With
+``common_random_numbers = true`` two points that differ only in a factor with no effect give
+identical results, and that factor's indices are exactly zero.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from streetlevel.errors import ExperimentError
+from streetlevel.experiments.design import salib_problem
+from streetlevel.experiments.spec import RESERVED_COLUMNS
+from streetlevel.experiments.store import read_design, read_results, read_spec
+from streetlevel.records import write_text_atomic
+from streetlevel.reports import Report, new_figure, save_png
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["sensitivity", "sensitivity_figure", "write_sensitivity"]
+
+PANEL_WIDTH = 4.0
+PANEL_HEIGHT = 0.45
+PANELS_PER_ROW = 3
+BAR_HEIGHT = 0.38
+
+
+def sensitivity(out: Path, outcomes: list[str] | None = None) -> pd.DataFrame:
+    """One row per outcome and factor with the indices of the experiment's design.
+
+    Sobol: ``S1``, ``S1_conf``, ``ST``, ``ST_conf``. Morris: ``mu_star``, ``mu_star_conf``,
+    ``mu``, ``sigma``. An outcome that does not vary (or is undefined at some point) gets
+    NaN indices rather than an error.
+    """
+    from SALib.analyze import morris, sobol
+
+    out = Path(out)
+    spec = read_spec(out)
+    design = spec.design
+    if design.kind not in ("sobol", "morris"):
+        raise ExperimentError(
+            f"{out}: sensitivity needs a sobol or morris design (design.kind), "
+            f"this experiment has {design.kind}"
+        )
+    factors = [*spec.levers, *spec.uncertainties]
+    problem = salib_problem(factors)
+    points = read_design(out).sort_values("point")
+    results = read_results(out)
+    missing = len(points) - results["point"].nunique() if not results.empty else len(points)
+    if missing:
+        raise ExperimentError(
+            f"{out}: {missing} of {len(points)} points have not finished; "
+            "run the sweep again to complete it"
+        )
+    names = [c for c in results.columns if c not in {*RESERVED_COLUMNS, *problem["names"]}]
+    chosen = outcomes or names
+    unknown = [o for o in chosen if o not in names]
+    if unknown:
+        raise ExperimentError(f"--outcome: {unknown} are not outcomes of {out}")
+    means = results.groupby("point")[chosen].mean().sort_index()
+    x = points[[f"x_{f.name}" for f in factors]].to_numpy(dtype=np.float64)
+    seed = spec.experiment.seed
+    rows: list[dict[str, Any]] = []
+    for outcome in chosen:
+        y = means[outcome].to_numpy(dtype=np.float64)
+        usable = bool(np.all(np.isfinite(y))) and float(np.ptp(y)) > 0
+        if design.kind == "sobol":
+            keys = ("S1", "S1_conf", "ST", "ST_conf")
+            if usable:
+                found = sobol.analyze(
+                    problem, y, calc_second_order=design.second_order, seed=seed
+                )
+        else:
+            keys = ("mu_star", "mu_star_conf", "mu", "sigma")
+            if usable:
+                found = morris.analyze(problem, x, y, num_levels=design.grid_levels, seed=seed)
+        for i, name in enumerate(problem["names"]):
+            row: dict[str, Any] = {"outcome": outcome, "factor": name}
+            for key in keys:
+                row[key] = float(np.asarray(found[key])[i]) if usable else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sensitivity_figure(table: pd.DataFrame) -> Figure:
+    """One panel per outcome: total and first-order indices (Sobol) or mu* (Morris)."""
+    outcomes = list(dict.fromkeys(table["outcome"]))
+    factors = list(dict.fromkeys(table["factor"]))
+    cols = min(PANELS_PER_ROW, len(outcomes))
+    rows = -(-len(outcomes) // cols)
+    fig = new_figure(
+        PANEL_WIDTH * cols + 1.5, max(2.5, rows * (PANEL_HEIGHT * len(factors) + 1.2))
+    )
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=True).ravel()
+    y = np.arange(len(factors))
+    sobol = "ST" in table.columns
+    for ax, outcome in zip(axes, outcomes, strict=False):
+        part = table[table["outcome"] == outcome].set_index("factor").loc[factors]
+        if sobol:
+            ax.barh(y - BAR_HEIGHT / 2, part["ST"], BAR_HEIGHT, xerr=part["ST_conf"], label="ST")
+            ax.barh(y + BAR_HEIGHT / 2, part["S1"], BAR_HEIGHT, xerr=part["S1_conf"], label="S1")
+        else:
+            ax.barh(y, part["mu_star"], 2 * BAR_HEIGHT, xerr=part["mu_star_conf"], label="mu*")
+        ax.set_title(outcome, fontsize="small")
+        ax.set_yticks(y, factors)
+        ax.grid(axis="x", alpha=0.3)
+    for ax in axes[len(outcomes) :]:
+        ax.set_visible(False)
+    axes[0].invert_yaxis()
+    axes[0].legend(fontsize="small")
+    fig.suptitle("Sobol indices (95 % bootstrap intervals)" if sobol else "Morris mu*")
+    return fig
+
+
+def write_sensitivity(
+    out: Path, dest: Path | None = None, outcomes: list[str] | None = None
+) -> tuple[pd.DataFrame, list[Path]]:
+    """Write ``sensitivity.csv``, ``sensitivity.png`` and ``sensitivity.html`` into ``dest``
+    (default: the experiment directory); returns the table and the files written."""
+    out = Path(out)
+    dest = Path(dest) if dest is not None else out
+    dest.mkdir(parents=True, exist_ok=True)
+    table = sensitivity(out, outcomes)
+    fig = sensitivity_figure(table)
+    paths = [dest / "sensitivity.csv", dest / "sensitivity.png", dest / "sensitivity.html"]
+    write_text_atomic(table.to_csv(index=False), paths[0])
+    save_png(fig, paths[1])
+    spec = read_spec(out)
+    report = Report(
+        f"Sensitivity: {spec.experiment.name}",
+        f"{spec.design.kind} design, {spec.experiment.replications} replications per point; "
+        "each point's outcome is its mean over the replications.",
+    )
+    report.figure(fig, "sensitivity indices per outcome")
+    report.table(table)
+    report.write(paths[2])
+    return table, paths
