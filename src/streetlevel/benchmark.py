@@ -4,8 +4,11 @@ A database such as jobindsats lets anyone compare municipalities' raw sanction r
 regional authorities rank them; raw rates ignore who the clients are. This module computes
 both, from decision data (one row per client-year, :mod:`streetlevel.decisions`):
 
-- **indicators** per municipality, year and category: recipients, sanctioned, rate, repeat
-  share, weeks sanctioned per sanctioned recipient, exits per recipient by destination;
+- **indicators** per municipality, year and category: recipients, full-year recipients,
+  sanctioned, the sanction rate as the database publishes it (sanctioned per full-year
+  recipient, :func:`streetlevel.indicators.sanction_rate`), the share of recipients
+  sanctioned, repeat share, weeks sanctioned per sanctioned recipient, exits per recipient by
+  destination;
 - **the regional ranking** as published: within each region by raw rate, highest first;
 - **risk adjustment** by indirect standardisation: a logistic model of "sanctioned at least
   once in the year" on the client covariates (:data:`RISK_FACTORS`, never the municipality),
@@ -52,7 +55,7 @@ from streetlevel.funnel import (
     ratio_limits,
     z_scores,
 )
-from streetlevel.indicators import rank_within_regions, ratio
+from streetlevel.indicators import rank_within_regions, ratio, sanction_rate
 from streetlevel.records import DESTINATIONS, write_json_atomic, write_text_atomic
 
 __all__ = [
@@ -91,6 +94,9 @@ DURATION_BANDS = (52, 104, 260)
 """Upper edges (weeks of the spell so far) of the duration bands: the first and second year,
 up to five years, and longer (five years: the long-term threshold of TARGETS.md)."""
 DURATION_LABELS = ("up to 1 year", "1-2 years", "2-5 years", "over 5 years")
+WEEKS_PER_YEAR = 52
+"""Weeks of a full-year recipient in a user's data (the engine's years, and the Danish
+database's full-time persons); a run directory uses its scenario's value."""
 UNIT = ["municipality", "region", "category"]
 """The key of a compared unit: a municipality, in one category or in all (``ALL``)."""
 
@@ -121,9 +127,14 @@ class Benchmark:
 def load_decisions(source: Path | str) -> pd.DataFrame:
     """Decision data from a run directory (its ``client_years.parquet``, categories from its
     scenario) or from a CSV / Parquet file in the documented schema."""
+    return _load(source)[0]
+
+
+def _load(source: Path | str) -> tuple[pd.DataFrame, int]:
+    """The decision data and the weeks of a full-year recipient."""
     source = Path(source)
     if not source.is_dir():
-        return read_decisions(source)
+        return read_decisions(source), WEEKS_PER_YEAR
     from streetlevel.loading import load_scenario
 
     manifest = source / "manifest.json"
@@ -141,7 +152,9 @@ def load_decisions(source: Path | str) -> pd.DataFrame:
         table = pq.read_table(path, columns=[c.name for c in SCHEMA if c.name in present])
     except (OSError, pa.ArrowException) as err:
         raise StreetlevelError(f"{path}: cannot read: {err}") from None
-    return validate_decisions(table, str(path), [c.name for c in scenario.categories])
+    categories = [c.name for c in scenario.categories]
+    weeks = int(scenario.time.weeks_per_year.value)
+    return validate_decisions(table, str(path), categories), weeks
 
 
 def _one_replication(
@@ -171,17 +184,22 @@ def _with_units(frame: pd.DataFrame, by_category: bool) -> pd.DataFrame:
     return frame.assign(category=pd.Categorical([ALL] * len(frame)))
 
 
-def indicators(frame: pd.DataFrame, by_category: bool = False) -> pd.DataFrame:
+def indicators(
+    frame: pd.DataFrame, by_category: bool = False, weeks_per_year: int = WEEKS_PER_YEAR
+) -> pd.DataFrame:
     """Indicators per municipality and year (and category), as a national database shows them.
 
     Columns: municipality, region, year, category (``all`` unless ``by_category``),
-    recipients, sanctioned, rate, repeat_share, weeks_sanctioned (per sanctioned recipient;
-    NaN without that column), and exit_<destination>_rate per recipient (NaN without ``exit``).
+    recipients, recipient_years (full-year recipients), sanctioned, rate (sanctioned per
+    full-year recipient: the published sanction rate), share (sanctioned per recipient),
+    repeat_share, weeks_sanctioned (per sanctioned recipient; NaN without that column), and
+    exit_<destination>_rate per recipient (NaN without ``exit``).
     """
     data = _with_units(frame, by_category)
     sanctioned = data["sanctions"] > 0
     parts = {
         "recipients": np.ones(len(data), dtype=np.int64),
+        "weeks_in_year": data["weeks_in_year"],
         "sanctioned": sanctioned.astype(np.int64),
         "repeat": (data["sanctions"] >= 2).astype(np.int64),
         "weeks": data.get("weeks_sanctioned", np.nan),
@@ -198,8 +216,11 @@ def indicators(frame: pd.DataFrame, by_category: bool = False) -> pd.DataFrame:
         .sum(min_count=1)
         .reset_index()
     )
-    out = grouped[[*keys, "recipients", "sanctioned"]].copy()
-    out["rate"] = ratio(grouped["sanctioned"], grouped["recipients"])
+    out = grouped[[*keys, "recipients"]].copy()
+    out["recipient_years"] = grouped["weeks_in_year"] / weeks_per_year
+    out["sanctioned"] = grouped["sanctioned"]
+    out["rate"] = sanction_rate(grouped["sanctioned"], grouped["weeks_in_year"], weeks_per_year)
+    out["share"] = ratio(grouped["sanctioned"], grouped["recipients"])
     out["repeat_share"] = ratio(grouped["repeat"], grouped["sanctioned"])
     out["weeks_sanctioned"] = ratio(grouped["weeks"], grouped["sanctioned"])
     for dest in DESTINATIONS:
@@ -217,8 +238,8 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def regional_ranking(year_indicators: pd.DataFrame) -> pd.DataFrame:
-    """The ranking a regional authority publishes: within each region (and category) by raw
-    sanction rate, highest first (rank 1 is "placed well", MODEL.md 7.3)."""
+    """The ranking a regional authority publishes: within each region (and category) by the
+    published sanction rate, highest first (rank 1 is "placed well", MODEL.md 7.3)."""
     parts = []
     for _, group in year_indicators.groupby(["category", "region"], sort=True):
         rank, _ = rank_within_regions(
@@ -226,7 +247,10 @@ def regional_ranking(year_indicators: pd.DataFrame) -> pd.DataFrame:
         )
         parts.append(group.assign(rank=rank[0]))
     ranked = pd.concat(parts, ignore_index=True)
-    columns = ["category", "region", "rank", "municipality", "recipients", "sanctioned", "rate"]
+    columns = [
+        *("category", "region", "rank", "municipality", "recipients", "recipient_years"),
+        *("sanctioned", "rate"),
+    ]
     return ranked[columns].sort_values(["category", "region", "rank"], ignore_index=True)
 
 
@@ -305,9 +329,10 @@ def risk_adjusted(
 ) -> pd.DataFrame:
     """Observed against expected sanctioned recipients per municipality (and category).
 
-    Columns: municipality, region, category, recipients, observed, expected, ratio, low, high
-    (exact Poisson 95 % interval of the ratio), rate (raw), adjusted_rate (ratio x the rate
-    of the country, or of the category), z, the control limits of the ratio at each of
+    Columns: municipality, region, category, recipients, observed (recipients sanctioned at
+    least once), expected, ratio, low, high (exact Poisson 95 % interval of the ratio), share
+    (observed / recipients), adjusted_share (ratio x the share of the country, or of the
+    category), z, the control limits of the ratio at each of
     :data:`~streetlevel.funnel.LEVELS`, ``outside_95`` and ``outside_998``.
     """
     data = _with_units(frame, by_category)
@@ -326,9 +351,9 @@ def risk_adjusted(
     n, o, e = out["recipients"], out["observed"], out["expected"]
     out["ratio"] = ratio(o, e)
     out["low"], out["high"] = poisson_ratio_interval(o, e, LEVELS[0])
-    out["rate"] = ratio(o, n)
+    out["share"] = ratio(o, n)
     totals = out.groupby("category")[["observed", "recipients"]].transform("sum")
-    out["adjusted_rate"] = out["ratio"] * ratio(totals["observed"], totals["recipients"])
+    out["adjusted_share"] = out["ratio"] * ratio(totals["observed"], totals["recipients"])
     out["z"] = z_scores(o, n, e)
     for level in LEVELS:
         low, high = ratio_limits(n, e, level)
@@ -352,12 +377,13 @@ def benchmark(
         by_category: compare municipalities within each category, not over all clients.
         replication: the replication of a simulated run to judge (default: the first).
     """
-    frame, chosen = _one_replication(load_decisions(source), replication)
+    loaded, weeks_per_year = _load(source)
+    frame, chosen = _one_replication(loaded, replication)
     years = sorted(int(y) for y in frame["year"].unique())
     year = years[-1] if year is None else year
     if year not in years:
         raise StreetlevelError(f"{source}: no rows for year {year} (years: {_span(years)})")
-    table = indicators(frame, by_category)
+    table = indicators(frame, by_category, weeks_per_year)
     in_year = frame[frame["year"] == year].reset_index(drop=True)
     probability, model = expected_sanctioned(in_year)
     adjusted = risk_adjusted(in_year, probability, by_category)
@@ -381,7 +407,11 @@ def benchmark(
         risk_adjusted=adjusted,
         risk_model=model,
         overdispersion=overdispersion(adjusted["z"]),
-        national_rate=float((in_year["sanctions"] > 0).mean()),
+        national_rate=float(
+            sanction_rate(
+                (in_year["sanctions"] > 0).sum(), in_year["weeks_in_year"].sum(), weeks_per_year
+            )
+        ),
     )
 
 

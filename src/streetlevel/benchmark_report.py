@@ -1,6 +1,7 @@
 """Figures and the HTML report of a benchmark (:mod:`streetlevel.benchmark`).
 
-Two funnel plots: the raw sanction rate against recipients (what a database's users compare),
+Two funnel plots: the raw share of recipients sanctioned against recipients (the person-based
+form of the rate a database's users compare),
 and the risk-adjusted ratio against the expected count (the fair comparison), each with the
 95 % and 99.8 % control limits of :mod:`streetlevel.funnel`. The limits are drawn for the
 country's rate; each municipality is flagged against its own binomial, which for an unusual
@@ -126,10 +127,11 @@ def funnel_figure(result: Benchmark) -> Figure:
 
 
 def raw_outside(result: Benchmark) -> dict[float, npt.NDArray[np.bool_]]:
-    """Which raw rates fall outside the limits around the country's (or category's) rate."""
+    """Which raw shares sanctioned fall outside the limits around the country's (or the
+    category's) share."""
     rates = result.risk_adjusted["category"].map(_category_rates(result)).to_numpy()
     n = result.risk_adjusted["recipients"].to_numpy(dtype=np.float64)
-    relative = result.risk_adjusted["rate"].to_numpy() / rates
+    relative = result.risk_adjusted["share"].to_numpy() / rates
     flags = {}
     for level in LEVELS:
         low, high = ratio_limits(n, n * rates, level)
@@ -138,7 +140,7 @@ def raw_outside(result: Benchmark) -> dict[float, npt.NDArray[np.bool_]]:
 
 
 def raw_funnel_figure(result: Benchmark) -> Figure:
-    """Raw sanction rate against recipients: what a database lets its users compare."""
+    """Raw share sanctioned against recipients: what a database lets its users compare."""
     rates = _category_rates(result)
     flags = raw_outside(result)
     fig, axes = _panels(len(rates))
@@ -147,11 +149,11 @@ def raw_funnel_figure(result: Benchmark) -> Figure:
         rows = result.risk_adjusted[mask]
         x = rows["recipients"].to_numpy(dtype=np.float64)
         n = x
-        z = (rows["rate"].to_numpy() - rate) / np.sqrt(rate * (1 - rate) / n)
+        z = (rows["share"].to_numpy() - rate) / np.sqrt(rate * (1 - rate) / n)
         _draw(
             ax,
             x,
-            rows["rate"].to_numpy(dtype=np.float64),
+            rows["share"].to_numpy(dtype=np.float64),
             {level: flags[level][mask] for level in LEVELS},
             rows["municipality"].tolist(),
             z,
@@ -159,7 +161,7 @@ def raw_funnel_figure(result: Benchmark) -> Figure:
             rate,
         )
         where = "all categories" if category == "all" else f"category {category}"
-        ax.set_title(f"Raw sanction rate, {result.year}, {where}", fontsize=10)
+        ax.set_title(f"Raw share sanctioned, {result.year}, {where}", fontsize=10)
         ax.set_xlabel("recipients")
         ax.set_ylabel("share sanctioned at least once")
     return fig
@@ -167,7 +169,7 @@ def raw_funnel_figure(result: Benchmark) -> Figure:
 
 def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
-    for name in ("rate", "adjusted_rate"):
+    for name in ("rate", "share", "adjusted_share"):
         if name in out:
             out[name] = (100 * out[name]).round(1).astype(str) + " %"
     for name in ("expected", "ratio", "low", "high"):
@@ -182,17 +184,18 @@ def report(result: Benchmark) -> Report:
     where = "" if result.replication is None else f", replication {result.replication}"
     rep = Report(
         f"Benchmark of municipalities, {result.year}",
-        f"{result.source}{where}: {len(adjusted)} units compared, country rate "
-        f"{100 * result.national_rate:.1f} %.",
+        f"{result.source}{where}: {len(adjusted)} units compared, country sanction rate "
+        f"{100 * result.national_rate:.1f} % (per full-year recipient).",
     )
     raw = raw_outside(result)
     rep.heading("What a database shows: raw sanction rates")
     rep.paragraph(
         "A national database such as jobindsats publishes each municipality's sanction rate "
-        "(the share of the year's recipients sanctioned at least once); regional authorities "
-        "rank their municipalities by it. Raw rates ignore who the clients are. Against the "
-        f"country's rate, {int(raw[LEVELS[0]].sum())} units are outside the 95 % limits and "
-        f"{int(raw[LEVELS[1]].sum())} outside the 99.8 % limits before risk adjustment."
+        "(recipients sanctioned at least once in the year per full-year recipient); regional "
+        "authorities rank their municipalities by it. Raw rates ignore who the clients are. "
+        "In its person-based form (the share of the year's recipients sanctioned), against "
+        f"the country's share, {int(raw[LEVELS[0]].sum())} units are outside the 95 % limits "
+        f"and {int(raw[LEVELS[1]].sum())} outside the 99.8 % limits before risk adjustment."
     )
     rep.figure(raw_funnel_figure(result), "funnel plot of raw sanction rates")
     rep.heading("Risk adjustment")
@@ -220,7 +223,7 @@ def report(result: Benchmark) -> Report:
     rep.figure(funnel_figure(result), "funnel plot of risk-adjusted ratios")
     columns = [
         *("municipality", "region", "category", "recipients", "observed", "expected"),
-        *("ratio", "low", "high", "rate", "adjusted_rate", "outside_95", "outside_998"),
+        *("ratio", "low", "high", "share", "adjusted_share", "outside_95", "outside_998"),
     ]
     ordered = adjusted.sort_values("ratio", ascending=False)
     rep.heading(f"The {SHOWN} highest ratios")
