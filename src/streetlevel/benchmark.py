@@ -119,9 +119,7 @@ class Benchmark:
     def outside(self, level: float) -> pd.DataFrame:
         """Units outside the control limits at ``level`` (0.95 or 0.998), highest ratio first."""
         column = outside_column(level)
-        return self.risk_adjusted[self.risk_adjusted[column]].sort_values(
-            "ratio", ascending=False
-        )
+        return self.risk_adjusted[self.risk_adjusted[column]].sort_values("ratio", ascending=False)
 
 
 def load_decisions(source: Path | str) -> pd.DataFrame:
@@ -209,13 +207,7 @@ def indicators(
             (data["exit"] == dest).astype(np.int64) if "exit" in data else np.nan
         )
     keys = ["municipality", "region", "year", "category"]
-    grouped = (
-        data[keys]
-        .assign(**parts)
-        .groupby(keys, observed=True)
-        .sum(min_count=1)
-        .reset_index()
-    )
+    grouped = data[keys].assign(**parts).groupby(keys, observed=True).sum(min_count=1).reset_index()
     out = grouped[[*keys, "recipients"]].copy()
     out["recipient_years"] = grouped["weeks_in_year"] / weeks_per_year
     out["sanctioned"] = grouped["sanctioned"]
@@ -468,4 +460,3 @@ def write_benchmark(result: Benchmark, out: Path | str) -> list[Path]:
     )
     written += [out / n for n in ("funnel.png", "funnel_raw.png", "report.html", "benchmark.json")]
     return written
-

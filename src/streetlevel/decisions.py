@@ -174,9 +174,7 @@ class _Problems:
             self.items.append((int(rows[-1]), column, f"... and {extra} more rows like this"))
 
 
-def read_decisions(
-    path: Path | str, categories: Sequence[str] | None = None
-) -> pd.DataFrame:
+def read_decisions(path: Path | str, categories: Sequence[str] | None = None) -> pd.DataFrame:
     """Read and validate a decision file (``.csv`` or ``.parquet``).
 
     Args:
@@ -360,9 +358,7 @@ def _convert_text(
     return pd.Series(pd.Categorical(strings, categories=order), name=column.name)
 
 
-def _convert_flag(
-    raw: pd.Series, absent: np.ndarray, problems: _Problems, name: str
-) -> pd.Series:
+def _convert_flag(raw: pd.Series, absent: np.ndarray, problems: _Problems, name: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(raw.dtype):
         return pd.Series(raw.fillna(False).to_numpy(dtype=bool), name=name)
     text = raw.astype("string").str.strip().str.lower()
