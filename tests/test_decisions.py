@@ -113,6 +113,15 @@ def test_a_bad_value_names_row_line_and_column(
     assert f"{path}: row {row} (line {row + 1}), column {column!r}: {text}" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (HEADER.replace("sanctions,", ""), "missing columns: 'sanctions'"),
+        (HEADER.replace(",region", "").replace(",sex", ""), "missing columns: 'region', 'sex'"),
+        (HEADER + ",notes", "unknown columns: 'notes'"),
+        (HEADER + ",sanctions", "duplicated columns: sanctions"),
+    ],
+)
 def test_a_bad_header_names_the_column(tmp_path: Path, header: str, expected: str) -> None:
     # The data rows keep their width so that only the header is wrong.
     width = len(header.split(","))
