@@ -204,8 +204,8 @@ def _print_benchmark(result: Benchmark, out: Path) -> None:
 
     adjusted = result.risk_adjusted
     rep = "" if result.replication is None else f", replication {result.replication}"
-    lines = [f"[bold]Benchmark {result.year}[/]{rep}: {len(adjusted)} units, country rate "
-             f"{100 * result.national_rate:.1f} %"]  # fmt: skip
+    lines = [f"[bold]Benchmark {result.year}[/]{rep}: {len(adjusted)} units, sanction rate "
+             f"{100 * result.national_rate:.1f} % per full-year recipient"]  # fmt: skip
     for column, level in (("outside_95", "95 %"), ("outside_998", "99.8 %")):
         flagged = adjusted[adjusted[column]]
         above = int((flagged["ratio"] > 1).sum())
@@ -219,7 +219,7 @@ def _print_benchmark(result: Benchmark, out: Path) -> None:
     for name in ("municipality", "region", "rate", "rank", "observed / expected", "95 % interval",
                  "flag"):  # fmt: skip
         table.add_column(name, justify="left" if name in ("municipality", "region") else "right")
-    ranks = result.ranking.set_index(["category", "municipality"])["rank"]
+    published = result.ranking.set_index(["category", "municipality"])
     ordered = adjusted.sort_values("ratio", ascending=False)
     shown = (ordered.head(BENCHMARK_SHOWN), ordered.tail(BENCHMARK_SHOWN))
     for part, rows in enumerate(shown):
@@ -230,9 +230,9 @@ def _print_benchmark(result: Benchmark, out: Path) -> None:
             if row.category != bench.ALL:
                 where += f" ({row.category})"
             flag = "99.8 %" if row.outside_998 else "95 %" if row.outside_95 else ""
+            rank, rate = published.loc[(row.category, row.municipality), ["rank", "rate"]]
             table.add_row(
-                escape(where), escape(row.region), f"{100 * row.rate:.1f} %",
-                str(ranks.get((row.category, row.municipality), "")),
+                escape(where), escape(row.region), f"{100 * rate:.1f} %", str(int(rank)),
                 f"{row.ratio:.2f}", f"{row.low:.2f} - {row.high:.2f}", flag,
             )  # fmt: skip
     out_console.print(table)
