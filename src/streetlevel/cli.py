@@ -29,7 +29,8 @@ from streetlevel.loading import (
     with_overrides,
     with_values,
 )
-from streetlevel.run import run_scenario
+from streetlevel.run import RunResult, run_scenario
+from streetlevel.scenario import Scenario
 from streetlevel.summary import Indicator, Summary, summarize
 
 if TYPE_CHECKING:
@@ -115,9 +116,22 @@ def run(
         loaded = with_values(loaded, dict(parse_assignment(a) for a in set_), "--set")
     if years is not None:
         loaded = with_overrides(loaded, reporting_years=years)
+    result = _run_with_progress(loaded, seed, replications, out, overwrite)
+    summary = summarize(result.out)
+    if json:
+        sys.stdout.write(summary.to_json() + "\n")
+    else:
+        _print_summary(summary)
+
+
+def _run_with_progress(
+    loaded: Scenario, seed: int, replications: int, out: Path | None, overwrite: bool,
+    prefix: str = "",
+) -> RunResult:
+    """Run with a progress bar on the terminal; default directory runs/<prefix><name>-..."""
     if out is None:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{loaded.scenario.name}-seed{seed}-{stamp}"
+        out = Path("runs") / f"{prefix}{loaded.scenario.name}-seed{seed}-{stamp}"
     with Progress(
         TextColumn(f"[bold]{loaded.scenario.name}[/] x {replications}"),
         BarColumn(),
@@ -137,11 +151,66 @@ def run(
             overwrite=overwrite,
             on_progress=lambda done, total: progress.update(task, completed=done / total),
         )
-    summary = summarize(result.out)
-    if json:
-        sys.stdout.write(summary.to_json() + "\n")
+    return result
+
+
+@app.command()
+def validate(
+    target: Annotated[
+        str,
+        typer.Argument(help="A preset, a scenario file, or a finished run directory."),
+    ] = "denmark-2011",
+    replications: Annotated[int, typer.Option(min=1, help="Replications.")] = 20,
+    seed: Annotated[int, typer.Option(min=0, help="Root seed of the run.")] = DEFAULT_SEED,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run directory (default: runs/validate-<scenario>-<time>)."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace results already in --out.")] = False,
+    json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+) -> None:
+    """Every published figure next to the simulated mean and 95 % interval, met or not.
+
+    Runs the scenario (or reads a finished run directory), re-estimates the sanction effect
+    from the events, and writes validation.json, validation.png and validation.html into the
+    run directory.
+    """
+    from streetlevel.validation import results_frame, validate_run, write_validation_report
+
+    path = Path(target)
+    if path.is_dir() and (path / "manifest.json").exists():
+        run_dir = path
     else:
-        _print_summary(summary)
+        result = _run_with_progress(load_scenario(target), seed, replications, out, overwrite,
+                                    prefix="validate-")
+        run_dir = result.out
+    result_v = validate_run(run_dir)
+    files = write_validation_report(result_v, run_dir)
+    if json:
+        sys.stdout.write(result_v.to_json() + "\n")
+        return
+    table = Table(
+        title=f"{result_v.scenario}: {result_v.replications} replications, seed {result_v.seed}: "
+        f"{result_v.met} of {result_v.tested} tested targets met",
+        caption=f"report: {files[2]}",
+    )
+    frame = results_frame(result_v).drop(columns=["note"])
+    for col in frame.columns:
+        table.add_column(col, justify="left" if col in ("target", "note", "rule") else "right")
+    for row, t in zip(frame.itertuples(index=False), result_v.targets, strict=True):
+        style = "red" if t.met is False else None
+        table.add_row(*(escape(str(v)) for v in row), style=style)
+    out_console.print(table)
+    for t in result_v.targets:
+        if t.met is None and t.note:
+            out_console.print(f"- {escape(t.description)}: {escape(t.note)}")
+    if result_v.effect is not None:
+        e = result_v.effect.pooled
+        out_console.print(
+            f"Effect recovery ({e.label}): input {100 * e.input:.1f} %, re-estimated "
+            f"{100 * e.estimate:.1f} % (95 % CI {100 * e.low:.1f} - {100 * e.high:.1f} %): "
+            + ("recovered" if e.recovered else "[red]NOT recovered[/]")
+        )
 
 
 @app.command()

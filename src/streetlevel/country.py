@@ -2,12 +2,17 @@
 
 Municipalities listed in the scenario (CHM's Municipality A and B) are taken as given; the rest
 of each region is drawn from the ``[synthetic]`` distributions with the scenario's own seed, so
-the same scenario file always describes the same country, whatever the run's seed.
+the same scenario file always describes the same country, whatever the run's seed. The draws
+are then scaled so that the country's averages are the published ones (CHM Table 1: population
+per municipality and recipients per 100 citizens), which 96 draws would otherwise miss by a few
+per cent.
 
 >>> from streetlevel.loading import load_scenario
 >>> country = build_country(load_scenario("denmark-2011"))
 >>> len(country.names), len(country.region_names)
 (98, 5)
+>>> round(float(country.population.mean())), round(float(country.national_per_100), 2)
+(55000, 2.3)
 """
 
 from __future__ import annotations
@@ -46,6 +51,11 @@ class Country:
     """Simulated clients per municipality (recipients x client scale, at least one)."""
 
     @property
+    def national_per_100(self) -> float:
+        """Recipients per 100 citizens in the whole country."""
+        return float(100.0 * self.recipients.sum() / self.population.sum())
+
+    @property
     def n_municipalities(self) -> int:
         return len(self.names)
 
@@ -71,15 +81,19 @@ def build_country(scenario: Scenario) -> Country:
         if missing > 0:
             assert synthetic is not None and rng is not None  # checked by Scenario validation
             rows.extend(_synthetic(synthetic, rng, r, region.name, missing, default_cpc))
-    population = np.array([row["population"] for row in rows], dtype=np.int64)
+    population = np.array([row["population"] for row in rows], dtype=np.float64)
     per_100 = np.array([row["recipients_per_100"] for row in rows], dtype=np.float64)
-    recipients = population * per_100 / 100.0
+    drawn = np.array([row["name"] not in {m.name for m in scenario.municipalities} for row in rows])
+    if synthetic is not None and drawn.any():
+        population, per_100 = _match_averages(synthetic, population, per_100, drawn)
+    people = np.rint(population).astype(np.int64)
+    recipients = people * per_100 / 100.0
     slots = np.maximum(1, np.rint(recipients * scenario.scale.client_scale.value)).astype(np.int64)
     return Country(
         names=[str(row["name"]) for row in rows],
         region_names=[r.name for r in scenario.regions],
         region=np.array([row["region"] for row in rows], dtype=np.int64),
-        population=population,
+        population=people,
         recipients_per_100=per_100,
         rural=np.array([row["rural"] for row in rows], dtype=bool),
         benefit_office_route=np.array([row["benefit_office"] for row in rows], dtype=bool),
@@ -89,6 +103,28 @@ def build_country(scenario: Scenario) -> Country:
         recipients=recipients,
         slots=slots,
     )
+
+
+def _match_averages(
+    s: Synthetic,
+    population: npt.NDArray[np.float64],
+    per_100: npt.NDArray[np.float64],
+    drawn: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Scale the drawn municipalities so that the country's mean population and its
+    recipients per 100 citizens equal the scenario's averages; listed ones stay as given.
+    Where the listed municipalities alone exceed an average, the draws are left unscaled."""
+    population, per_100 = population.copy(), per_100.copy()
+    target_total = s.population_mean.value * len(population)
+    rest = target_total - population[~drawn].sum()
+    if rest > 0:
+        population[drawn] *= rest / population[drawn].sum()
+    recipients = population * per_100 / 100.0
+    target_recipients = s.recipients_per_100_mean.value * population.sum() / 100.0
+    rest = target_recipients - recipients[~drawn].sum()
+    if rest > 0:
+        per_100[drawn] *= rest / recipients[drawn].sum()
+    return population, per_100
 
 
 def _listed(m: Municipality, region: int, default_cpc: float) -> dict[str, object]:
