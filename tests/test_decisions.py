@@ -210,3 +210,10 @@ def test_a_missing_column_fails_the_command(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "missing columns: 'education'" in done.stderr
+
+
+def test_every_column_is_documented() -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "benchmarking.md").read_text()
+    for column in SCHEMA:
+        required = "yes" if column.required else "no"
+        assert f"| `{column.name}` | {required} |" in docs, column.name
