@@ -167,9 +167,12 @@ class PublishedSurvey:
     window_weeks: int
     """The survey's window: "the past six months"."""
 
+    overruled_percent: float
+    """DK's published share (35.9 %; see the note in the data file about 177 of 477)."""
+
     @property
     def overruled_share(self) -> float:
-        return self.overruled / self.respondents
+        return self.overruled_percent / 100.0
 
     def question(self, key: str) -> Question:
         return next(q for q in self.questions if q.key == key)
@@ -222,6 +225,7 @@ def published_survey() -> PublishedSurvey:
         nagelkerke=reg["nagelkerke"],
         large_caseload=data["survey"]["large_caseload"],
         window_weeks=data["survey"]["window_weeks"],
+        overruled_percent=data["survey"]["overruled_percent"],
     )
 
 
@@ -267,6 +271,15 @@ def answers_from_draws(
     return np.asarray(codes, dtype=np.int8)
 
 
+def question_loading(scenario: Scenario, question: Question) -> float:
+    """``attitudes.loading`` for the attitudes about minorities, ``role_loading`` otherwise."""
+    att = scenario.attitudes
+    assert att is not None
+    if question.covariate in MINORITY_ATTITUDES:
+        return att.loading.value
+    return att.role_loading.value
+
+
 def draw_attitudes(scenario: Scenario, n_caseworkers: int, streams: Streams) -> AttitudeArrays:
     """Draw every caseworker's restrictiveness, answers, routines and seniority.
 
@@ -286,9 +299,10 @@ def draw_attitudes(scenario: Scenario, n_caseworkers: int, streams: Streams) -> 
     k = len(questions)
     noise = child.normal(counts * k).reshape(reps, n_caseworkers, k)
     u = child.uniform(counts * (k + 2)).reshape(reps, n_caseworkers, k + 2)
-    loading = att.loading.value
     answers = {
-        q.key: answers_from_draws(q, factor, noise[..., j], u[..., j], loading)
+        q.key: answers_from_draws(
+            q, factor, noise[..., j], u[..., j], question_loading(scenario, q)
+        )
         for j, q in enumerate(questions)
     }
     routines = u[..., k] < att.follow_up_routines.value

@@ -473,6 +473,38 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+@app.command()
+def survey(
+    scenario: Annotated[
+        str, typer.Argument(help="A preset or scenario file with [attitudes] and [placements].")
+    ] = "norway-2010",
+    n: Annotated[int, typer.Option("--n", min=1, help="Respondents per survey.")] = 477,
+    replications: Annotated[
+        int, typer.Option(min=1, help="Repeated surveys (shows each figure's spread).")
+    ] = 1,
+    seed: Annotated[int, typer.Option(min=0, help="Root seed.")] = DEFAULT_SEED,
+    data: Annotated[
+        Path | None, typer.Option(help="Fit DK's regression to your own survey CSV instead.")
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """DK's caseworker survey: logistic regression and bivariate tables beside DK's ([DK] 2011)."""
+    from streetlevel import survey as caseworker_survey
+    from streetlevel.survey_data import read_survey_csv
+    from streetlevel.survey_report import print_survey
+
+    if data is not None:
+        result = caseworker_survey.survey_of_data(read_survey_csv(data), str(data))
+    else:
+        result = caseworker_survey.run_survey(
+            load_scenario(scenario), n=n, replications=replications, seed=seed
+        )
+    if json:
+        sys.stdout.write(result.to_json() + "\n")
+    else:
+        print_survey(result, out_console)
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     # SIGTERM ends a run like Ctrl-C: partial tables are removed, the manifest says so.
     raise KeyboardInterrupt(f"signal {signum}")

@@ -190,6 +190,9 @@ class Attitudes(_Section):
 
     answers: SurveyAnswers
     loading: Loading
+    """Loading of the attitudes about immigrants and minority clients on restrictiveness."""
+    role_loading: Loading
+    """Loading of the other answers (role, views of job placement and of equal service)."""
     follow_up_routines: Share
 
 
