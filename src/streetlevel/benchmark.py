@@ -49,9 +49,12 @@ from streetlevel.decisions import SCHEMA, read_decisions, validate_decisions
 from streetlevel.errors import StreetlevelError
 from streetlevel.funnel import (
     LEVELS,
+    between_variance,
+    null_sd,
     outside_column,
     overdispersion,
     poisson_ratio_interval,
+    random_effects_limits,
     ratio_limits,
     z_scores,
 )
@@ -325,7 +328,10 @@ def risk_adjusted(
     least once), expected, ratio, low, high (exact Poisson 95 % interval of the ratio), share
     (observed / recipients), adjusted_share (ratio x the share of the country, or of the
     category), z, the control limits of the ratio at each of
-    :data:`~streetlevel.funnel.LEVELS`, ``outside_95`` and ``outside_998``.
+    :data:`~streetlevel.funnel.LEVELS`, ``outside_95`` and ``outside_998``; ``between_sd``
+    (the spread of ratios between municipalities beyond chance, per category compared) and
+    ``outside_95_overdispersed``, ``outside_998_overdispersed``: outside limits that allow for
+    it (Spiegelhalter's additive random effects) as well as for chance.
     """
     data = _with_units(frame, by_category)
     grouped = (
@@ -352,6 +358,14 @@ def risk_adjusted(
         tag = outside_column(level).removeprefix("outside_")
         out[f"limit_{tag}_low"], out[f"limit_{tag}_high"] = low, high
         out[outside_column(level)] = (out["ratio"] < low) | (out["ratio"] > high)
+    sd = null_sd(n, e)
+    tau2 = pd.Series(0.0, index=out.index)
+    for _, rows in out.groupby("category"):
+        tau2[rows.index] = between_variance(rows["z"], sd[rows.index])
+    out["between_sd"] = np.sqrt(tau2)
+    for level in LEVELS:
+        low, high = random_effects_limits(sd, tau2, level)
+        out[f"{outside_column(level)}_overdispersed"] = (out["ratio"] < low) | (out["ratio"] > high)
     return out.sort_values(["category", "municipality"], ignore_index=True)
 
 
@@ -455,6 +469,10 @@ def write_benchmark(result: Benchmark, out: Path | str) -> list[Path]:
             "units": len(result.risk_adjusted),
             "outside_95": int(result.risk_adjusted["outside_95"].sum()),
             "outside_998": int(result.risk_adjusted["outside_998"].sum()),
+            "between_sd": sorted(set(result.risk_adjusted["between_sd"].round(6))),
+            "outside_998_overdispersed": int(
+                result.risk_adjusted["outside_998_overdispersed"].sum()
+            ),
         },
         out / "benchmark.json",
     )

@@ -15,8 +15,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from matplotlib.ticker import NullFormatter
 
-from streetlevel.funnel import LEVELS, outside_column, ratio_limits
+from streetlevel.funnel import (
+    LEVELS,
+    null_sd,
+    outside_column,
+    random_effects_limits,
+    ratio_limits,
+)
 from streetlevel.reports import Report, new_figure
 
 if TYPE_CHECKING:
@@ -30,8 +37,9 @@ __all__ = ["funnel_figure", "raw_funnel_figure", "raw_outside", "report"]
 LABELLED = 4
 """Municipalities named on a funnel plot at each end: the most extreme outside 99.8 %."""
 CURVE_POINTS = 200
-PANEL_COLUMNS = 3
-PANEL_SIZE = (6.0, 4.5)
+PANEL_COLUMNS = 1
+"""Panels (one per category compared) are stacked, each with its legend beside it."""
+PANEL_SIZE = (8.5, 4.5)
 COLOURS = {"inside": "#8c8c8c", "95": "#e69f00", "998": "#c0392b"}
 LINES = {LEVELS[0]: "--", LEVELS[1]: "-"}
 Float = npt.NDArray[np.float64]
@@ -58,7 +66,10 @@ def _draw(
     z: npt.NDArray[np.float64],
     curve: tuple[Float, dict[float, tuple[Float, Float]]],
     target: float,
+    named: npt.NDArray[np.bool_] | None = None,
 ) -> None:
+    """One funnel; ``named`` are the points labelled (default: the most extreme outside
+    99.8 %, :data:`LABELLED` at each end)."""
     grid, limits = curve
     ax.axhline(target, color="black", linewidth=0.8)
     for level, (low, high) in limits.items():
@@ -74,12 +85,22 @@ def _draw(
     )
     for mask, colour, label in groups:
         ax.scatter(x[mask], y[mask], s=18, color=colour, label=f"{label} ({mask.sum()})", zorder=3)
-    order = np.argsort(np.nan_to_num(z))
-    flagged = [i for i in order if beyond998[i]]
-    for i in [*flagged[:LABELLED], *flagged[-LABELLED:]][: 2 * LABELLED]:
-        ax.annotate(names[i], (x[i], y[i]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    if named is None:
+        order = np.argsort(np.nan_to_num(z))
+        flagged = [i for i in order if beyond998[i]]
+        labelled = sorted(set(flagged[:LABELLED]) | set(flagged[-LABELLED:]))
+    else:
+        labelled = np.flatnonzero(named).tolist()
+    for i in labelled:
+        ax.annotate(names[i], (x[i], y[i]), fontsize=7, xytext=(4, 2), textcoords="offset points")
     ax.set_xscale("log")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # a short log axis labels its minor ticks
+    _legend(ax)
+
+
+def _legend(ax: Axes) -> None:
+    # Beside the panel, where it hides no municipality.
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def _curve(
@@ -103,22 +124,38 @@ def _category_rates(result: Benchmark) -> dict[str, float]:
 
 
 def funnel_figure(result: Benchmark) -> Figure:
-    """Observed / expected against the expected count, one panel per category compared."""
+    """Observed / expected against the expected count, one panel per category compared; the
+    dotted curves allow for the spread between municipalities as well as chance, and the
+    municipalities beyond them are ringed."""
     rates = _category_rates(result)
     fig, axes = _panels(len(rates))
     for ax, (category, rate) in zip(axes, rates.items(), strict=True):
         rows = result.risk_adjusted[result.risk_adjusted["category"] == category]
         x = rows["expected"].to_numpy(dtype=np.float64)
+        y = rows["ratio"].to_numpy(dtype=np.float64)
+        curve = _curve(float(x.min()), float(x.max()), rate, "expected")
+        tau2 = float(rows["between_sd"].iloc[0]) ** 2
+        ringed = rows[f"{outside_column(LEVELS[1])}_overdispersed"].to_numpy()
         _draw(
             ax,
             x,
-            rows["ratio"].to_numpy(dtype=np.float64),
+            y,
             {level: rows[outside_column(level)].to_numpy() for level in LEVELS},
             rows["municipality"].tolist(),
             rows["z"].to_numpy(dtype=np.float64),
-            _curve(float(x.min()), float(x.max()), rate, "expected"),
+            curve,
             1.0,
+            ringed if tau2 > 0 else None,
         )
+        if tau2 > 0:
+            grid = curve[0]
+            low, high = random_effects_limits(null_sd(grid / rate, grid), tau2, LEVELS[1])
+            label = "99.8 %, allowing for the spread between municipalities"
+            low = np.maximum(low, 0.0)  # a ratio is never negative
+            ax.plot(grid, low, ":", color="#34495e", linewidth=1.2, label=label)
+            ax.plot(grid, high, ":", color="#34495e", linewidth=1.2)
+            ax.scatter(x[ringed], y[ringed], s=60, facecolors="none", edgecolors="black")
+            _legend(ax)
         where = "all categories" if category == "all" else f"category {category}"
         ax.set_title(f"Risk-adjusted, {result.year}, {where}", fontsize=10)
         ax.set_xlabel("expected sanctioned recipients (client mix)")
@@ -220,10 +257,21 @@ def report(result: Benchmark) -> Report:
         f"{result.overdispersion:.1f}. Limits follow Spiegelhalter (2005); a unit's own 95 % "
         "interval (low, high) is exact Poisson."
     )
+    spread = adjusted.groupby("category")["between_sd"].first()
+    beyond = adjusted[adjusted[f"{outside_column(LEVELS[1])}_overdispersed"]]
+    rep.paragraph(
+        "Allowing for the spread of ratios between municipalities beyond chance (standard "
+        f"deviation {', '.join(f'{v:.2f}' for v in spread)}; Spiegelhalter's additive random "
+        "effects, the dotted curves), these stand out even among municipalities that differ "
+        "in practice: "
+        + (", ".join(f"{r.municipality} ({r.ratio:.2f})" for r in beyond.itertuples()) or "none")
+        + "."
+    )
     rep.figure(funnel_figure(result), "funnel plot of risk-adjusted ratios")
     columns = [
         *("municipality", "region", "category", "recipients", "observed", "expected"),
         *("ratio", "low", "high", "share", "adjusted_share", "outside_95", "outside_998"),
+        "outside_998_overdispersed",
     ]
     ordered = adjusted.sort_values("ratio", ascending=False)
     rep.heading(f"The {SHOWN} highest ratios")

@@ -283,6 +283,11 @@ def _print_benchmark(result: Benchmark, out: Path) -> None:
             f"({above} above, {len(flagged) - above} below)"
         )
     lines.append(f"over-dispersion (about 0.7 if only chance): {result.overdispersion:.1f}")
+    standing_out = adjusted[adjusted["outside_998_overdispersed"]]
+    lines.append(
+        "outside the 99.8 % limits allowing for the spread between municipalities: "
+        + (", ".join(escape(str(m)) for m in standing_out["municipality"].unique()) or "none")
+    )
     out_console.print("\n".join(lines), highlight=False)
     table = Table(caption=f"tables, funnel.png and report.html in {out}")
     for name in ("municipality", "region", "rate", "rank", "observed / expected", "95 % interval",

@@ -25,10 +25,13 @@ from scipy import stats
 __all__ = [
     "LEVELS",
     "WINSOR_SHARE",
+    "between_variance",
     "binomial_quantile",
+    "null_sd",
     "outside_column",
     "overdispersion",
     "poisson_ratio_interval",
+    "random_effects_limits",
     "ratio_limits",
     "z_scores",
 ]
@@ -140,3 +143,51 @@ def overdispersion(z: npt.ArrayLike) -> float:
         return float("nan")
     low, high = np.quantile(values, [WINSOR_SHARE, 1.0 - WINSOR_SHARE])
     return float(np.mean(np.clip(values, low, high) ** 2))
+
+
+def null_sd(recipients: npt.ArrayLike, expected: npt.ArrayLike) -> Float:
+    """Standard deviation of observed / expected under Binomial(n, E / n)."""
+    n = np.asarray(recipients, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    p = np.divide(e, n, out=np.zeros_like(e), where=n > 0)
+    return np.divide(
+        np.sqrt(n * p * (1.0 - p)), e, out=np.full_like(e, np.nan), where=e > 0
+    ).astype(np.float64)
+
+
+def between_variance(z: npt.ArrayLike, sd: npt.ArrayLike) -> float:
+    """Variance between municipalities beyond chance, on the ratio scale: the additive
+    random-effects estimate from winsorised z-scores (Spiegelhalter 2005, "Handling
+    over-dispersion of performance indicators", Quality and Safety in Health Care 14: 347-351;
+    DerSimonian-Laird form). Zero unless ``I * phi > I - 1`` (over-dispersion beyond what the
+    chi-squared test allows).
+
+    >>> between_variance([0.5, -0.5, 0.2], [0.1, 0.1, 0.1])
+    0.0
+    """
+    zs = np.asarray(z, dtype=np.float64)
+    sds = np.asarray(sd, dtype=np.float64)
+    keep = ~np.isnan(zs) & (sds > 0)
+    zs, sds = zs[keep], sds[keep]
+    count = len(zs)
+    phi = overdispersion(zs)
+    if count < 2 or not count * phi > count - 1:
+        return 0.0
+    w = 1.0 / sds**2
+    return float((count * phi - (count - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+
+
+def random_effects_limits(
+    sd: npt.ArrayLike, tau2: npt.ArrayLike, level: float
+) -> tuple[Float, Float]:
+    """Control limits of the ratio around 1 that allow for the variation between
+    municipalities (``tau2``) besides chance (``sd``): a normal approximation, as the
+    between-municipality part dominates wherever these limits matter.
+
+    >>> low, high = random_effects_limits(np.array([0.0]), 0.04, 0.95)
+    >>> round(float(low[0]), 3), round(float(high[0]), 3)
+    (0.608, 1.392)
+    """
+    spread = np.sqrt(np.asarray(sd, dtype=np.float64) ** 2 + np.asarray(tau2, dtype=np.float64))
+    half = stats.norm.ppf(1.0 - (1.0 - level) / 2.0) * spread
+    return (1.0 - half).astype(np.float64), (1.0 + half).astype(np.float64)
