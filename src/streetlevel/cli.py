@@ -26,9 +26,11 @@ from streetlevel.loading import (
     load_scenario,
     parse_assignment,
     preset_text,
+    scenario_to_toml,
     with_overrides,
     with_values,
 )
+from streetlevel.records import write_text_atomic
 from streetlevel.run import RunResult, run_scenario
 from streetlevel.scenario import Scenario
 from streetlevel.summary import Indicator, Summary, summarize
@@ -211,6 +213,111 @@ def validate(
             f"{100 * e.estimate:.1f} % (95 % CI {100 * e.low:.1f} - {100 * e.high:.1f} %): "
             + ("recovered" if e.recovered else "[red]NOT recovered[/]")
         )
+
+
+@app.command()
+def calibrate(
+    scenario: Annotated[str, typer.Argument(help="A preset name or a scenario TOML file.")],
+    budget: Annotated[
+        int, typer.Option(min=4, help="Simulations the search may run (about 3 s each).")
+    ] = 150,
+    workers: Annotated[int, typer.Option(min=1, help="Processes for the simulations.")] = 2,
+    replications: Annotated[
+        int, typer.Option(min=1, help="Replications per simulated moment.")
+    ] = 2,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Seed of the common random numbers.")
+    ] = DEFAULT_SEED,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Calibrated scenario file (default: <scenario>-calibrated.toml)."),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print the estimates as JSON.")] = False,
+) -> None:
+    """Fit the parameters the studies do not give to the published figures.
+
+    Danish scenarios: simulated method of moments with common random numbers (base absence
+    rate, heterogeneity, the cash-benefit office's intercept, Municipality B's norm, exit
+    hazards). Scenarios with job placements (norway-2010): indirect inference on DK's survey
+    regression. Writes a scenario file whose parameters record the calibration that set them.
+    """
+    import json as json_module
+    from dataclasses import asdict
+
+    from streetlevel.calibration import calibrate as run_calibration
+    from streetlevel.calibration import write_calibrated
+
+    loaded = load_scenario(scenario)
+    command = "streetlevel " + " ".join(sys.argv[1:])
+    target = out or Path(f"{loaded.scenario.name}-calibrated.toml")
+    if loaded.placements is not None:
+        from streetlevel.indirect import calibrate_survey
+
+        survey = calibrate_survey(loaded, seed=seed)
+        write_text_atomic(scenario_to_toml(survey.apply(loaded, command)), target)
+        if json:
+            sys.stdout.write(json_module.dumps(asdict(survey), default=str) + "\n")
+        else:
+            out_console.print(
+                f"indirect inference: loading {survey.loading:.3f}, chi-square of the "
+                f"bivariate tables {survey.chi_square:.2f}; calibrated scenario: {target}"
+            )
+        return
+    with Progress(
+        TextColumn(f"[bold]calibrate {loaded.scenario.name}[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} simulations, loss {task.fields[loss]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as progress:
+        task = progress.add_task("calibrate", total=budget, loss="-")
+        result = run_calibration(
+            loaded,
+            seed=seed,
+            replications=replications,
+            budget=budget,
+            workers=workers,
+            command=command,
+            on_evaluation=lambda done, total, loss: progress.update(
+                task, completed=done, loss=f"{loss:.2f}"
+            ),
+        )
+    write_calibrated(result, target)
+    if json:
+        data = {
+            "scenario": loaded.scenario.name,
+            "method": result.method,
+            "evaluations": result.evaluations,
+            "seconds": result.seconds,
+            "seed": result.seed,
+            "replications": result.replications,
+            "estimates": [asdict(e) for e in result.estimates],
+            "moments": result.moments,
+            "out": str(target),
+        }
+        sys.stdout.write(json_module.dumps(data) + "\n")
+        return
+    table = Table(
+        title=f"calibrate {loaded.scenario.name}: {result.evaluations} simulations, "
+        f"{result.seconds:.0f} s ({result.method})",
+        caption=f"calibrated scenario: {target}",
+    )
+    for col in ("parameter", "start", "estimate", "std. error", "95 % interval", "bounds",
+                "identification"):
+        table.add_column(col, justify="left" if col in ("parameter", "identification") else "right")
+    for e in result.estimates:
+        table.add_row(
+            e.path, f"{e.start:.4g}", f"{e.value:.4g}", f"{e.se:.3g}",
+            f"{e.low:.4g} - {e.high:.4g}", f"{e.lower:g} - {e.upper:g}", e.identified,
+        )
+    out_console.print(table)
+    fit = Table("target", "published", "simulated", "sigma", title="fit at the estimate")
+    for m in result.moments:
+        fit.add_row(m["target"], f"{m['published']:.4g}", f"{m['simulated']:.4g}",
+                    f"{m['sigma']:.3g}")
+    out_console.print(fit)
 
 
 @app.command()
