@@ -103,16 +103,14 @@ class Design(_Section):
     @model_validator(mode="after")
     def _check(self) -> Design:
         if self.kind == "full_factorial" and self.samples is not None:
-            raise ValueError("design.samples: not used by a full_factorial design; remove it")
+            raise ValueError("samples is not used by a full_factorial design; remove it")
         if self.kind != "full_factorial" and self.samples is None:
-            raise ValueError(f"design.samples: required by a {self.kind} design")
+            raise ValueError(f"samples is required by a {self.kind} design")
         n = self.samples or 0
         if self.kind == "sobol" and n & (n - 1):
-            raise ValueError(f"design.samples: a sobol design needs a power of 2, got {n}")
+            raise ValueError(f"samples must be a power of 2 in a sobol design, got {n}")
         if self.kind == "morris" and self.grid_levels % 2:
-            raise ValueError(
-                f"design.grid_levels: a morris grid needs an even number, got {self.grid_levels}"
-            )
+            raise ValueError(f"grid_levels must be even in a morris design, got {self.grid_levels}")
         return self
 
 
@@ -361,7 +359,8 @@ def _check_values(experiment: Experiment) -> list[str]:
                 try:
                     with_values(experiment.base, expanded, label)
                 except ScenarioError as err:
-                    problems.append(f"{label}: {err}".replace("\n", "\n  "))
+                    message = str(err).removeprefix(f"{label}: ")
+                    problems.append(f"{label}: {message}".replace("\n", "\n  "))
     return problems
 
 

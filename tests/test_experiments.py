@@ -1,0 +1,487 @@
+"""Experiments: files, designs, sweeps on Dask (1 or 2 workers, a separate-process cluster),
+SIGKILL and resume, the results store, comparison and sensitivity.
+
+The experiments are tiny (Municipality B at half scale, one burn-in and one reporting year),
+so a point takes a fraction of a second and a sweep is dominated by starting its cluster.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from streetlevel.errors import ExperimentError
+from streetlevel.experiments import load_experiment, read_results, sweep
+from streetlevel.experiments.compare import comparison, write_comparison
+from streetlevel.experiments.design import build_design, point_seed, point_values
+from streetlevel.experiments.sensitivity import sensitivity
+from streetlevel.experiments.spec import example_path
+from streetlevel.experiments.store import TMP, finished_points, partition_path
+from streetlevel.experiments.sweep import outcome_names, run_point
+from streetlevel.run import run_scenario
+from streetlevel.summary import interval, summarize
+
+TINY = """
+[experiment]
+name = "tiny"
+scenario = "municipality-b"
+seed = 5
+replications = 3
+
+[design]
+kind = "full_factorial"
+
+[constants]
+"scale.client_scale" = 0.5
+"time.burn_in_years" = 1
+"time.reporting_years" = 1
+
+[[levers]]
+name = "route"
+[levers.levels.caseworker]
+"municipalities[*].absence_route" = "caseworker"
+[levers.levels.benefit_office]
+"municipalities[*].absence_route" = "benefit_office"
+
+[[levers]]
+name = "ranking"
+key = "pressure.ranking_published"
+values = [true, false]
+
+[[uncertainties]]
+name = "recompliance"
+key = "sanctions.recompliance"
+values = [0.2, 0.4, 0.8]
+"""
+TINY_POINTS = 2 * 2 * 3
+TINY_REPLICATIONS = 3
+
+# A model in which only one factor matters: the clerk's intercept moves every outcome;
+# deduction_weeks is used only by deduction sanctions and municipality-b's are periodical.
+# With common random numbers, points that differ only in deduction_weeks are identical.
+KNOWN = """
+[experiment]
+name = "known"
+scenario = "municipality-b"
+seed = 3
+replications = 2
+common_random_numbers = true
+
+[design]
+{design}
+
+[constants]
+"scale.client_scale" = 0.5
+"time.burn_in_years" = 1
+"time.reporting_years" = 1
+
+[[uncertainties]]
+name = "office_intercept"
+key = "decision.benefit_office.intercept"
+range = [-4.0, 0.0]
+
+[[uncertainties]]
+name = "deduction_weeks"
+key = "legislation.deduction_weeks"
+range = [1.0, 10.0]
+"""
+SOBOL_N = 16
+MORRIS_TRAJECTORIES = 4
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streetlevel", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=cwd,
+    )
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["point", "replication"]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("experiments")
+
+
+@pytest.fixture(scope="module")
+def tiny_file(folder: Path) -> Path:
+    return write(folder, "tiny.toml", TINY)
+
+
+@pytest.fixture(scope="module")
+def reference(folder: Path, tiny_file: Path) -> pd.DataFrame:
+    """The tiny experiment swept without interruption by one local worker."""
+    result = sweep(load_experiment(tiny_file), folder / "one-worker", workers=1)
+    assert (result.points, result.ran, result.resumed) == (TINY_POINTS, TINY_POINTS, 0)
+    return read_results(folder / "one-worker")
+
+
+# -- experiment files ---------------------------------------------------------------------------
+
+
+def test_example_validates_and_is_the_issue_design() -> None:
+    experiment = load_experiment(example_path())
+    assert experiment.base.scenario.name == "denmark-2011"
+    assert experiment.spec.experiment.replications == 10
+    assert [f.name for f in experiment.spec.levers] == ["route", "norm", "pressure"]
+    assert len(build_design(experiment)) == 2 * 3 * 2
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (("name = \"ranking\"", "name = \"ranking\"\nkye = 1"), "levers[1].kye: unknown key"),
+        (("pressure.ranking_published", "pressure.nope"), "levers[1].values[0]: "),
+        (("pressure.ranking_published", "pressure.nope"), "pressure.nope: no such key"),
+        (("values = [0.2, 0.4, 0.8]", "values = [0.2, 1.5]"), "uncertainties[0].values[1]: "),
+        (("values = [0.2, 0.4, 0.8]", "values = [0.2, 1.5]"),
+         "sanctions.recompliance.value: Input should be less than or equal to 1"),
+        (("\"benefit_office\"\n\n", "\"benefit-office\"\n\n"),
+         "levers[0].levels.benefit_office: "),
+        (("values = [0.2, 0.4, 0.8]", "range = [0.2, 0.8]"), "design.kind: a full_factorial"),
+        (("kind = \"full_factorial\"", "kind = \"sobol\"\nsamples = 12"),
+         "design: samples must be a power of 2 in a sobol design, got 12"),
+        (("replications = 3", "replications = 0"), "experiment.replications: Input should be"),
+        (("seed = 5\n", "seed = 5\n\"seed\" = 6\n"), "not valid TOML"),
+        (("[[uncertainties]]", "outcomes = [\"sanction_rat\"]\n[[uncertainties]]"),
+         "levers[1].outcomes: unknown key"),
+        (("name = \"ranking\"", "name = \"Ranking\""), "levers[1].name: String should match"),
+        (("\"time.burn_in_years\" = 1", "\"time.burn_in_years\" = 1.5"), "constants: "),
+    ],
+)  # fmt: skip
+def test_bad_files_name_the_key_path(
+    tmp_path: Path, edit: tuple[str, str], expected: str
+) -> None:
+    old, new = edit
+    assert old in TINY
+    path = write(tmp_path, "bad.toml", TINY.replace(old, new, 1))
+    with pytest.raises(ExperimentError) as err:
+        load_experiment(path)
+    assert str(err.value).startswith(f"{path}:")
+    assert expected in str(err.value)
+
+
+def test_unknown_outcome_lists_the_known(tmp_path: Path) -> None:
+    path = write(tmp_path, "bad.toml", 'outcomes = ["sanction_rat"]\n' + TINY)
+    with pytest.raises(ExperimentError, match=r"outcomes\[0\]: unknown outcome 'sanction_rat'"):
+        load_experiment(path)
+    known = outcome_names(load_experiment(write(tmp_path, "ok.toml", TINY)).base)
+    assert {"national_sanction_rate", "exit_unknown_rate", "sanction_rate_municipality_b"} <= set(
+        known
+    )
+
+
+def test_cli_error_exit_status(tmp_path: Path) -> None:
+    path = write(tmp_path, "bad.toml", TINY.replace("sanctions.recompliance", "sanctions.x"))
+    done = cli("sweep", str(path), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert "uncertainties[0].values[0]: " in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# -- designs and seeds -------------------------------------------------------------------------
+
+
+def test_full_factorial_is_every_combination_first_factor_slowest(tiny_file: Path) -> None:
+    experiment = load_experiment(tiny_file)
+    table = build_design(experiment)
+    combos = list(product(["caseworker", "benefit_office"], [True, False], [0.2, 0.4, 0.8]))
+    got = list(table[["route", "ranking", "recompliance"]].itertuples(index=False, name=None))
+    assert got == combos
+    assert point_values(experiment, table)[5] == dict(
+        zip(["route", "ranking", "recompliance"], combos[5], strict=True)
+    )
+    assignments = experiment.assignments(point_values(experiment, table)[7])
+    assert assignments == {
+        "municipalities[0].absence_route": "benefit_office",
+        "pressure.ranking_published": True,
+        "sanctions.recompliance": 0.4,
+    }
+
+
+def test_seeds_depend_on_the_point_only(tiny_file: Path) -> None:
+    table = build_design(load_experiment(tiny_file))
+    assert table["seed"].tolist() == [point_seed(5, p, common=False) for p in range(TINY_POINTS)]
+    assert table["seed"].nunique() == TINY_POINTS
+    assert all(0 <= s < 2**63 for s in table["seed"])
+
+
+@pytest.mark.parametrize(
+    ("design", "points"),
+    [
+        ('kind = "latin_hypercube"\nsamples = 10', 10),
+        (f'kind = "sobol"\nsamples = {SOBOL_N}', SOBOL_N * (2 + 2)),
+        (f'kind = "sobol"\nsamples = {SOBOL_N}\nsecond_order = true', SOBOL_N * (2 * 2 + 2)),
+        (f'kind = "morris"\nsamples = {MORRIS_TRAJECTORIES}', MORRIS_TRAJECTORIES * (2 + 1)),
+    ],
+)
+def test_sampled_designs(tmp_path: Path, design: str, points: int) -> None:
+    experiment = load_experiment(write(tmp_path, "k.toml", KNOWN.format(design=design)))
+    table = build_design(experiment)
+    assert len(table) == points
+    assert table["office_intercept"].between(-4.0, 0.0).all()
+    # deduction_weeks is a whole number of weeks: drawn values are rounded into its range.
+    assert table["deduction_weeks"].between(1, 10).all()
+    assert (table["deduction_weeks"] == table["x_deduction_weeks"].round()).all()
+    assert table["seed"].eq(3).all()  # common random numbers
+    assert build_design(experiment).equals(table)  # seeded: the same design every time
+
+
+def test_levels_in_a_sampled_design_cover_each_level_equally(tmp_path: Path) -> None:
+    text = TINY.replace('kind = "full_factorial"', 'kind = "latin_hypercube"\nsamples = 12')
+    table = build_design(load_experiment(write(tmp_path, "lhs.toml", text)))
+    # A Latin hypercube puts one of 12 draws in each twelfth of [0, 3): 4 per level.
+    assert table["recompliance"].value_counts().to_dict() == {0.2: 4, 0.4: 4, 0.8: 4}
+
+
+# -- running points ----------------------------------------------------------------------------
+
+
+def test_in_memory_point_equals_the_summary_of_a_written_run(
+    tmp_path: Path, tiny_file: Path
+) -> None:
+    base = load_experiment(tiny_file).base
+    rows = run_point(base, seed=9, replications=3)
+    summary = summarize(run_scenario(base, seed=9, replications=3, out=tmp_path / "r").out)
+    for name, values in rows.items():
+        assert len(values) == 3
+        indicator = summary.get(name)
+        np.testing.assert_allclose(
+            interval(values), (indicator.mean, indicator.low, indicator.high),
+            rtol=1e-9, equal_nan=True, err_msg=name,
+        )  # fmt: skip
+
+
+def test_one_and_two_workers_give_identical_tables(
+    folder: Path, tiny_file: Path, reference: pd.DataFrame
+) -> None:
+    out = folder / "two-workers"
+    done = cli("sweep", str(tiny_file), "--out", str(out), "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    assert f"{TINY_POINTS} points: {TINY_POINTS} run now" in done.stdout
+    two = read_results(out)
+    assert len(two) == TINY_POINTS * TINY_REPLICATIONS
+    pd.testing.assert_frame_equal(ordered(two), ordered(reference))
+    # Replications differ, points differ: the table is not trivially equal.
+    assert reference["national_sanction_rate"].nunique() > TINY_POINTS
+
+
+def test_sweep_again_runs_nothing(folder: Path, tiny_file: Path, reference: pd.DataFrame) -> None:
+    result = sweep(load_experiment(tiny_file), folder / "one-worker", workers=1)
+    assert (result.ran, result.resumed) == (0, TINY_POINTS)
+
+
+def test_another_experiment_is_refused(
+    folder: Path, tmp_path: Path, reference: pd.DataFrame
+) -> None:
+    other = write(tmp_path, "other.toml", TINY.replace("seed = 5", "seed = 6"))
+    with pytest.raises(ExperimentError, match="holds the results of another experiment"):
+        sweep(load_experiment(other), folder / "one-worker", workers=1)
+
+
+def test_resume_ignores_what_a_kill_left_half_written(
+    folder: Path, tiny_file: Path, tmp_path: Path, reference: pd.DataFrame
+) -> None:
+    out = tmp_path / "resume"
+    # A directory as a kill can leave it: the record and design, three finished points
+    # (copied from the reference run), a partition half-written in tmp/.
+    experiment = load_experiment(tiny_file)
+    with pytest.raises(ZeroDivisionError):
+        sweep(experiment, out, workers=1, on_progress=lambda done, total: 1 / 0)
+    assert finished_points(out) == set()
+    for point in (0, 4, 11):
+        partition_path(out, point).parent.mkdir(exist_ok=True)
+        partition_path(out, point).write_bytes(
+            partition_path(folder / "one-worker", point).read_bytes()
+        )
+    (out / TMP).mkdir(exist_ok=True)
+    (out / TMP / "point-000005.parquet.partial").write_bytes(b"PAR1 half")
+    result = sweep(experiment, out, workers=1)
+    assert (result.ran, result.resumed) == (TINY_POINTS - 3, 3)
+    pd.testing.assert_frame_equal(ordered(read_results(out)), ordered(reference))
+    assert not (out / TMP / "point-000005.parquet.partial").exists()
+
+
+def test_sigkill_then_resume_equals_an_uninterrupted_sweep(
+    folder: Path, tiny_file: Path, reference: pd.DataFrame
+) -> None:
+    out = folder / "killed"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streetlevel", "sweep", str(tiny_file), "--out", str(out),
+         "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    try:
+        while len(finished_points(out)) < 2 and time.monotonic() < deadline:
+            assert process.poll() is None, "the sweep ended before it could be killed"
+            time.sleep(0.02)
+    finally:
+        # The whole session: the sweep and its cluster's processes die at once, as in a
+        # crash or an out-of-memory kill.
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    done_at_kill = finished_points(out)
+    assert 2 <= len(done_at_kill) < TINY_POINTS
+    # While stopped, the store holds whole points only, readable as they are.
+    partial = read_results(out)
+    assert set(partial["point"]) == done_at_kill
+    assert len(partial) == len(done_at_kill) * TINY_REPLICATIONS
+    resumed = cli("sweep", str(tiny_file), "--out", str(out), "--workers", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{TINY_POINTS - len(done_at_kill)} run now" in resumed.stdout
+    pd.testing.assert_frame_equal(ordered(read_results(out)), ordered(reference))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def dask_cluster() -> Iterator[str]:
+    """A scheduler and two workers, each its own process started with the `dask` command,
+    as on a cluster of machines (docs/experiments.md)."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    dask = [sys.executable, "-m", "dask"]
+    port = address.rsplit(":", 1)[1]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    processes = [
+        subprocess.Popen(
+            [*dask, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"], **quiet
+        )
+    ]
+    for _ in range(2):
+        processes.append(
+            subprocess.Popen(
+                [*dask, "worker", address, "--nthreads", "1", "--no-dashboard"], **quiet
+            )
+        )
+    try:
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def test_sweep_on_a_separate_process_cluster(
+    folder: Path, tiny_file: Path, reference: pd.DataFrame, dask_cluster: str
+) -> None:
+    out = folder / "cluster"
+    done = cli("sweep", str(tiny_file), "--out", str(out), "--scheduler", dask_cluster)
+    assert done.returncode == 0, done.stderr
+    pd.testing.assert_frame_equal(ordered(read_results(out)), ordered(reference))
+
+
+def test_no_scheduler_is_a_clear_error(tmp_path: Path, tiny_file: Path) -> None:
+    with pytest.raises(ExperimentError, match="cannot connect to a Dask scheduler"):
+        sweep(
+            load_experiment(tiny_file),
+            tmp_path / "out",
+            scheduler=f"tcp://127.0.0.1:{free_port()}",
+        )
+
+
+# -- reading, comparing, sensitivity -----------------------------------------------------------
+
+
+def test_query_reads_the_store(folder: Path, reference: pd.DataFrame) -> None:
+    done = cli(
+        "query", str(folder / "one-worker"), "--csv",
+        "SELECT route, count(*) AS n, avg(national_sanction_rate) AS rate FROM results "
+        "GROUP BY route ORDER BY route",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    got = pd.read_csv(io.StringIO(done.stdout))
+    expected = reference.groupby("route")["national_sanction_rate"].agg(["count", "mean"])
+    assert got["route"].tolist() == ["benefit_office", "caseworker"]
+    assert got["n"].tolist() == expected["count"].tolist()
+    np.testing.assert_allclose(got["rate"], expected["mean"], rtol=1e-12)
+    bad = cli("query", str(folder / "one-worker"), "SELECT nope FROM results")
+    assert bad.returncode == 2 and "query: " in bad.stderr
+
+
+def test_compare_groups_levers_across_replications_and_uncertainties(
+    folder: Path, reference: pd.DataFrame
+) -> None:
+    table = comparison(folder / "one-worker")
+    assert len(table.drop_duplicates(["route", "ranking"])) == 4
+    row = table[
+        (table["route"] == "caseworker")
+        & (table["ranking"])
+        & (table["outcome"] == "exit_unknown_rate")
+    ].iloc[0]
+    values = reference[(reference["route"] == "caseworker") & reference["ranking"]][
+        "exit_unknown_rate"
+    ]
+    assert row["n"] == 3 * TINY_REPLICATIONS  # 3 recompliance values x 3 replications
+    mean, low, high = interval(values)
+    assert (row["mean"], row["low"], row["high"]) == pytest.approx((mean, low, high))
+    assert row["se"] == pytest.approx(values.std(ddof=1) / np.sqrt(len(values)))
+    _, paths = write_comparison(folder / "one-worker", folder / "compare")
+    assert [p.name for p in paths] == ["compare.csv", "compare.png", "compare.html"]
+    assert all(p.stat().st_size > 0 for p in paths)
+    assert paths[1].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sobol_finds_the_one_factor_that_matters(tmp_path: Path) -> None:
+    design = f'kind = "sobol"\nsamples = {SOBOL_N}'
+    path = write(tmp_path, "sobol.toml", KNOWN.format(design=design))
+    sweep(load_experiment(path), tmp_path / "out", workers=2)
+    table = sensitivity(tmp_path / "out", ["national_sanction_rate", "exit_unknown_rate"])
+    for outcome, rows in table.groupby("outcome"):
+        inert = rows[rows["factor"] == "deduction_weeks"].iloc[0]
+        # Identical results whenever only deduction_weeks differs: exactly zero.
+        assert inert["S1"] == 0.0 and inert["ST"] == 0.0, outcome
+        active = rows[rows["factor"] == "office_intercept"].iloc[0]
+        # All the variation is the intercept's: S1 = ST = 1 within the estimate's interval.
+        assert abs(active["ST"] - 1.0) <= active["ST_conf"], outcome
+        assert abs(active["S1"] - 1.0) <= active["S1_conf"], outcome
+    done = cli("sensitivity", str(tmp_path / "out"), "--outcome", "timeliness")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "sensitivity.png").stat().st_size > 0
+
+
+def test_morris_mu_star_is_zero_for_a_factor_without_effect(tmp_path: Path) -> None:
+    design = f'kind = "morris"\nsamples = {MORRIS_TRAJECTORIES}'
+    path = write(tmp_path, "morris.toml", KNOWN.format(design=design))
+    sweep(load_experiment(path), tmp_path / "out", workers=2)
+    table = sensitivity(tmp_path / "out", ["national_sanction_rate"]).set_index("factor")
+    assert table.loc["deduction_weeks", "mu_star"] == 0.0
+    assert table.loc["office_intercept", "mu_star"] > 0.0
+
+
+def test_sensitivity_needs_a_complete_sampled_design(folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(ExperimentError, match="needs a sobol or morris design"):
+        sensitivity(folder / "one-worker")
