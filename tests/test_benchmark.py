@@ -22,7 +22,7 @@ from streetlevel.benchmark import (
     write_benchmark,
 )
 from streetlevel.decisions import validate_decisions
-from streetlevel.funnel import LEVELS, poisson_ratio_interval
+from streetlevel.funnel import LEVELS, overdispersion, poisson_ratio_interval
 from streetlevel.loading import load_scenario, with_values
 from streetlevel.records import AGE_GROUPS
 from streetlevel.run import run_scenario
@@ -133,6 +133,7 @@ MUNICIPALITIES = 100
 
 def test_no_municipality_effect_flags_no_more_than_the_limits_imply() -> None:
     flagged = {level: 0 for level in LEVELS}
+    overdispersed = 0
     for seed in range(DATASETS):
         frame, _, _ = synthetic(100 + seed, MUNICIPALITIES, {})
         probability, _ = expected_sanctioned(frame)
@@ -140,6 +141,9 @@ def test_no_municipality_effect_flags_no_more_than_the_limits_imply() -> None:
         for level in LEVELS:
             column = "outside_" + f"{100 * level:g}".replace(".", "")
             flagged[level] += int(result[column].sum())
+            overdispersed += (
+                int(result[f"{column}_overdispersed"].sum()) if level == LEVELS[1] else 0
+            )
     units = DATASETS * MUNICIPALITIES
     for level in LEVELS:
         # Chance alone flags Binomial(units, 1 - level) municipalities; allow its 99.9 %
@@ -148,6 +152,37 @@ def test_no_municipality_effect_flags_no_more_than_the_limits_imply() -> None:
         most = stats.binom.ppf(0.999, units, 1 - level)
         assert flagged[level] <= most, (level, flagged[level], most)
     assert flagged[LEVELS[0]] >= stats.binom.ppf(0.001, units, (1 - LEVELS[0]) / 2)
+    # Limits that also allow for a spread between municipalities are never narrower in
+    # expectation, so they too flag no more than chance.
+    assert overdispersed <= stats.binom.ppf(0.999, units, 1 - LEVELS[1])
+
+
+SPREAD = 0.3
+"""Standard deviation of ordinary municipalities' effects on the log-odds of a sanction."""
+EXTREME = 1.2
+"""The effect of one municipality far beyond the ordinary spread."""
+
+
+def test_with_a_spread_between_municipalities_only_the_extreme_stands_out() -> None:
+    rng = np.random.default_rng(500)
+    effects = {m: float(rng.normal(0.0, SPREAD)) for m in range(1, 80)}
+    effects[0] = EXTREME
+    frame, _, _ = synthetic(500, 80, effects)
+    probability, _ = expected_sanctioned(frame)
+    result = risk_adjusted(frame, probability)
+    units = len(result)
+    # Chance-only limits see the spread: many more flagged than chance would (over-dispersion
+    # beyond its chi-squared test at 0.1 %).
+    assert result["outside_998"].sum() > stats.binom.ppf(0.999, units, 1 - LEVELS[1])
+    z = result["z"].to_numpy()
+    assert units * overdispersion(z) > stats.chi2.ppf(0.999, units - 1)
+    assert result["between_sd"].iloc[0] > 0
+    # Allowing for it, the extreme municipality stands out and the ordinary ones do not (up
+    # to what a 99.8 % limit lets through; the effects are normal on the log-odds scale, the
+    # limits on the ratio scale, so this is approximate).
+    flags = result.set_index("municipality")["outside_998_overdispersed"]
+    assert flags["M000"]
+    assert flags.drop("M000").sum() <= stats.binom.ppf(0.999, units - 1, 1 - LEVELS[1])
 
 
 @pytest.fixture(scope="module")

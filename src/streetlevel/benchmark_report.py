@@ -253,7 +253,7 @@ def report(result: Benchmark) -> Report:
         f"95 % limits (chance alone puts about {len(adjusted) * (1 - LEVELS[0]):.0f} there) "
         f"and {counts[LEVELS[1]]} outside the 99.8 % limits (chance: about "
         f"{len(adjusted) * (1 - LEVELS[1]):.1f}). Over-dispersion (Spiegelhalter's winsorised "
-        f"mean squared z-score; about 0.7 when only chance is at work): "
+        f"mean squared z-score, scaled to be about 1 when only chance is at work): "
         f"{result.overdispersion:.1f}. Limits follow Spiegelhalter (2005); a unit's own 95 % "
         "interval (low, high) is exact Poisson."
     )

@@ -389,7 +389,7 @@ def _print_benchmark(result: Benchmark, out: Path) -> None:
             f"outside the {level} limits after risk adjustment: {len(flagged)} "
             f"({above} above, {len(flagged) - above} below)"
         )
-    lines.append(f"over-dispersion (about 0.7 if only chance): {result.overdispersion:.1f}")
+    lines.append(f"over-dispersion (about 1 if only chance): {result.overdispersion:.1f}")
     standing_out = adjusted[adjusted["outside_998_overdispersed"]]
     lines.append(
         "outside the 99.8 % limits allowing for the spread between municipalities: "

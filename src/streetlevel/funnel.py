@@ -24,6 +24,7 @@ from scipy import stats
 
 __all__ = [
     "LEVELS",
+    "WINSORISED_NORMAL",
     "WINSOR_SHARE",
     "between_variance",
     "binomial_quantile",
@@ -41,6 +42,12 @@ LEVELS = (0.95, 0.998)
 WINSOR_SHARE = 0.10
 """Share of z-scores pulled in at each end before estimating over-dispersion, so that the
 outliers being looked for do not inflate it (Spiegelhalter 2005, section 5)."""
+_EDGE = float(stats.norm.ppf(1.0 - WINSOR_SHARE))
+WINSORISED_NORMAL = float(
+    (1.0 - 2.0 * WINSOR_SHARE) - 2.0 * _EDGE * stats.norm.pdf(_EDGE) + 2.0 * WINSOR_SHARE * _EDGE**2
+)
+"""The winsorised mean square of standard normal z-scores (about 0.68): dividing by it makes
+the over-dispersion factor 1 under chance alone."""
 
 Float = npt.NDArray[np.float64]
 
@@ -128,21 +135,21 @@ def z_scores(observed: npt.ArrayLike, recipients: npt.ArrayLike, expected: npt.A
 
 
 def overdispersion(z: npt.ArrayLike) -> float:
-    """Spiegelhalter's over-dispersion factor: the mean of the squared z-scores after
-    winsorising :data:`WINSOR_SHARE` at each end. When municipalities differ only by chance
-    it is about 0.7 (winsorising trims the tails of the normal: Spiegelhalter's test compares
-    ``I * phi`` with chi-squared on ``I - 1`` degrees of freedom, which is conservative); far
-    above 1 means they differ by more than chance (``sqrt(phi)`` times its spread).
+    """Over-dispersion factor: the mean of the squared z-scores after winsorising
+    :data:`WINSOR_SHARE` at each end (Spiegelhalter 2005), divided by its value for standard
+    normal z-scores (:data:`WINSORISED_NORMAL`) so that it is about 1 when municipalities
+    differ only by chance; far above 1 means they differ by more (``sqrt(phi)`` times the
+    spread chance gives).
 
     >>> round(overdispersion(np.random.default_rng(1).normal(size=2000)), 1)
-    0.7
+    1.0
     """
     values = np.asarray(z, dtype=np.float64)
     values = values[~np.isnan(values)]
     if len(values) == 0:
         return float("nan")
     low, high = np.quantile(values, [WINSOR_SHARE, 1.0 - WINSOR_SHARE])
-    return float(np.mean(np.clip(values, low, high) ** 2))
+    return float(np.mean(np.clip(values, low, high) ** 2) / WINSORISED_NORMAL)
 
 
 def null_sd(recipients: npt.ArrayLike, expected: npt.ArrayLike) -> Float:
