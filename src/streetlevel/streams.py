@@ -25,9 +25,7 @@ class Streams:
         self.replications = list(replications)
         self.key = key
         self.generators = [
-            np.random.Generator(
-                np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, *key)))
-            )
+            np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r, *key))))
             for r in self.replications
         ]
 

@@ -126,7 +126,5 @@ def propose(sim: Simulation) -> None:
         sim.record_events(
             "placement",
             sub,
-            outcome=np.where(
-                overruled, OUTCOMES.index("overruled"), OUTCOMES.index("approved")
-            ),
+            outcome=np.where(overruled, OUTCOMES.index("overruled"), OUTCOMES.index("approved")),
         )
