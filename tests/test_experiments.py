@@ -7,6 +7,7 @@ so a point takes a fraction of a second and a sweep is dominated by starting its
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import signal
@@ -32,6 +33,9 @@ from streetlevel.experiments.store import TMP, finished_points, partition_path
 from streetlevel.experiments.sweep import outcome_names, run_point
 from streetlevel.run import run_scenario
 from streetlevel.summary import interval, summarize
+
+# The package exports the function sweep under the module's name: reach the module itself.
+sweep_module = importlib.import_module("streetlevel.experiments.sweep")
 
 TINY = """
 [experiment]
@@ -76,7 +80,7 @@ KNOWN = """
 name = "known"
 scenario = "municipality-b"
 seed = 3
-replications = 2
+replications = 1
 common_random_numbers = true
 
 [design]
@@ -404,7 +408,10 @@ def test_sweep_on_a_separate_process_cluster(
     pd.testing.assert_frame_equal(ordered(read_results(out)), ordered(reference))
 
 
-def test_no_scheduler_is_a_clear_error(tmp_path: Path, tiny_file: Path) -> None:
+def test_no_scheduler_is_a_clear_error(
+    tmp_path: Path, tiny_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweep_module, "SCHEDULER_TIMEOUT", "2s")
     with pytest.raises(ExperimentError, match="cannot connect to a Dask scheduler"):
         sweep(
             load_experiment(tiny_file),
@@ -476,7 +483,7 @@ def test_sobol_finds_the_one_factor_that_matters(tmp_path: Path) -> None:
 def test_morris_mu_star_is_zero_for_a_factor_without_effect(tmp_path: Path) -> None:
     design = f'kind = "morris"\nsamples = {MORRIS_TRAJECTORIES}'
     path = write(tmp_path, "morris.toml", KNOWN.format(design=design))
-    sweep(load_experiment(path), tmp_path / "out", workers=2)
+    sweep(load_experiment(path), tmp_path / "out", workers=1)
     table = sensitivity(tmp_path / "out", ["national_sanction_rate"]).set_index("factor")
     assert table.loc["deduction_weeks", "mu_star"] == 0.0
     assert table.loc["office_intercept", "mu_star"] > 0.0
