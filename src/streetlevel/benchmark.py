@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from streetlevel.decisions import SCHEMA, read_decisions, validate_decisions
@@ -131,8 +132,10 @@ def load_decisions(source: Path | str) -> pd.DataFrame:
     return _load(source)[0]
 
 
-def _load(source: Path | str) -> tuple[pd.DataFrame, int]:
-    """The decision data and the weeks of a full-year recipient."""
+def _load(source: Path | str, replication: int | None = None) -> tuple[pd.DataFrame, int]:
+    """The decision data and the weeks of a full-year recipient; of a run directory, only
+    the replication judged (default: the first) is read, which keeps a run of many
+    replications within memory."""
     source = Path(source)
     if not source.is_dir():
         return read_decisions(source), WEEKS_PER_YEAR
@@ -150,7 +153,14 @@ def _load(source: Path | str) -> tuple[pd.DataFrame, int]:
     # column it writes today is in it); a benchmark reads the schema's columns.
     try:
         present = set(pq.read_schema(path).names)
-        table = pq.read_table(path, columns=[c.name for c in SCHEMA if c.name in present])
+        columns = [c.name for c in SCHEMA if c.name in present]
+        filters = None
+        if "replication" in present:
+            replications = pq.read_table(path, columns=["replication"]).column("replication")
+            numbers = sorted(int(r) for r in pc.unique(replications).to_pylist())
+            chosen = _chosen(numbers, replication)
+            filters = [("replication", "=", chosen)]
+        table = pq.read_table(path, columns=columns, filters=filters)
     except (OSError, pa.ArrowException) as err:
         raise StreetlevelError(f"{path}: cannot read: {err}") from None
     categories = [c.name for c in scenario.categories]
@@ -165,13 +175,17 @@ def _one_replication(
         if replication not in (None, 0):
             raise StreetlevelError(f"--replication {replication}: the data have no replications")
         return frame, None
-    present = sorted(int(r) for r in frame["replication"].unique())
+    chosen = _chosen(sorted(int(r) for r in frame["replication"].unique()), replication)
+    return frame[frame["replication"] == chosen].reset_index(drop=True), chosen
+
+
+def _chosen(present: list[int], replication: int | None) -> int:
     chosen = present[0] if replication is None else replication
     if chosen not in present:
         raise StreetlevelError(
             f"replication {chosen} is not in the data (replications: {_span(present)})"
         )
-    return frame[frame["replication"] == chosen].reset_index(drop=True), chosen
+    return chosen
 
 
 def _span(values: list[int]) -> str:
@@ -383,7 +397,7 @@ def benchmark(
         by_category: compare municipalities within each category, not over all clients.
         replication: the replication of a simulated run to judge (default: the first).
     """
-    loaded, weeks_per_year = _load(source)
+    loaded, weeks_per_year = _load(source, replication)
     frame, chosen = _one_replication(loaded, replication)
     years = sorted(int(y) for y in frame["year"].unique())
     year = years[-1] if year is None else year
