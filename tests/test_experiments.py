@@ -7,9 +7,10 @@ so a point takes a fraction of a second and a sweep is dominated by starting its
 
 from __future__ import annotations
 
-import importlib
 import io
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,7 +25,8 @@ import pandas as pd
 import pytest
 
 from streetlevel.errors import ExperimentError
-from streetlevel.experiments import load_experiment, read_results, sweep
+from streetlevel.experiments import load_experiment, read_results, run_sweep
+from streetlevel.experiments import sweep as sweep_module
 from streetlevel.experiments.compare import comparison, write_comparison
 from streetlevel.experiments.design import build_design, point_seed, point_values
 from streetlevel.experiments.sensitivity import sensitivity
@@ -33,9 +35,6 @@ from streetlevel.experiments.store import TMP, finished_points, partition_path
 from streetlevel.experiments.sweep import outcome_names, run_point
 from streetlevel.run import run_scenario
 from streetlevel.summary import interval, summarize
-
-# The package exports the function sweep under the module's name: reach the module itself.
-sweep_module = importlib.import_module("streetlevel.experiments.sweep")
 
 TINY = """
 [experiment]
@@ -139,7 +138,7 @@ def tiny_file(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def reference(folder: Path, tiny_file: Path) -> pd.DataFrame:
     """The tiny experiment swept without interruption by one local worker."""
-    result = sweep(load_experiment(tiny_file), folder / "one-worker", workers=1)
+    result = run_sweep(load_experiment(tiny_file), folder / "one-worker", workers=1)
     assert (result.points, result.ran, result.resumed) == (TINY_POINTS, TINY_POINTS, 0)
     return read_results(folder / "one-worker")
 
@@ -295,7 +294,7 @@ def test_one_and_two_workers_give_identical_tables(
 
 
 def test_sweep_again_runs_nothing(folder: Path, tiny_file: Path, reference: pd.DataFrame) -> None:
-    result = sweep(load_experiment(tiny_file), folder / "one-worker", workers=1)
+    result = run_sweep(load_experiment(tiny_file), folder / "one-worker", workers=1)
     assert (result.ran, result.resumed) == (0, TINY_POINTS)
 
 
@@ -304,7 +303,19 @@ def test_another_experiment_is_refused(
 ) -> None:
     other = write(tmp_path, "other.toml", TINY.replace("seed = 5", "seed = 6"))
     with pytest.raises(ExperimentError, match="holds the results of another experiment"):
-        sweep(load_experiment(other), folder / "one-worker", workers=1)
+        run_sweep(load_experiment(other), folder / "one-worker", workers=1)
+
+
+def test_another_version_of_streetlevel_is_refused(
+    folder: Path, tiny_file: Path, tmp_path: Path, reference: pd.DataFrame
+) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(folder / "one-worker", copy)
+    record = json.loads((copy / "experiment.json").read_text())
+    record["package_version"] = "0.0.1"
+    (copy / "experiment.json").write_text(json.dumps(record))
+    with pytest.raises(ExperimentError, match=r"was started with streetlevel 0\.0\.1"):
+        run_sweep(load_experiment(tiny_file), copy, workers=1)
 
 
 def test_resume_ignores_what_a_kill_left_half_written(
@@ -315,7 +326,7 @@ def test_resume_ignores_what_a_kill_left_half_written(
     # (copied from the reference run), a partition half-written in tmp/.
     experiment = load_experiment(tiny_file)
     with pytest.raises(ZeroDivisionError):
-        sweep(experiment, out, workers=1, on_progress=lambda done, total: 1 / 0)
+        run_sweep(experiment, out, workers=1, on_progress=lambda done, total: 1 / 0)
     assert finished_points(out) == set()
     for point in (0, 4, 11):
         partition_path(out, point).parent.mkdir(exist_ok=True)
@@ -324,7 +335,7 @@ def test_resume_ignores_what_a_kill_left_half_written(
         )
     (out / TMP).mkdir(exist_ok=True)
     (out / TMP / "point-000005.parquet.partial").write_bytes(b"PAR1 half")
-    result = sweep(experiment, out, workers=1)
+    result = run_sweep(experiment, out, workers=1)
     assert (result.ran, result.resumed) == (TINY_POINTS - 3, 3)
     pd.testing.assert_frame_equal(ordered(read_results(out)), ordered(reference))
     assert not (out / TMP / "point-000005.parquet.partial").exists()
@@ -413,7 +424,7 @@ def test_no_scheduler_is_a_clear_error(
 ) -> None:
     monkeypatch.setattr(sweep_module, "SCHEDULER_TIMEOUT", "2s")
     with pytest.raises(ExperimentError, match="cannot connect to a Dask scheduler"):
-        sweep(
+        run_sweep(
             load_experiment(tiny_file),
             tmp_path / "out",
             scheduler=f"tcp://127.0.0.1:{free_port()}",
@@ -465,7 +476,7 @@ def test_compare_groups_levers_across_replications_and_uncertainties(
 def test_sobol_finds_the_one_factor_that_matters(tmp_path: Path) -> None:
     design = f'kind = "sobol"\nsamples = {SOBOL_N}'
     path = write(tmp_path, "sobol.toml", KNOWN.format(design=design))
-    sweep(load_experiment(path), tmp_path / "out", workers=2)
+    run_sweep(load_experiment(path), tmp_path / "out", workers=2)
     table = sensitivity(tmp_path / "out", ["national_sanction_rate", "exit_unknown_rate"])
     for outcome, rows in table.groupby("outcome"):
         inert = rows[rows["factor"] == "deduction_weeks"].iloc[0]
@@ -483,7 +494,7 @@ def test_sobol_finds_the_one_factor_that_matters(tmp_path: Path) -> None:
 def test_morris_mu_star_is_zero_for_a_factor_without_effect(tmp_path: Path) -> None:
     design = f'kind = "morris"\nsamples = {MORRIS_TRAJECTORIES}'
     path = write(tmp_path, "morris.toml", KNOWN.format(design=design))
-    sweep(load_experiment(path), tmp_path / "out", workers=1)
+    run_sweep(load_experiment(path), tmp_path / "out", workers=1)
     table = sensitivity(tmp_path / "out", ["national_sanction_rate"]).set_index("factor")
     assert table.loc["deduction_weeks", "mu_star"] == 0.0
     assert table.loc["office_intercept", "mu_star"] > 0.0

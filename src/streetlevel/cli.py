@@ -468,8 +468,7 @@ def sweep(
 ) -> None:
     """Run an experiment's points on Dask, storing each point as it finishes; on an existing
     directory, run only the points still missing."""
-    from streetlevel.experiments import load_experiment
-    from streetlevel.experiments import sweep as run_sweep
+    from streetlevel.experiments import load_experiment, run_sweep
 
     if workers is not None and scheduler is not None:
         raise StreetlevelError("--workers, --scheduler: give one (a scheduler has its workers)")

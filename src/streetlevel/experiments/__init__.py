@@ -2,7 +2,7 @@
 
 An experiment file (:mod:`~streetlevel.experiments.spec`) names a base scenario, the levers
 and uncertainties that vary over it and a design (:mod:`~streetlevel.experiments.design`);
-:func:`~streetlevel.experiments.sweep.sweep` runs its points on a Dask cluster into a results
+:func:`~streetlevel.experiments.sweep.run_sweep` runs its points on a Dask cluster into a results
 store (:mod:`~streetlevel.experiments.store`) that can be read while it runs and that a new
 sweep resumes; :mod:`~streetlevel.experiments.compare` and
 :mod:`~streetlevel.experiments.sensitivity` analyse the stored results. See
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from streetlevel.experiments.spec import Experiment, example_path, load_experiment
 from streetlevel.experiments.store import connect, read_results
-from streetlevel.experiments.sweep import SweepResult, sweep
+from streetlevel.experiments.sweep import SweepResult, run_sweep
 
 __all__ = [
     "Experiment",
@@ -22,5 +22,5 @@ __all__ = [
     "example_path",
     "load_experiment",
     "read_results",
-    "sweep",
+    "run_sweep",
 ]

@@ -58,7 +58,7 @@ from streetlevel.run import default_batch_size
 from streetlevel.scenario import Scenario
 from streetlevel.summary import replication_indicators
 
-__all__ = ["SweepResult", "outcome_names", "run_point", "sweep"]
+__all__ = ["SweepResult", "outcome_names", "run_point", "run_sweep"]
 
 SCENARIO = "scenario.toml"
 SCHEDULER_TIMEOUT = "20s"
@@ -115,7 +115,7 @@ def outcome_names(scenario: Scenario) -> list[str]:
         return list(run_point(probe, seed=0, replications=1))
 
 
-def sweep(
+def run_sweep(
     experiment: Experiment,
     out: Path,
     *,
@@ -216,7 +216,28 @@ def _client(stack: ExitStack, workers: int | None, scheduler: str | None) -> Any
         raise ExperimentError(
             f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({err})"
         ) from None
-    return stack.enter_context(client)
+    stack.enter_context(client)
+    _check_workers(client, scheduler)
+    return client
+
+
+def _check_workers(client: Any, scheduler: str) -> None:
+    """Workers of a cluster started by others must run the same streetlevel as the sweep, or
+    their points would come from another model (checked for the workers present now)."""
+    found = client.run(_version)
+    wrong = {worker: v for worker, v in found.items() if v != _version()}
+    if wrong:
+        listed = ", ".join(f"{worker} has {v}" for worker, v in sorted(wrong.items()))
+        raise ExperimentError(
+            f"--scheduler {scheduler}: workers run another streetlevel than this "
+            f"{_version()}: {listed}"
+        )
+
+
+def _version() -> str:
+    from streetlevel import __version__
+
+    return __version__
 
 
 def _partition(
@@ -253,6 +274,12 @@ def _prepare(experiment: Experiment, out: Path) -> pd.DataFrame:
                 f"({held.get('name', 'unknown')}, or this one changed since); "
                 "choose another --out"
             )
+        if held.get("package_version") != _version():
+            raise ExperimentError(
+                f"{out}: was started with streetlevel {held.get('package_version')}, this is "
+                f"{_version()}; resuming would mix results of two versions of the model: "
+                "choose another --out"
+            )
     elif out.exists() and any(out.iterdir()):
         raise ExperimentError(
             f"{out}: already holds files but no {EXPERIMENT}; choose another --out"
@@ -276,14 +303,12 @@ def _arrow(frame: pd.DataFrame) -> Any:
 
 
 def _record(experiment: Experiment) -> dict[str, Any]:
-    from streetlevel import __version__
-
     return {
         "name": experiment.spec.experiment.name,
         "fingerprint": experiment.fingerprint,
         "experiment": experiment.spec.model_dump(mode="json"),
         "source": experiment.origin,
-        "package_version": __version__,
+        "package_version": _version(),
         "python": platform.python_version(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
