@@ -188,6 +188,16 @@ def test_bad_files_name_the_key_path(
     assert expected in str(err.value)
 
 
+def test_unquoted_key_paths_mean_the_same(tmp_path: Path) -> None:
+    # To TOML, an unquoted dotted key is a nested table; the experiment reads it as a path.
+    text = TINY.replace('"scale.client_scale" = 0.5', "scale.client_scale = 0.5")
+    assert text != TINY
+    unquoted = load_experiment(write(tmp_path, "unquoted.toml", text))
+    quoted = load_experiment(write(tmp_path, "quoted.toml", TINY))
+    assert unquoted.base.scale.client_scale.value == 0.5
+    assert unquoted.fingerprint == quoted.fingerprint
+
+
 def test_unknown_outcome_lists_the_known(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.toml", 'outcomes = ["sanction_rat"]\n' + TINY)
     with pytest.raises(ExperimentError, match=r"outcomes\[0\]: unknown outcome 'sanction_rat'"):

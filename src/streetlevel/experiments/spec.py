@@ -125,6 +125,17 @@ class Factor(_Section):
     range: Annotated[list[FiniteFloat], Field(min_length=2, max_length=2)] | None = None
     levels: Annotated[dict[Name, dict[Name, Scalar]], Field(min_length=1)] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten_levels(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("levels"), dict):
+            levels = {
+                label: _flatten(pairs) if isinstance(pairs, dict) else pairs
+                for label, pairs in data["levels"].items()
+            }
+            data = {**data, "levels": levels}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> Factor:
         given = [k for k in ("values", "range", "levels") if getattr(self, k) is not None]
@@ -176,6 +187,13 @@ class ExperimentFile(_Section):
     uncertainties: list[Factor] = []
     outcomes: list[Name] = []
     """Indicators kept per replication (names as in ``streetlevel run --json``); empty: all."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten_constants(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("constants"), dict):
+            data = {**data, "constants": _flatten(data["constants"])}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> ExperimentFile:
@@ -257,6 +275,23 @@ class Experiment:
     def scenario_at(self, point: dict[str, Any], label: str) -> Scenario:
         """The base scenario with a point's values set; each changed source says ``label``."""
         return with_values(self.base, self.assignments(point), label)
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Key paths from TOML tables: an unquoted dotted key (``synthetic.rural = 0.4``) is a
+    nested table to TOML, and means the same as the quoted ``"synthetic.rural" = 0.4``.
+
+    >>> _flatten({"synthetic": {"rural": 0.4}, "time.burn_in_years": 1})
+    {'synthetic.rural': 0.4, 'time.burn_in_years': 1}
+    """
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            out.update(_flatten(value, path))
+        else:
+            out[path] = value
+    return out
 
 
 def example_path() -> Path:
