@@ -1,21 +1,27 @@
 """Calibration: fit the parameters the studies do not give to the published figures.
 
 The method is the simulated method of moments with common random numbers (McFadden 1989;
-Pakes & Pollard 1989): the simulated moments m(theta) are the summary indicators of a run with
-a fixed seed, so two nearby thetas see the same random draws and the objective is smooth enough
-for a derivative-based optimiser; theta minimises
+Pakes & Pollard 1989). The simulated moments m(theta) are summary indicators of runs that all
+use one seed; theta minimises
 
-    sum_j ((m_j(theta) - published_j) / sigma_j)^2
+    sum_j ((m_j(theta) - published_j) / sigma_j)^2,
 
-(``scipy.optimize.least_squares``, trust-region reflective within each parameter's bounds).
-``sigma_j`` combines the precision each figure was published to (a figure rounded to the
+where ``sigma_j`` combines the precision each figure was published to (a figure rounded to the
 nearest point is uniform within half a point: variance ``precision^2 / 3``) and the simulation
-noise of the moment at the evaluation's replications. With as many moments as parameters the
-model is exactly identified and the standard errors are the delta method's,
-``Var(theta) = G^-1 Omega G^-T``, with ``G`` the Jacobian of the moments at the estimate and
-``Omega`` the moments' variance: how far each parameter could move while the moments stay
-within what the published figures allow. A parameter whose interval covers most of its
-bounds is reported as weakly identified.
+noise of the moment (measured once, from a run with more replications).
+
+Common random numbers make nearby runs alike but not smooth in theta: once a decision flips,
+later draws are consumed differently, so finite differences of a few per cent are mostly
+noise. The search therefore fits the moments locally instead of differencing them: each round
+simulates a Latin hypercube of 2k + 2 points in a box around the current estimate, regresses
+the moments on the parameters (one regression gives every slope, and averages the noise),
+and moves to the point where the fitted moments come closest to the targets within the box
+(``scipy.optimize.lsq_linear``); the box halves once the steps stay well inside it. The
+budget left at the end buys a last, larger design around the estimate, whose regression gives
+the Jacobian ``G`` for the standard errors (delta method: ``Var(theta) = (G' W G)^-1`` with
+``W = diag(1 / sigma^2)``): how far each parameter could move while the moments stay within
+what the published figures and the simulation allow. A parameter whose 95 % interval covers
+more than half its bounds is reported as weakly identified.
 
 The calibrated scenario records, on every parameter it set, the calibration: method, targets,
 date, the command that ran it, and the 95 % interval of the estimate.
@@ -38,11 +44,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.optimize import least_squares
+from scipy.optimize import lsq_linear
 
 from streetlevel.engine import Simulation
 from streetlevel.errors import StreetlevelError
 from streetlevel.loading import scenario_from_dict, scenario_to_toml, with_values
+from streetlevel.params import Param
 from streetlevel.records import write_text_atomic
 from streetlevel.scenario import Scenario
 from streetlevel.summary import replication_indicators
@@ -54,7 +61,9 @@ __all__ = [
     "Estimate",
     "FreeParameter",
     "calibrate",
+    "parameter_of",
     "simulated_moments",
+    "write_calibrated",
 ]
 
 
@@ -70,14 +79,14 @@ class FreeParameter:
 
 
 DANISH_PARAMETERS = (
-    FreeParameter("attendance.intercept", -5.0, -0.5, "national_sanction_rate"),
-    FreeParameter("attendance.motivation", -3.5, -0.2, "repeat_share"),
-    FreeParameter("decision.benefit_office.intercept", -5.0, 3.0, "sanction_rate_municipality_a"),
+    FreeParameter("attendance.intercept", -8.0, -0.5, "national_sanction_rate"),
+    FreeParameter("attendance.motivation", -9.0, -0.2, "repeat_share"),
+    FreeParameter("decision.benefit_office.intercept", -9.0, 3.0, "sanction_rate_municipality_a"),
     FreeParameter(
         "municipalities[1].management_strictness", 0.0, 1.0, "sanction_rate_municipality_b"
     ),
-    FreeParameter("exits.duration_decay", 0.0, 0.4, "long_term_5y_share"),
-    FreeParameter("categories[2].exit_other", 0.0005, 0.02, "long_term_10y_share"),
+    FreeParameter("exits.duration_decay", 0.0, 0.5, "long_term_5y_share"),
+    FreeParameter("categories[2].exit_other", 0.0005, 0.04, "long_term_10y_share"),
 )
 """What ``calibrate denmark-2011`` fits by default: one parameter per numeric target of the
 Danish register figures (base absence rate, heterogeneity of motivation, the cash-benefit
@@ -111,7 +120,7 @@ class CalibrationResult:
     seconds: float
     seed: int
     replications: int
-    method: str = "simulated method of moments, common random numbers (scipy least_squares)"
+    method: str = "simulated method of moments, common random numbers (local regression search)"
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -147,10 +156,10 @@ def calibrate(
     command: str | None = None,
     on_evaluation: Callable[[int, int, float], None] | None = None,
 ) -> CalibrationResult:
-    """Fit ``parameters`` to the scenario's targets; ``budget`` caps the simulations run by
-    the search, and ``workers`` processes evaluate the finite differences side by side (the
-    result does not depend on them: every evaluation uses the same seed). ``targets``
-    default to the published figures that describe the scenario."""
+    """Fit ``parameters`` to the scenario's targets; ``budget`` caps the simulations of the
+    search, and ``workers`` processes run each round's simulations side by side (the result
+    does not depend on them: every simulation uses the same seed). ``targets`` default to the
+    published figures that describe the scenario."""
     started = time.perf_counter()
     name = scenario.scenario.name
     if targets is None:
@@ -173,23 +182,22 @@ def calibrate(
         values = {p.path: float(v) for p, v in zip(parameters, theta, strict=True)}
         return with_values(scenario, values, "calibration")
 
-    # The noise of each moment at the start sets its weight (and is re-measured at the end).
-    first = simulated_moments(at((start - lower) / width), seed, replications)
-    spread = np.array(
-        [float(np.std(first[w], ddof=1)) if replications > 1 else 0.0 for w in wanted]
-    )
+    # The simulation noise of each moment, from one run with more replications, sets its
+    # weight (with the published figure's precision) for the whole search.
+    noise_reps = max(replications, NOISE_REPLICATIONS)
+    first = simulated_moments(at((start - lower) / width), seed, noise_reps)
+    spread = np.array([float(np.std(first[w], ddof=1)) for w in wanted])
     sigma = np.array(
-        [_sigma(by_name[w], s, replications) for w, s in zip(wanted, spread, strict=True)]
+        [_sigma(by_name[w], sd, replications) for w, sd in zip(wanted, spread, strict=True)]
     )
-    cache: dict[bytes, npt.NDArray[np.float64]] = {}
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    rng = np.random.default_rng(seed)
+    points: list[npt.NDArray[np.float64]] = []
+    values: list[npt.NDArray[np.float64]] = []
 
-    def evaluate(points: list[npt.NDArray[np.float64]]) -> None:
-        """Simulate the points not yet in the cache (side by side with workers)."""
-        todo = [u for u in points if np.round(u, 12).tobytes() not in cache]
-        if len(cache) + len(todo) > budget:
-            raise _BudgetSpentError
-        scenarios = [at(u) for u in todo]
+    def evaluate(batch: list[npt.NDArray[np.float64]]) -> None:
+        """Simulate a batch of points (side by side with workers), all with the same seed."""
+        scenarios = [at(u) for u in batch]
         if pool is not None:
             results = list(
                 pool.map(
@@ -197,76 +205,71 @@ def calibrate(
                 )
             )
         else:
-            results = [_mean_moments(s, seed, replications, wanted) for s in scenarios]
-        for u, m in zip(todo, results, strict=True):
-            cache[np.round(u, 12).tobytes()] = m
+            results = [_mean_moments(sc, seed, replications, wanted) for sc in scenarios]
+        for u, m in zip(batch, results, strict=True):
+            points.append(u)
+            values.append(m)
             history.append(
                 {
-                    "evaluation": len(cache),
+                    "evaluation": len(points),
                     **{p.path: float(lower[i] + width[i] * u[i]) for i, p in enumerate(parameters)},
                     **{w: float(m[j]) for j, w in enumerate(wanted)},
                 }
             )
             if on_evaluation is not None:
                 r = (m - published) / sigma
-                on_evaluation(len(cache), budget, float(r @ r))
+                on_evaluation(len(points), budget, float(r @ r))
 
-    def moments(u: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        evaluate([u])
-        return cache[np.round(u, 12).tobytes()]
-
-    def steps(u: npt.NDArray[np.float64], h: float) -> list[npt.NDArray[np.float64]]:
-        """u + h e_i for each parameter, stepping inwards at a bound."""
-        out = []
-        for i in range(len(u)):
-            v = u.copy()
-            v[i] = u[i] + h if u[i] + h <= 1.0 else u[i] - h
-            out.append(v)
-        return out
-
-    def jacobian(u: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        # Forward differences of 2 % of each parameter's range: large enough that common
-        # random numbers give a smooth quotient, small enough to stay local.
-        points = steps(u, DIFF_STEP)
-        evaluate([u, *points])
-        base = moments(u)
-        cols = [(moments(v) - base) / (v[i] - u[i]) for i, v in enumerate(points)]
-        return np.asarray(np.column_stack(cols) / sigma[:, None], dtype=np.float64)
-
-    def residuals(u: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return np.asarray((moments(u) - published) / sigma, dtype=np.float64)
-
-    u0 = (start - lower) / width
-    best = u0
-    try:
-        # A step of 2 % of each parameter's range: large enough that common random numbers
-        # give a smooth difference quotient, small enough to stay local.
-        fit = least_squares(
-            residuals,
-            u0,
-            jac=jacobian,
-            bounds=(0.0, 1.0),
-            method="trf",
-            x_scale=1.0,
-            max_nfev=budget,
+    k = len(parameters)
+    per_round = max(2 * k + 2, 4)
+    center = (start - lower) / width
+    radius = INITIAL_RADIUS
+    final_n = 2 * per_round
+    if budget < per_round + final_n:
+        raise StreetlevelError(
+            f"calibrate: a budget of {budget} simulations is too small for {k} parameters "
+            f"(at least {per_round + final_n}: one search round of {per_round} and the final "
+            f"design of {final_n})"
         )
-        best = fit.x
-    except _BudgetSpentError:
-        best = _best_seen(cache, published, sigma, u0)
-    # The Jacobian of the moments themselves at the estimate (outside the search's budget),
-    # per unit of each parameter, for the standard errors.
-    budget = len(cache) + len(parameters) + 1
     try:
-        jac = jacobian(best) * sigma[:, None] / width[None, :]
+        while len(points) + per_round + final_n <= budget:
+            # A Latin hypercube around the centre: every parameter moves at once, so one
+            # regression gives all the slopes, and the noise of each run averages out.
+            lo, hi = np.maximum(center - radius, 0.0), np.minimum(center + radius, 1.0)
+            batch = _latin_hypercube(rng, per_round, lo, hi)
+            evaluate(list(batch))
+            recent = slice(len(points) - per_round, len(points))
+            x = np.array(points[recent]) - center
+            y = np.array(values[recent])
+            design = np.column_stack([np.ones(per_round), x])
+            coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+            level, jac_u = coef[0], coef[1:].T
+            # The step that brings the fitted moments closest to the targets, inside the box.
+            step = lsq_linear(
+                jac_u / sigma[:, None],
+                (published - level) / sigma,
+                bounds=(lo - center, hi - center),
+            ).x
+            center = center + step
+            # Shrink the box once the step stays well inside it: the search is local now.
+            if np.max(np.abs(step)) < radius / 2:
+                radius = max(radius / 2, MIN_RADIUS)
+        # The Jacobian at the estimate, from a design wide enough to rise above the noise.
+        lo, hi = np.maximum(center - FINAL_RADIUS, 0.0), np.minimum(center + FINAL_RADIUS, 1.0)
+        evaluate(list(_latin_hypercube(rng, final_n, lo, hi)))
+        x = np.array(points[-final_n:]) - center
+        design = np.column_stack([np.ones(final_n), x])
+        coef, *_ = np.linalg.lstsq(design, np.array(values[-final_n:]), rcond=None)
+        jac_u = coef[1:].T
     finally:
         if pool is not None:
             pool.shutdown()
-    final = simulated_moments(at(best), seed, replications)
-    spread = np.array(
-        [float(np.std(final[w], ddof=1)) if replications > 1 else 0.0 for w in wanted]
-    )
+    best = center
+    jac = jac_u / width[None, :]  # per unit of each parameter
+    final = simulated_moments(at(best), seed, noise_reps)
+    spread = np.array([float(np.std(final[w], ddof=1)) for w in wanted])
     sigma = np.array(
-        [_sigma(by_name[w], s, replications) for w, s in zip(wanted, spread, strict=True)]
+        [_sigma(by_name[w], sd, noise_reps) for w, sd in zip(wanted, spread, strict=True)]
     )
     theta = lower + width * best
     cov = _delta_covariance(jac, sigma)
@@ -312,7 +315,7 @@ def calibrate(
         scenario=calibrated,
         estimates=estimates,
         moments=rows,
-        evaluations=len(cache) + 2,
+        evaluations=len(points) + 2,
         seconds=time.perf_counter() - started,
         seed=seed,
         replications=replications,
@@ -320,26 +323,25 @@ def calibrate(
     )
 
 
-class _BudgetSpentError(Exception):
-    """The evaluation budget ran out inside the optimiser."""
+NOISE_REPLICATIONS = 6
+"""Replications of the runs that measure the moments' simulation noise (start and end)."""
+INITIAL_RADIUS = 0.15
+"""Half-width of the first search box, as a share of each parameter's range."""
+MIN_RADIUS = 0.03
+"""The box shrinks to this half-width and no further: below it the simulation noise of the
+moments would swamp the differences the regression measures."""
+FINAL_RADIUS = 0.06
+"""Half-width of the last design, whose regression gives the Jacobian for the errors."""
 
 
-def _best_seen(
-    cache: dict[bytes, npt.NDArray[np.float64]],
-    published: npt.NDArray[np.float64],
-    sigma: npt.NDArray[np.float64],
-    fallback: npt.NDArray[np.float64],
+def _latin_hypercube(
+    rng: np.random.Generator, n: int, lo: npt.NDArray[np.float64], hi: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
-    best, best_loss = fallback, math.inf
-    for key, m in cache.items():
-        r = (m - published) / sigma
-        if float(r @ r) < best_loss:
-            best, best_loss = np.frombuffer(key, dtype=np.float64).copy(), float(r @ r)
-    return best
-
-
-DIFF_STEP = 0.02
-"""Finite-difference step, as a share of each parameter's range."""
+    """n points in the box [lo, hi], one in each of n equal slices of every axis."""
+    k = len(lo)
+    slices = np.column_stack([rng.permutation(n) for _ in range(k)])
+    u = (slices + rng.random((n, k))) / n
+    return np.asarray(lo + u * (hi - lo), dtype=np.float64)
 
 
 def _mean_moments(
@@ -362,11 +364,20 @@ def _delta_covariance(
         return np.full(info.shape, np.inf)
 
 
-def _current(scenario: Scenario, path: str) -> float:
-    data: Any = scenario.model_dump(mode="json")
+def parameter_of(scenario: Scenario, path: str) -> Param:
+    """The parameter at a key path (``categories[2].exit_other``)."""
+    node: Any = scenario
     for part in path.replace("]", "").replace("[", ".").split("."):
-        data = data[int(part)] if part.isdigit() else data[part]
-    return float(data["value"])
+        node = node[int(part)] if part.isdigit() else getattr(node, part)
+    if not isinstance(node, Param):
+        raise StreetlevelError(f"{path}: not a parameter")
+    return node
+
+
+def _current(scenario: Scenario, path: str) -> float:
+    value = parameter_of(scenario, path).value
+    assert isinstance(value, int | float)
+    return float(value)
 
 
 def _record(
