@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from streetlevel.errors import StreetlevelError
@@ -477,7 +484,8 @@ def sweep(
     with Progress(
         TextColumn(f"[bold]{loaded.spec.experiment.name}[/]"),
         BarColumn(),
-        TextColumn("{task.completed:.0f}/{task.total:.0f} points"),
+        MofNCompleteColumn(),
+        TextColumn("points"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err_console,
