@@ -176,9 +176,7 @@ def test_example_validates_and_is_the_issue_design() -> None:
         (("\"time.burn_in_years\" = 1", "\"time.burn_in_years\" = 1.5"), "constants: "),
     ],
 )  # fmt: skip
-def test_bad_files_name_the_key_path(
-    tmp_path: Path, edit: tuple[str, str], expected: str
-) -> None:
+def test_bad_files_name_the_key_path(tmp_path: Path, edit: tuple[str, str], expected: str) -> None:
     old, new = edit
     assert old in TINY
     path = write(tmp_path, "bad.toml", TINY.replace(old, new, 1))

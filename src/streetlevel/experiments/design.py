@@ -57,8 +57,7 @@ def salib_problem(factors: list[Factor]) -> dict[str, Any]:
         "num_vars": len(factors),
         "names": [f.name for f in factors],
         "bounds": [
-            list(f.range) if f.range is not None else [0.0, float(len(f.labels))]
-            for f in factors
+            list(f.range) if f.range is not None else [0.0, float(len(f.labels))] for f in factors
         ],
     }
 

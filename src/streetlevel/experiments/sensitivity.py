@@ -80,9 +80,7 @@ def sensitivity(out: Path, outcomes: list[str] | None = None) -> pd.DataFrame:
         if design.kind == "sobol":
             keys = ("S1", "S1_conf", "ST", "ST_conf")
             if usable:
-                found = sobol.analyze(
-                    problem, y, calc_second_order=design.second_order, seed=seed
-                )
+                found = sobol.analyze(problem, y, calc_second_order=design.second_order, seed=seed)
         else:
             keys = ("mu_star", "mu_star_conf", "mu", "sigma")
             if usable:
@@ -101,9 +99,7 @@ def sensitivity_figure(table: pd.DataFrame) -> Figure:
     factors = list(dict.fromkeys(table["factor"]))
     cols = min(PANELS_PER_ROW, len(outcomes))
     rows = -(-len(outcomes) // cols)
-    fig = new_figure(
-        PANEL_WIDTH * cols + 1.5, max(2.5, rows * (PANEL_HEIGHT * len(factors) + 1.2))
-    )
+    fig = new_figure(PANEL_WIDTH * cols + 1.5, max(2.5, rows * (PANEL_HEIGHT * len(factors) + 1.2)))
     axes = fig.subplots(rows, cols, squeeze=False, sharey=True).ravel()
     y = np.arange(len(factors))
     sobol = "ST" in table.columns

@@ -146,16 +146,12 @@ class Factor(_Section):
             )
         named = [k for k in ("key", "keys") if getattr(self, k) is not None]
         if self.levels is not None and named:
-            raise ValueError(
-                f"factor '{self.name}': levels name their own keys; remove {named[0]}"
-            )
+            raise ValueError(f"factor '{self.name}': levels name their own keys; remove {named[0]}")
         if self.levels is None and len(named) != 1:
             raise ValueError(f"factor '{self.name}' needs exactly one of key, keys")
         if self.range is not None and not self.range[0] < self.range[1]:
             raise ValueError(f"factor '{self.name}': range must be [low, high] with low < high")
-        if self.values is not None and len({json.dumps(v) for v in self.values}) < len(
-            self.values
-        ):
+        if self.values is not None and len({json.dumps(v) for v in self.values}) < len(self.values):
             raise ValueError(f"factor '{self.name}': values must differ")
         return self
 
@@ -268,9 +264,7 @@ class Experiment:
         values = [
             _value_at(data, path) for key in factor.targets() for path in expand_key(data, key)
         ]
-        return bool(values) and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in values
-        )
+        return bool(values) and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
 
     def scenario_at(self, point: dict[str, Any], label: str) -> Scenario:
         """The base scenario with a point's values set; each changed source says ``label``."""
@@ -378,15 +372,11 @@ def _check_values(experiment: Experiment) -> list[str]:
                     trials.append((f"{where}.levels.{label}", dict(pairs)))
             elif factor.values is not None:
                 for j, value in enumerate(factor.values):
-                    trials.append(
-                        (f"{where}.values[{j}]", {k: value for k in factor.targets()})
-                    )
+                    trials.append((f"{where}.values[{j}]", {k: value for k in factor.targets()}))
             else:
                 assert factor.range is not None
                 for j, bound in enumerate(factor.range):
-                    trials.append(
-                        (f"{where}.range[{j}]", {k: bound for k in factor.targets()})
-                    )
+                    trials.append((f"{where}.range[{j}]", {k: bound for k in factor.targets()}))
             for label, pairs in trials:
                 expanded = {p: v for k, v in pairs.items() for p in expand_key(data, k)}
                 if factor.range is not None and experiment.whole(factor):
@@ -420,4 +410,3 @@ def _check_outcomes(experiment: Experiment) -> list[str]:
         for i, name in enumerate(experiment.spec.outcomes)
         if name not in known
     ]
-

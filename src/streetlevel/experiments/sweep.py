@@ -179,9 +179,7 @@ def _run(
             scenario = with_values(
                 experiment.base, experiment.assignments(values[point]), f"{name} point {point}"
             )
-            future = client.submit(
-                run_point, scenario, int(seeds[point]), replications, pure=False
-            )
+            future = client.submit(run_point, scenario, int(seeds[point]), replications, pure=False)
             futures[future] = point
         for future in as_completed(futures):  # type: ignore[no-untyped-call]
             point = futures[future]
