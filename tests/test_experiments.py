@@ -262,6 +262,41 @@ def test_sampled_designs(tmp_path: Path, design: str, points: int) -> None:
     assert build_design(experiment).equals(table)  # seeded: the same design every time
 
 
+def test_levers_crossed_with_the_same_uncertainty_draws(tmp_path: Path) -> None:
+    text = TINY.replace(
+        'kind = "full_factorial"', 'kind = "full_factorial"\nuncertainty_samples = 5'
+    ).replace("values = [0.2, 0.4, 0.8]", "range = [0.2, 0.8]")
+    table = build_design(load_experiment(write(tmp_path, "crossed.toml", text)))
+    assert len(table) == 2 * 2 * 5
+    combos = table[["route", "ranking"]].drop_duplicates()
+    assert len(combos) == 4
+    draws = [g["recompliance"].tolist() for _, g in table.groupby(["route", "ranking"])]
+    assert all(d == draws[0] for d in draws)  # every policy meets the same futures
+    assert len(set(draws[0])) == 5 and all(0.2 <= v <= 0.8 for v in draws[0])
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            ("values = [true, false]", "range = [0.0, 1.0]"),
+            "design.kind: a full_factorial design needs values or levels, but ['ranking']",
+        ),
+        (
+            ('kind = "full_factorial"', 'kind = "sobol"\nsamples = 8'),
+            "uncertainty_samples is used by a full_factorial design only, not sobol",
+        ),
+    ],
+)
+def test_crossed_design_errors(tmp_path: Path, edit: tuple[str, str], expected: str) -> None:
+    text = TINY.replace(
+        'kind = "full_factorial"', 'kind = "full_factorial"\nuncertainty_samples = 5'
+    ).replace(*edit)
+    with pytest.raises(ExperimentError) as err:
+        load_experiment(write(tmp_path, "bad.toml", text))
+    assert expected in str(err.value)
+
+
 def test_levels_in_a_sampled_design_cover_each_level_equally(tmp_path: Path) -> None:
     text = TINY.replace('kind = "full_factorial"', 'kind = "latin_hypercube"\nsamples = 12')
     table = build_design(load_experiment(write(tmp_path, "lhs.toml", text)))

@@ -7,7 +7,8 @@ number SALib drew otherwise), from which the factor's value is derived and which
 analysis needs.
 
 - ``full_factorial``: every combination of every factor's levels, the first factor varying
-  slowest.
+  slowest; with ``uncertainty_samples = n``, every combination of the levers' levels crossed
+  with the same n Latin hypercube draws of the uncertainties (EMA's policies x scenarios).
 - ``latin_hypercube``, ``sobol``, ``morris``: SALib's samplers over the factors' ranges, seeded
   with the experiment's seed. A factor with levels is sampled on ``[0, number of levels)`` and
   takes the level at the whole part (so each level covers an equal share of the range).
@@ -67,10 +68,10 @@ def build_design(experiment: Experiment) -> pd.DataFrame:
     design = experiment.spec.design
     factors = experiment.factors
     seed = experiment.spec.experiment.seed
-    if design.kind == "full_factorial":
-        x = np.array(
-            list(itertools.product(*[range(len(f.labels)) for f in factors])), dtype=np.float64
-        ).reshape(-1, len(factors))
+    if design.kind == "full_factorial" and design.uncertainty_samples is not None:
+        x = _crossed(experiment, design.uncertainty_samples)
+    elif design.kind == "full_factorial":
+        x = _levels(factors)
     else:
         x = _salib_sample(experiment)
     common = experiment.spec.experiment.common_random_numbers
@@ -95,6 +96,24 @@ def point_values(experiment: Experiment, table: pd.DataFrame) -> list[dict[str, 
         {f.name: _value(f, float(x[f.name][i]), whole[f.name]) for f in experiment.factors}
         for i in range(len(table))
     ]
+
+
+def _levels(factors: list[Factor]) -> npt.NDArray[np.float64]:
+    """Every combination of the factors' level indices, the first factor varying slowest."""
+    combos = list(itertools.product(*[range(len(f.labels)) for f in factors]))
+    return np.array(combos, dtype=np.float64).reshape(len(combos), len(factors))
+
+
+def _crossed(experiment: Experiment, samples: int) -> npt.NDArray[np.float64]:
+    """Every lever combination crossed with one Latin hypercube of the uncertainties."""
+    from SALib.sample import latin
+
+    levers = _levels(experiment.spec.levers)
+    problem = salib_problem(experiment.spec.uncertainties)
+    draws = np.asarray(
+        latin.sample(problem, samples, seed=experiment.spec.experiment.seed), dtype=np.float64
+    )
+    return np.hstack([np.repeat(levers, len(draws), axis=0), np.tile(draws, (len(levers), 1))])
 
 
 def _salib_sample(experiment: Experiment) -> npt.NDArray[np.float64]:

@@ -99,9 +99,16 @@ class Design(_Section):
     """sobol only: also sample for second-order indices (N x (2D + 2) points, not N x (D + 2))."""
     grid_levels: Annotated[int, Field(ge=2, le=100)] = 4
     """morris only: levels of the grid the trajectories move on (even)."""
+    uncertainty_samples: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+    """full_factorial only: cross every combination of the levers' levels with this many Latin
+    hypercube draws of the uncertainties (the same draws for every combination)."""
 
     @model_validator(mode="after")
     def _check(self) -> Design:
+        if self.kind != "full_factorial" and self.uncertainty_samples is not None:
+            raise ValueError(
+                f"uncertainty_samples is used by a full_factorial design only, not {self.kind}"
+            )
         if self.kind == "full_factorial" and self.samples is not None:
             raise ValueError("samples is not used by a full_factorial design; remove it")
         if self.kind != "full_factorial" and self.samples is None:
@@ -207,12 +214,16 @@ class ExperimentFile(_Section):
                 f"({', '.join(RESERVED_COLUMNS)} or an outcome)"
             )
         if self.design.kind == "full_factorial":
-            ranged = [f.name for f in factors if not f.discrete]
+            crossed = self.design.uncertainty_samples is not None
+            ranged = [f.name for f in (self.levers if crossed else factors) if not f.discrete]
             if ranged:
                 raise ValueError(
                     f"design.kind: a full_factorial design needs values or levels, but "
                     f"{ranged} have a range"
+                    + ("" if crossed else " (or set design.uncertainty_samples for uncertainties)")
                 )
+            if crossed and not self.uncertainties:
+                raise ValueError("design.uncertainty_samples: the experiment has no uncertainties")
         return self
 
 
