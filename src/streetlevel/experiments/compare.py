@@ -42,7 +42,7 @@ ROW_HEIGHT = 0.35
 MIN_HEIGHT = 3.0
 
 
-def comparison(out: Path, by: list[str] | None = None) -> pd.DataFrame:
+def comparison(out: str | Path, by: list[str] | None = None) -> pd.DataFrame:
     """One row per lever combination and outcome: ``mean``, ``low``, ``high`` (95 % of
     replications), ``se`` (standard error of the mean) and ``n`` (replications).
 
@@ -122,7 +122,7 @@ def shown_outcomes(table: pd.DataFrame, outcomes: list[str] | None = None) -> li
 
 
 def write_comparison(
-    out: Path, dest: Path | None = None, outcomes: list[str] | None = None
+    out: str | Path, dest: str | Path | None = None, outcomes: list[str] | None = None
 ) -> tuple[pd.DataFrame, list[Path]]:
     """Write ``compare.csv``, ``compare.png`` and ``compare.html`` into ``dest`` (default:
     the experiment directory); returns the table and the files written."""

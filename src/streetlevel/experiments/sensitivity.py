@@ -38,7 +38,7 @@ PANELS_PER_ROW = 3
 BAR_HEIGHT = 0.38
 
 
-def sensitivity(out: Path, outcomes: list[str] | None = None) -> pd.DataFrame:
+def sensitivity(out: str | Path, outcomes: list[str] | None = None) -> pd.DataFrame:
     """One row per outcome and factor with the indices of the experiment's design.
 
     Sobol: ``S1``, ``S1_conf``, ``ST``, ``ST_conf``. Morris: ``mu_star``, ``mu_star_conf``,
@@ -122,7 +122,7 @@ def sensitivity_figure(table: pd.DataFrame) -> Figure:
 
 
 def write_sensitivity(
-    out: Path, dest: Path | None = None, outcomes: list[str] | None = None
+    out: str | Path, dest: str | Path | None = None, outcomes: list[str] | None = None
 ) -> tuple[pd.DataFrame, list[Path]]:
     """Write ``sensitivity.csv``, ``sensitivity.png`` and ``sensitivity.html`` into ``dest``
     (default: the experiment directory); returns the table and the files written."""

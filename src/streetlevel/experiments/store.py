@@ -75,11 +75,11 @@ CATALOG = "catalog.duckdb"
 _PARTITION = re.compile(r"^point-(\d+)\.parquet$")
 
 
-def partition_path(out: Path, point: int) -> Path:
+def partition_path(out: str | Path, point: int) -> Path:
     return Path(out) / POINTS / f"point-{point:06d}.parquet"
 
 
-def write_point(out: Path, point: int, frame: pd.DataFrame) -> None:
+def write_point(out: str | Path, point: int, frame: pd.DataFrame) -> None:
     """Write a finished point's rows: in ``tmp/``, then renamed into ``points/``."""
     out = Path(out)
     final = partition_path(out, point)
@@ -90,12 +90,12 @@ def write_point(out: Path, point: int, frame: pd.DataFrame) -> None:
     os.replace(staging, final)
 
 
-def clear_staging(out: Path) -> None:
+def clear_staging(out: str | Path) -> None:
     """Remove partitions a killed sweep left half-written (never a finished one)."""
     shutil.rmtree(Path(out) / TMP, ignore_errors=True)
 
 
-def finished_points(out: Path) -> set[int]:
+def finished_points(out: str | Path) -> set[int]:
     """The points whose partition is in ``points/``."""
     folder = Path(out) / POINTS
     if not folder.is_dir():
@@ -104,7 +104,7 @@ def finished_points(out: Path) -> set[int]:
     return {int(m.group(1)) for m in found if m}
 
 
-def connect(out: Path) -> duckdb.DuckDBPyConnection:
+def connect(out: str | Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with views ``results`` (every finished point's rows)
     and ``design`` (every point, finished or not) over the experiment directory ``out``.
 
@@ -119,7 +119,7 @@ def connect(out: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def read_results(out: Path) -> pd.DataFrame:
+def read_results(out: str | Path) -> pd.DataFrame:
     """Every finished point's rows, ordered by point and replication."""
     con = connect(out)
     try:
@@ -128,7 +128,7 @@ def read_results(out: Path) -> pd.DataFrame:
         con.close()
 
 
-def read_spec(out: Path) -> ExperimentFile:
+def read_spec(out: str | Path) -> ExperimentFile:
     """The experiment an experiment directory holds (as validated when its sweep started)."""
     from streetlevel.experiments.spec import ExperimentFile
 
@@ -139,7 +139,7 @@ def read_spec(out: Path) -> ExperimentFile:
     return ExperimentFile.model_validate(data["experiment"])
 
 
-def read_design(out: Path) -> pd.DataFrame:
+def read_design(out: str | Path) -> pd.DataFrame:
     """Every point of the design, finished or not."""
     path = Path(out) / DESIGN
     if not path.is_file():
@@ -147,7 +147,7 @@ def read_design(out: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()
 
 
-def write_catalog(out: Path) -> None:
+def write_catalog(out: str | Path) -> None:
     """Write ``catalog.duckdb``: the views of :func:`connect`, for the DuckDB command line or
     ``duckdb.connect("catalog.duckdb", read_only=True)``. Its views name the directory by
     absolute path; rewrite it (run ``streetlevel query DIR ...``) after moving the directory.

@@ -117,7 +117,7 @@ def outcome_names(scenario: Scenario) -> list[str]:
 
 def run_sweep(
     experiment: Experiment,
-    out: Path,
+    out: str | Path,
     *,
     workers: int | None = None,
     scheduler: str | None = None,
