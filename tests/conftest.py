@@ -3,6 +3,8 @@ test cases in ``tests/cases``."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 import tomllib
 from collections.abc import Iterator
@@ -27,6 +29,18 @@ def small(preset: str = "denmark-2011", scale: float = 0.05, **values: Any) -> S
     changes = {"scale.client_scale": scale}
     changes.update({k.replace("__", "."): v for k, v in values.items()})
     return with_values(load_scenario(preset), changes, "test")
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m streetlevel ARGS`` in a subprocess, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "streetlevel", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=cwd,
+    )
 
 
 def simulation(scenario: Scenario, seed: int = 1, replications: int = 2) -> Simulation:

@@ -17,8 +17,7 @@ from streetlevel.calibration import (
 from streetlevel.loading import load_scenario
 from streetlevel.scenario import Scenario
 from streetlevel.targets import Target
-
-from .conftest import small
+from tests.conftest import small
 
 ABSENCE = (FreeParameter("attendance.intercept", -5.0, -0.5, "national_sanction_rate"),)
 TRUE_INTERCEPT = -2.2
@@ -36,9 +35,14 @@ def synthetic_target(seed: int, replications: int) -> Target:
     truth = with_values(quick(), {"attendance.intercept": TRUE_INTERCEPT}, "test")
     rate = float(np.mean(simulated_moments(truth, seed, replications)["national_sanction_rate"]))
     return Target(
-        name="national_sanction_rate", description="synthetic", kind="share", source="test",
-        presets=[], value=rate, precision=0.001,
-    )  # fmt: skip
+        name="national_sanction_rate",
+        description="synthetic",
+        kind="share",
+        source="test",
+        presets=[],
+        value=rate,
+        precision=0.001,
+    )
 
 
 def test_recovers_a_known_parameter() -> None:
@@ -67,10 +71,9 @@ def small_with(scenario: Scenario, intercept: float) -> Scenario:
 def test_reproducible_from_its_seed_with_any_workers() -> None:
     target = synthetic_target(seed=99, replications=2)
     runs = [
-        calibrate(quick(), ABSENCE, seed=4, replications=1, budget=12, targets=[target],
-                  workers=w)
+        calibrate(quick(), ABSENCE, seed=4, replications=1, budget=12, targets=[target], workers=w)
         for w in (1, 1, 2)
-    ]  # fmt: skip
+    ]
     values = [r.estimates[0].value for r in runs]
     assert values[0] == values[1] == values[2]
     assert runs[0].history == runs[2].history
@@ -79,21 +82,40 @@ def test_reproducible_from_its_seed_with_any_workers() -> None:
 def test_unidentified_parameter_is_reported() -> None:
     """A parameter that does not move the national rate (the benefit office's intercept
     when no municipality routes absences there) is reported as not or weakly identified."""
-    scenario = small("municipality-b", scale=1.0, time__burn_in_years=1, time__reporting_years=1,
-                     **{"municipalities[0].absence_route": "caseworker"})  # fmt: skip
+    scenario = small(
+        "municipality-b",
+        scale=1.0,
+        time__burn_in_years=1,
+        time__reporting_years=1,
+        **{"municipalities[0].absence_route": "caseworker"},
+    )
     params = (
         FreeParameter("decision.benefit_office.intercept", -5.0, 3.0, "national_sanction_rate"),
     )
-    target = Target(name="national_sanction_rate", description="x", kind="share", source="t",
-                    presets=[], value=0.2, precision=0.005)  # fmt: skip
+    target = Target(
+        name="national_sanction_rate",
+        description="x",
+        kind="share",
+        source="t",
+        presets=[],
+        value=0.2,
+        precision=0.005,
+    )
     result = calibrate(scenario, params, seed=1, replications=1, budget=12, targets=[target])
     assert result.estimates[0].identified != "well identified"
 
 
 def test_calibrated_file_records_its_calibration(tmp_path: Path) -> None:
     target = synthetic_target(seed=99, replications=2)
-    result = calibrate(quick(), ABSENCE, seed=1, replications=1, budget=12, targets=[target],
-                       command="streetlevel calibrate test")  # fmt: skip
+    result = calibrate(
+        quick(),
+        ABSENCE,
+        seed=1,
+        replications=1,
+        budget=12,
+        targets=[target],
+        command="streetlevel calibrate test",
+    )
     path = tmp_path / "calibrated.toml"
     write_calibrated(result, path)
     loaded = load_scenario(path)

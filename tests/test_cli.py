@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from streetlevel.loading import preset_text
+from tests.conftest import cli
 
 EXPECTED_INDICATORS = {
     "national_sanction_rate",
@@ -24,16 +25,6 @@ EXPECTED_INDICATORS = {
     "exit_work_rate",
     "exit_unknown_rate",
 }
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streetlevel", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_run_json(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from streetlevel.experiments.store import TMP, finished_points, partition_path
 from streetlevel.experiments.sweep import outcome_names, run_point
 from streetlevel.run import run_scenario
 from streetlevel.summary import interval, summarize
+from tests.conftest import cli
 
 TINY = """
 [experiment]
@@ -102,17 +103,6 @@ range = [1.0, 10.0]
 """
 SOBOL_N = 16
 MORRIS_TRAJECTORIES = 4
-
-
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streetlevel", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=cwd,
-    )
 
 
 def write(folder: Path, name: str, text: str) -> Path:

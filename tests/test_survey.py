@@ -7,8 +7,6 @@ which one.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ from streetlevel.scenario import Overrule
 from streetlevel.streams import Streams
 from streetlevel.survey import SurveyResult, run_survey
 from streetlevel.survey_data import COLUMNS, SurveyDataError, example_path, read_survey_csv
+from tests.conftest import cli
 
 Z = 1.959963984540054  # two-sided 95 %
 Z_STRICT = 4.0  # for checks of exact-in-expectation properties over large simulated samples
@@ -189,16 +188,6 @@ def test_one_capital_only() -> None:
 
 
 # -- survey files and the command line ------------------------------------------------------
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streetlevel", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_example_file_reads_and_round_trips(tmp_path: Path) -> None:

@@ -14,8 +14,7 @@ from streetlevel.effects import estimate_post_sanction_effect
 from streetlevel.run import run_scenario
 from streetlevel.targets import Target, load_targets, sampling_error
 from streetlevel.validation import validate_run
-
-from .conftest import small
+from tests.conftest import small
 
 
 def test_every_danish_figure_is_a_target() -> None:
@@ -48,18 +47,27 @@ def test_every_danish_figure_is_a_target() -> None:
 
 def test_rule_widens_by_precision_and_sampling_error() -> None:
     t = Target(
-        name="x", description="x", kind="share", source="s", presets=[], value=0.359,
-        precision=0.0005, sample_size=477,
-    )  # fmt: skip
+        name="x",
+        description="x",
+        kind="share",
+        source="s",
+        presets=[],
+        value=0.359,
+        precision=0.0005,
+        sample_size=477,
+    )
     w = t.widening()
     assert w == pytest.approx(0.0005 + sampling_error(0.359, 477))
     assert t.is_met(0.30, 0.30, 0.359 - w + 1e-9)
     assert not t.is_met(0.30, 0.30, 0.359 - w - 1e-6)
     positive = Target(name="g", description="g", kind="positive", source="s", presets=[])
     assert positive.is_met(0.05, 0.01, 0.09) and not positive.is_met(0.05, -0.01, 0.09)
-    assert Target(
-        name="i", description="i", kind="input", source="s", presets=[], value=0.4
-    ).is_met(0.4, 0.4, 0.4) is None
+    assert (
+        Target(name="i", description="i", kind="input", source="s", presets=[], value=0.4).is_met(
+            0.4, 0.4, 0.4
+        )
+        is None
+    )
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +107,14 @@ def test_validate_run_reports_every_target(national_run: Path) -> None:
     assert names == [t.name for t in load_targets("denmark-2011")]
     by_name = {t.name: t for t in v.targets}
     # The country as built is the published one, whatever the scale.
-    for name in ("municipalities", "mean_population", "recipients_per_100",
-                 "population_municipality_a", "recipients_per_100_municipality_b"):
-        assert by_name[name].met, by_name[name]  # fmt: skip
+    for name in (
+        "municipalities",
+        "mean_population",
+        "recipients_per_100",
+        "population_municipality_a",
+        "recipients_per_100_municipality_b",
+    ):
+        assert by_name[name].met, by_name[name]
     assert by_name["threat_effect_weeks"].met is None
     assert by_name["post_sanction_exit_effect"].met is True
     for gap in ("young_share_gap", "male_share_gap", "low_education_share_gap"):

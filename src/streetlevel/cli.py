@@ -134,7 +134,11 @@ def run(
 
 
 def _run_with_progress(
-    loaded: Scenario, seed: int, replications: int, out: Path | None, overwrite: bool,
+    loaded: Scenario,
+    seed: int,
+    replications: int,
+    out: Path | None,
+    overwrite: bool,
     prefix: str = "",
 ) -> RunResult:
     """Run with a progress bar on the terminal; default directory runs/<prefix><name>-..."""
@@ -190,8 +194,9 @@ def validate(
     if path.is_dir() and (path / "manifest.json").exists():
         run_dir = path
     else:
-        result = _run_with_progress(load_scenario(target), seed, replications, out, overwrite,
-                                    prefix="validate-")
+        result = _run_with_progress(
+            load_scenario(target), seed, replications, out, overwrite, prefix="validate-"
+        )
         run_dir = result.out
     result_v = validate_run(run_dir)
     files = write_validation_report(result_v, run_dir)
@@ -226,12 +231,12 @@ def validate(
 def calibrate(
     scenario: Annotated[str, typer.Argument(help="A preset name or a scenario TOML file.")],
     budget: Annotated[
-        int, typer.Option(min=4, help="Simulations the search may run (about 3 s each).")
-    ] = 150,
+        int, typer.Option(min=4, help="Simulations the search may run (about 4 s each).")
+    ] = 200,
     workers: Annotated[int, typer.Option(min=1, help="Processes for the simulations.")] = 2,
     replications: Annotated[
         int, typer.Option(min=1, help="Replications per simulated moment.")
-    ] = 2,
+    ] = 4,
     seed: Annotated[
         int, typer.Option(min=0, help="Seed of the common random numbers.")
     ] = DEFAULT_SEED,
@@ -311,19 +316,32 @@ def calibrate(
         f"{result.seconds:.0f} s ({result.method})",
         caption=f"calibrated scenario: {target}",
     )
-    for col in ("parameter", "start", "estimate", "std. error", "95 % interval", "bounds",
-                "identification"):
+    for col in (
+        "parameter",
+        "start",
+        "estimate",
+        "std. error",
+        "95 % interval",
+        "bounds",
+        "identification",
+    ):
         table.add_column(col, justify="left" if col in ("parameter", "identification") else "right")
     for e in result.estimates:
         table.add_row(
-            e.path, f"{e.start:.4g}", f"{e.value:.4g}", f"{e.se:.3g}",
-            f"{e.low:.4g} - {e.high:.4g}", f"{e.lower:g} - {e.upper:g}", e.identified,
+            e.path,
+            f"{e.start:.4g}",
+            f"{e.value:.4g}",
+            f"{e.se:.3g}",
+            f"{e.low:.4g} - {e.high:.4g}",
+            f"{e.lower:g} - {e.upper:g}",
+            e.identified,
         )
     out_console.print(table)
     fit = Table("target", "published", "simulated", "sigma", title="fit at the estimate")
     for m in result.moments:
-        fit.add_row(m["target"], f"{m['published']:.4g}", f"{m['simulated']:.4g}",
-                    f"{m['sigma']:.3g}")
+        fit.add_row(
+            m["target"], f"{m['published']:.4g}", f"{m['simulated']:.4g}", f"{m['sigma']:.3g}"
+        )
     out_console.print(fit)
 
 

@@ -91,9 +91,7 @@ class Report:
 
     def figure(self, fig: Figure, alt: str) -> None:
         data = base64.b64encode(_png(fig)).decode("ascii")
-        self._blocks.append(
-            f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-        )
+        self._blocks.append(f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">')
 
     def to_html(self) -> str:
         from streetlevel import __version__

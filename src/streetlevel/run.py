@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from streetlevel.country import Country, build_country
@@ -36,8 +37,9 @@ from streetlevel.records import (
     write_text_atomic,
 )
 from streetlevel.scenario import Scenario
+from streetlevel.summary import replication_indicators
 
-__all__ = ["MANIFEST", "RunResult", "default_batch_size", "run_scenario"]
+__all__ = ["MANIFEST", "RunResult", "default_batch_size", "run_in_memory", "run_scenario"]
 
 MANIFEST = "manifest.json"
 SLOTS_PER_BATCH = 2_000_000
@@ -201,3 +203,28 @@ def _version() -> str:
     from streetlevel import __version__
 
     return __version__
+
+
+def run_in_memory(scenario: Scenario, seed: int, replications: int) -> dict[str, list[float]]:
+    """Simulate ``replications`` replications of ``scenario`` in memory; each indicator of
+    the summary (but the profile gaps, which need the client-years) per replication."""
+    size = default_batch_size(build_country(scenario).n_slots)
+    frames = []
+    for first in range(0, replications, size):
+        sim = Simulation(scenario, seed, list(range(first, min(first + size, replications))))
+        sim.run()
+        frames.append(_municipality_years(sim))
+    table = pd.concat(frames, ignore_index=True)
+    return {name: values.tolist() for name, values, _ in replication_indicators(table, scenario)}
+
+
+def _municipality_years(sim: Simulation) -> pd.DataFrame:
+    """The reporting years' municipality rows, as ``municipality_years.parquet`` holds them."""
+    frame = pd.concat([pd.DataFrame(y) for y in sim.yearly[sim.burn_in_years :]])
+    names = np.asarray(sim.country.names, dtype=object)
+    frame["municipality"] = names[frame["municipality"].to_numpy()]
+    regions = np.asarray(sim.country.region_names, dtype=object)
+    frame["region"] = regions[frame["region"].to_numpy()]
+    routes = np.array(["caseworker", "benefit_office"], dtype=object)
+    frame["absence_route"] = routes[frame["absence_route"].to_numpy()]
+    return frame

@@ -188,6 +188,11 @@ def replication_indicators(
             f"exits to {dest} per recipient per year",
         )
     add(
+        "unknown_to_work_exits_sanctioned",
+        national_ratio("exits_unknown_sanctioned", "exits_work_sanctioned"),
+        "exits to unknown per exit to work, among those sanctioned in the year who leave",
+    )
+    add(
         "timeliness",
         per_rep.apply(
             lambda g: np.nanmean(

@@ -26,6 +26,8 @@ COUNTS = (
     "exits_work",
     "exits_other",
     "exits_unknown",
+    "exits_work_sanctioned",
+    "exits_unknown_sanctioned",
     "stock_end",
     "long_term_5y",
     "long_term_10y",

@@ -14,18 +14,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import pyarrow.parquet as pq
 
 from streetlevel.effects import PostSanctionEffect, estimate_post_sanction_effect
 from streetlevel.errors import StreetlevelError
-from streetlevel.indicators import ratio
 from streetlevel.loading import load_scenario
 from streetlevel.records import write_json_atomic
 from streetlevel.reports import Report, new_figure, save_png
-from streetlevel.summary import Summary, interval, summarize
+from streetlevel.summary import Summary, summarize
 from streetlevel.targets import load_targets
 
 __all__ = ["TargetResult", "Validation", "validate_run", "write_validation_report"]
@@ -118,21 +115,6 @@ def _structure(run_dir: Path) -> dict[str, float]:
     return out
 
 
-def _unknown_to_work(run_dir: Path) -> npt.NDArray[np.float64]:
-    """Per replication: exits to unknown per exit to work among those sanctioned in the year."""
-    cy = pq.read_table(
-        run_dir / "client_years.parquet", columns=["replication", "sanctions", "exit"]
-    ).to_pandas()
-    left = cy[cy["sanctions"] > 0]
-    counts = left.groupby(["replication", left["exit"].astype(str)]).size().unstack(fill_value=0)
-    for dest in ("work", "unknown"):
-        if dest not in counts:
-            counts[dest] = 0
-    work = counts["work"].to_numpy(dtype=np.float64)
-    unknown = counts["unknown"].to_numpy(dtype=np.float64)
-    return ratio(unknown, work)
-
-
 def _parameter(run_dir: Path, path: str) -> float:
     obj: Any = load_scenario(run_dir / "scenario.toml")
     for part in path.split("."):
@@ -170,8 +152,6 @@ def validate_run(run_dir: Path, effect: bool = True) -> Validation:
                 note = "discrete-time hazard estimate from the events, 95 % confidence interval"
             else:
                 note = "not measured: too few exits after sanctions"
-        elif t.name == "unknown_to_work_exits_sanctioned":
-            mean, low, high = interval(_unknown_to_work(run_dir))
         elif t.name in structure:
             mean = low = high = structure[t.name]
             note = "the country as built from the scenario"

@@ -39,8 +39,6 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from streetlevel.country import build_country
-from streetlevel.engine import Simulation
 from streetlevel.errors import ExperimentError
 from streetlevel.experiments.design import build_design, point_values
 from streetlevel.experiments.spec import Experiment
@@ -54,9 +52,8 @@ from streetlevel.experiments.store import (
 )
 from streetlevel.loading import scenario_to_toml, with_values
 from streetlevel.records import write_json_atomic, write_table_atomic, write_text_atomic
-from streetlevel.run import default_batch_size
+from streetlevel.run import run_in_memory as run_point
 from streetlevel.scenario import Scenario
-from streetlevel.summary import replication_indicators
 
 __all__ = ["SweepResult", "outcome_names", "run_point", "run_sweep"]
 
@@ -77,31 +74,6 @@ class SweepResult:
     ran: int
     resumed: int
     wall_seconds: float
-
-
-def run_point(scenario: Scenario, seed: int, replications: int) -> dict[str, list[float]]:
-    """Simulate ``replications`` replications of ``scenario`` in memory; each indicator of
-    the summary (but the profile gaps, which need the client-years) per replication."""
-    size = default_batch_size(build_country(scenario).n_slots)
-    frames = []
-    for first in range(0, replications, size):
-        sim = Simulation(scenario, seed, list(range(first, min(first + size, replications))))
-        sim.run()
-        frames.append(_municipality_years(sim))
-    table = pd.concat(frames, ignore_index=True)
-    return {name: values.tolist() for name, values, _ in replication_indicators(table, scenario)}
-
-
-def _municipality_years(sim: Simulation) -> pd.DataFrame:
-    """The reporting years' municipality rows, as ``municipality_years.parquet`` holds them."""
-    frame = pd.concat([pd.DataFrame(y) for y in sim.yearly[sim.burn_in_years :]])
-    names = np.asarray(sim.country.names, dtype=object)
-    frame["municipality"] = names[frame["municipality"].to_numpy()]
-    regions = np.asarray(sim.country.region_names, dtype=object)
-    frame["region"] = regions[frame["region"].to_numpy()]
-    routes = np.array(["caseworker", "benefit_office"], dtype=object)
-    frame["absence_route"] = routes[frame["absence_route"].to_numpy()]
-    return frame
 
 
 def outcome_names(scenario: Scenario) -> list[str]:

@@ -48,6 +48,10 @@ def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) ->
     for code, name in enumerate(DESTINATIONS):
         gone = destination == code
         tally.add(f"exits_{name}", rows[gone], muni[gone])
+    # Who leaves after a sanction this year, and to where (NAO 2016: as often without work).
+    for name in ("work", "unknown"):
+        gone = sanctioned & (destination == DESTINATIONS.index(name))
+        tally.add(f"exits_{name}_sanctioned", rows[gone], muni[gone])
     if sim.recording:
         assert sim.recorder is not None
         sim.recorder.client_years(
