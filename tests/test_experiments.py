@@ -101,7 +101,7 @@ name = "deduction_weeks"
 key = "legislation.deduction_weeks"
 range = [1.0, 10.0]
 """
-SOBOL_N = 16
+SOBOL_N = 64
 MORRIS_TRAJECTORIES = 4
 
 

@@ -87,6 +87,14 @@ def interval(per_replication: npt.ArrayLike) -> tuple[float, float, float]:
     return (round(float(values.mean()), 12), round(float(low), 12), round(float(high), 12))
 
 
+def _mean_over_years(values: npt.ArrayLike) -> float:
+    """The mean of a replication's yearly figures, over the years that measured it (NaN,
+    silently, where no year did: e.g. a category with no recipients in a small run)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if len(v) else float("nan")
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
@@ -138,12 +146,14 @@ def replication_indicators(
     per_rep = national.groupby(level="replication")
 
     def national_ratio(num: str, den: str) -> Any:
-        return per_rep.apply(lambda g: np.nanmean(ratio(g[num], g[den])))
+        return per_rep.apply(lambda g: _mean_over_years(ratio(g[num], g[den])))
 
     wpy = scenario.time.weeks_per_year.value
 
     def national_rate(sanctioned: str, weeks: str) -> Any:
-        return per_rep.apply(lambda g: np.nanmean(sanction_rate(g[sanctioned], g[weeks], wpy)))
+        return per_rep.apply(
+            lambda g: _mean_over_years(sanction_rate(g[sanctioned], g[weeks], wpy))
+        )
 
     add(
         "national_sanction_rate",
@@ -165,7 +175,7 @@ def replication_indicators(
         add(
             f"sanction_rate_category_{k}",
             per_rep.apply(
-                lambda g, k=k: np.nanmean(
+                lambda g, k=k: _mean_over_years(
                     ratio(g[f"sanctioned_category_{k}"], g[f"recipient_years_category_{k}"])
                 )
             ),
@@ -195,7 +205,7 @@ def replication_indicators(
     add(
         "timeliness",
         per_rep.apply(
-            lambda g: np.nanmean(
+            lambda g: _mean_over_years(
                 ratio(g["meetings_timely"], g["meetings_timely"] + g["meetings_late"])
             )
         ),
