@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -11,13 +12,14 @@ import pytest
 from streetlevel.calibration import (
     FreeParameter,
     calibrate,
+    parameter_of,
     simulated_moments,
     write_calibrated,
 )
 from streetlevel.loading import load_scenario
 from streetlevel.scenario import Scenario
 from streetlevel.targets import Target
-from tests.conftest import small
+from tests.conftest import cli, small
 
 ABSENCE = (FreeParameter("attendance.intercept", -5.0, -0.5, "national_sanction_rate"),)
 TRUE_INTERCEPT = -2.2
@@ -140,3 +142,37 @@ def test_shipped_presets_record_their_calibration() -> None:
         assert param.source.startswith("calibrated"), p.path
         low, high = param.calibration.interval or (np.nan, np.nan)
         assert low <= param.value <= high, p.path
+
+
+def test_calibrate_command_writes_a_calibrated_scenario(tmp_path: Path) -> None:
+    """The command end to end on a small country: JSON report and a scenario file whose
+    fitted parameters record their calibration."""
+    from streetlevel.calibration import DANISH_PARAMETERS
+    from streetlevel.loading import scenario_to_toml
+
+    start = tmp_path / "small.toml"
+    start.write_text(scenario_to_toml(quick()), encoding="utf-8")
+    out = tmp_path / "calibrated.toml"
+    done = cli(
+        "calibrate", str(start), "--budget", "48", "--replications", "1", "--workers", "1",
+        "--out", str(out), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [e["path"] for e in report["estimates"]] == [p.path for p in DANISH_PARAMETERS]
+    assert {m["target"] for m in report["moments"]} == {p.moves for p in DANISH_PARAMETERS}
+    calibrated = load_scenario(out)
+    for p in DANISH_PARAMETERS:
+        record = parameter_of(calibrated, p.path).calibration
+        assert record is not None and record.command.startswith("streetlevel calibrate"), p.path
+
+
+def test_calibrate_norway_uses_indirect_inference(tmp_path: Path) -> None:
+    out = tmp_path / "norway.toml"
+    done = cli("calibrate", "norway-2010", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "indirect inference" in done.stdout
+    calibrated = load_scenario(out)
+    assert calibrated.attitudes is not None
+    record = calibrated.attitudes.loading.calibration
+    assert record is not None and record.method.startswith("indirect inference")
