@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from streetlevel.targets import load_targets
 __all__ = ["TargetResult", "Validation", "validate_run", "write_validation_report"]
 
 REPORT_FILES = ("validation.json", "validation.png", "validation.html")
+LABEL_WIDTH = 34
+"""Characters per line of a target's label in the figure."""
 
 
 @dataclass(frozen=True)
@@ -254,7 +257,8 @@ def _figure(v: Validation) -> Any:
         ax.plot(100 * t.simulated, y, "o", color="tab:blue")
         w = 100 * t.widening
         ax.errorbar(100 * t.published, y + 0.25, xerr=w, fmt="D", color="black", capsize=3)
-    ax.set_yticks(range(len(shares)), [t.description[:48] for t in reversed(shares)])
+    labels = [textwrap.fill(t.description, LABEL_WIDTH) for t in reversed(shares)]
+    ax.set_yticks(range(len(shares)), labels, fontsize=8)
     ax.set_xlabel("percent (black: published ± precision; blue: simulated mean and 95 % interval)")
     ax.set_title("Published and simulated shares")
     ax.grid(axis="x", alpha=0.3)
@@ -276,7 +280,7 @@ def _figure(v: Validation) -> Any:
         )
         ax.axhspan(50, 100, color="grey", alpha=0.15, label="Svarer 2011: 50-100 %")
         ax.set_ylabel("change in exit-to-work hazard, %")
-        ax.set_title("Sanction effect: re-estimated (blue) vs input (red)")
+        ax.set_title("Sanction effect: estimate (blue), input (red)")
         ax.legend(loc="upper right", fontsize=8)
     else:
         ax.set_axis_off()
