@@ -149,14 +149,11 @@ def hazard_cells(run_dir: Path) -> tuple[pd.DataFrame, int, float]:
     cy["years_on"] = np.minimum(years_on, cap)
     # Leave out the weeks whose sanction history is unseen (burn-in).
     cy["first"] = np.maximum(cy["first"], window)
-    cy = cy[cy["first"] <= cy["close"]]
-    cy["work"] = (cy["exit"] == "work") & (cy["close"] >= window)
-
-    totals = cy.groupby(["category", "years_on"]).agg(
-        person_weeks=("close", "size"), exits=("work", "sum")
+    cy = cy[cy["first"] <= cy["close"]].assign(
+        work=lambda f: f["exit"] == "work", person_weeks=lambda f: f["close"] - f["first"] + 1
     )
-    totals["person_weeks"] = (
-        (cy["close"] - cy["first"] + 1).groupby([cy["category"], cy["years_on"]]).sum()
+    totals = cy.groupby(["category", "years_on"]).agg(
+        person_weeks=("person_weeks", "sum"), exits=("work", "sum")
     )
 
     # Weeks after each sanction (k = 1 .. K-1); the most recent earlier sanction counts.
