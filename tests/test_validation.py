@@ -14,7 +14,7 @@ from streetlevel.effects import estimate_post_sanction_effect
 from streetlevel.run import run_scenario
 from streetlevel.targets import Target, load_targets, sampling_error
 from streetlevel.validation import validate_run
-from tests.conftest import small
+from tests.conftest import cli, small
 
 
 def test_every_danish_figure_is_a_target() -> None:
@@ -163,3 +163,12 @@ def test_calibrated_preset_meets_the_published_figures(tmp_path: Path) -> None:
     for gap in ("young_share_gap", "male_share_gap", "low_education_share_gap"):
         assert by_name[gap].met, gap
     assert np.isfinite(by_name["sanctioned_recipients"].simulated)
+
+
+def test_validate_refuses_a_country_without_targets(tmp_path: Path) -> None:
+    out = tmp_path / "norway"
+    scenario = small("norway-2010", scale=0.02, time__burn_in_years=1, time__reporting_years=1)
+    run_scenario(scenario, seed=1, replications=1, out=out)
+    done = cli("validate", str(out))
+    assert done.returncode == 2
+    assert "streetlevel survey" in done.stderr and "Traceback" not in done.stderr

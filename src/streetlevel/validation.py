@@ -126,11 +126,19 @@ def _parameter(run_dir: Path, path: str) -> float:
 
 
 def validate_run(run_dir: Path, effect: bool = True) -> Validation:
-    """Compare a finished run with the targets of its scenario (all Danish targets for a
-    scenario that no target names)."""
+    """Compare a finished run with the targets of its scenario (denmark-2011's for another
+    Danish scenario that no target names, such as a user's edited copy)."""
     run_dir = Path(run_dir)
     summary: Summary = summarize(run_dir)
-    targets = load_targets(summary.scenario) or load_targets("denmark-2011")
+    targets = load_targets(summary.scenario)
+    if not targets:
+        country = load_scenario(run_dir / "scenario.toml").scenario.country
+        if country != "Denmark":
+            raise StreetlevelError(
+                f"{run_dir}: no published figures to validate a {country} scenario against "
+                "here; the Norwegian survey's figures are compared by `streetlevel survey`"
+            )
+        targets = load_targets("denmark-2011")
     structure = _structure(run_dir)
     recovered = None
     if effect and any(t.name == "post_sanction_exit_effect" for t in targets):
