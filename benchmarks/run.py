@@ -1,0 +1,190 @@
+"""Throughput of the engine against its Mesa peer, and how the engine scales with clients.
+
+    python benchmarks/run.py [--preset denmark-2011] [--replications 4] [--peer-weeks 4]
+                             [--sizes 1e3,1e4,1e5,1e6,1e7] [--weeks 52] [--out benchmarks/results]
+
+1. **Engine against peer**, on the same scenario in one run: the engine simulates the whole
+   run (burn-in and reporting years, no tables written) for ``--replications`` replications;
+   the Mesa peer (``benchmarks/peers/mesa_model.py``, installed with ``pip install -e
+   '.[bench]'``) simulates ``--peer-weeks`` weeks of one replication after building its
+   agents. Both are timed in CPU seconds of the stepping alone (the machine is shared, and
+   CPU time varies less with the neighbours than wall time) and reported in client-weeks per
+   second; the ratio is printed.
+2. **Scaling**: the engine for one replication of ``--weeks`` weeks at each size (clients, by
+   ``scale.client_scale``), each point in a fresh process so that its peak resident memory
+   (``ru_maxrss``) is its own; memory per client is the peak above the process's baseline
+   after imports and loading the scenario. Written as ``scaling.csv``, ``scaling.md`` and
+   ``scaling.png`` in ``--out``.
+
+Speed is measured here, never in the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from streetlevel.country import build_country
+from streetlevel.engine import Simulation
+from streetlevel.loading import load_scenario, with_values
+from streetlevel.records import write_text_atomic
+from streetlevel.reports import new_figure, save_png
+from streetlevel.run import default_batch_size
+
+PEER = Path(__file__).parent / "peers" / "mesa_model.py"
+
+
+def engine_throughput(preset: str, replications: int, seed: int) -> tuple[float, int]:
+    """CPU seconds and client-weeks of the engine's stepping (whole runs, batched)."""
+    scenario = load_scenario(preset)
+    cpu, client_weeks = 0.0, 0
+    slots = Simulation(scenario, seed, [0]).country.n_slots
+    batch = default_batch_size(slots)
+    for first in range(0, replications, batch):
+        reps = list(range(first, min(first + batch, replications)))
+        sim = Simulation(scenario, seed, reps)
+        started = time.process_time()
+        sim.run()
+        cpu += time.process_time() - started
+        client_weeks += sim.total_weeks * sim.country.n_slots * len(reps)
+    return cpu, client_weeks
+
+
+def peer_throughput(preset: str, weeks: int, seed: int) -> tuple[float, int]:
+    """CPU seconds and client-weeks of the Mesa peer's stepping, one replication."""
+    spec = importlib.util.spec_from_file_location("mesa_model", PEER)
+    assert spec is not None and spec.loader is not None
+    peer = importlib.util.module_from_spec(spec)
+    sys.modules["mesa_model"] = peer
+    spec.loader.exec_module(peer)
+    model = peer.DanishModel(load_scenario(preset), seed)
+    started = time.process_time()
+    client_weeks = 0
+    for _ in range(weeks):
+        client_weeks += len(model.agents)
+        model.step()
+    return time.process_time() - started, client_weeks
+
+
+def _rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+
+
+def scaling_point(preset: str, clients: int, weeks: int, seed: int) -> dict[str, Any]:
+    """One point of the curve: time and peak memory of ``weeks`` weeks at ``clients`` clients.
+
+    Run in a fresh process (``--point``): ru_maxrss never falls, so an earlier, larger point
+    would hide this one's peak.
+    """
+    base = load_scenario(preset)
+    national = build_country(base).n_slots
+    scenario = with_values(base, {"scale.client_scale": clients / national}, "benchmark")
+    baseline = _rss_bytes()
+    started, cpu = time.perf_counter(), time.process_time()
+    sim = Simulation(scenario, seed, [0])
+    for _ in range(weeks):
+        sim.step()
+    cpu = time.process_time() - cpu
+    wall = time.perf_counter() - started
+    n = sim.country.n_slots
+    peak = _rss_bytes()
+    return {
+        "clients": n,
+        "weeks": weeks,
+        "cpu_seconds": round(cpu, 3),
+        "wall_seconds": round(wall, 3),
+        "client_weeks_per_cpu_second": round(n * weeks / cpu),
+        "peak_rss_mb": round(peak / 1e6, 1),
+        "bytes_per_client": round((peak - baseline) / n, 1),
+    }
+
+
+def scaling(args: argparse.Namespace) -> pd.DataFrame:
+    rows = []
+    for size in args.sizes:
+        command = [sys.executable, __file__, "--preset", args.preset, "--seed", str(args.seed)]
+        command += ["--weeks", str(args.weeks), "--point", str(int(size))]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        print(
+            f"  {row['clients']:>10,} clients: {row['cpu_seconds']:7.2f} CPU s, "
+            f"{row['client_weeks_per_cpu_second'] / 1e6:6.1f} M client-weeks/s, "
+            f"{row['bytes_per_client']:6.0f} bytes per client",
+            flush=True,
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """A Markdown table (pandas' to_markdown needs tabulate, which the package does not)."""
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(f"{v:,}" for v in row) + " |" for row in table.itertuples(False)]
+    return "\n".join(lines) + "\n"
+
+
+def write_curve(table: pd.DataFrame, out: Path, title: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(table.to_csv(index=False), out / "scaling.csv")
+    write_text_atomic(markdown(table), out / "scaling.md")
+    fig = new_figure(10.0, 4.5)
+    time_ax, mem_ax = fig.subplots(1, 2)
+    time_ax.loglog(table["clients"], table["cpu_seconds"], "o-", label="engine")
+    ideal = table["cpu_seconds"].iloc[-1] * table["clients"] / table["clients"].iloc[-1]
+    time_ax.loglog(table["clients"], ideal, ":", color="grey", label="linear")
+    time_ax.set(xlabel="clients", ylabel="CPU seconds", title=title)
+    time_ax.legend()
+    mem_ax.semilogx(table["clients"], table["bytes_per_client"], "o-")
+    mem_ax.set(xlabel="clients", ylabel="peak memory above baseline, bytes per client")
+    mem_ax.set_ylim(bottom=0)
+    save_png(fig, out / "scaling.png")
+
+
+def parse_sizes(text: str) -> list[float]:
+    return [float(x) for x in text.split(",")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="denmark-2011")
+    parser.add_argument("--replications", type=int, default=4)
+    parser.add_argument("--peer-weeks", type=int, default=4)
+    parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes("1e3,1e4,1e5,1e6,1e7"))
+    parser.add_argument("--weeks", type=int, default=52, help="weeks per scaling point")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--point", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.point is not None:
+        print(json.dumps(scaling_point(args.preset, args.point, args.weeks, args.seed)))
+        return
+    print(f"preset {args.preset}; CPU time (the machine is shared: wall time is noisier)")
+    cpu, cw = engine_throughput(args.preset, args.replications, args.seed)
+    engine = cw / cpu
+    print(f"engine : {engine / 1e6:8.2f} M client-weeks per CPU-second ({cw:,} in {cpu:.1f} s)")
+    if not args.skip_peer:
+        cpu, cw = peer_throughput(args.preset, args.peer_weeks, args.seed)
+        peer = cw / cpu
+        print(f"mesa   : {peer / 1e6:8.3f} M client-weeks per CPU-second ({cw:,} in {cpu:.1f} s)")
+        print(f"ratio  : engine / mesa = {engine / peer:.0f}x")
+    if not args.skip_scaling:
+        print(f"scaling, {args.weeks} weeks, one replication:")
+        table = scaling(args)
+        write_curve(table, args.out, f"{args.preset}, {args.weeks} weeks")
+        print(markdown(table))
+        print(f"written to {args.out}/scaling.{{csv,md,png}}")
+
+
+if __name__ == "__main__":
+    main()
