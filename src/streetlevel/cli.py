@@ -642,6 +642,27 @@ def survey(
         print_survey(result, out_console)
 
 
+@app.command()
+def dashboard(
+    directories: Annotated[
+        list[Path] | None, typer.Argument(help="Run directories and sweep directories to show.")
+    ] = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on localhost.")] = 8050,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (default: this machine only).")
+    ] = "127.0.0.1",
+    work_dir: Annotated[
+        Path, typer.Option(help="Where runs started from the page are written.")
+    ] = Path("dashboard-runs"),
+) -> None:
+    """Serve the web dashboard (municipalities, policies, run one) until Ctrl-C."""
+    from streetlevel.dashboard import require_extra, serve
+
+    require_extra()
+    out_console.print(f"dashboard on http://{host}:{port}/ (Ctrl-C to stop)")
+    serve(list(directories or []), port=port, host=host, work_dir=work_dir)
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     # SIGTERM ends a run like Ctrl-C: partial tables are removed, the manifest says so.
     raise KeyboardInterrupt(f"signal {signum}")

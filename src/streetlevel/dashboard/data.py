@@ -1,0 +1,258 @@
+"""What the dashboard shows, without the web framework: the directories it serves, their
+benchmark and policy comparison (computed by :mod:`streetlevel.benchmark` and
+:mod:`streetlevel.experiments.compare`, never re-implemented here), and the runs it starts.
+
+Everything a view needs is a pandas table or a PNG, so it can be tested and used from a
+notebook without a browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from streetlevel.benchmark import ALL, Benchmark, benchmark
+from streetlevel.benchmark_report import funnel_figure
+from streetlevel.errors import StreetlevelError
+from streetlevel.experiments.compare import comparison
+from streetlevel.experiments.spec import Experiment, example_path, load_experiment
+from streetlevel.experiments.store import EXPERIMENT
+from streetlevel.loading import list_presets, load_scenario, with_values
+from streetlevel.run import run_scenario
+from streetlevel.summary import Summary, summarize
+
+__all__ = [
+    "RUN_LEVERS",
+    "Job",
+    "Runner",
+    "Source",
+    "classify",
+    "funnel_png",
+    "lever_levels",
+    "municipality_benchmark",
+    "policy_table",
+]
+
+RUN_LEVERS = ("route", "norm", "pressure")
+"""Levers of the shipped experiment (``route-norm-pressure.toml``) offered by the run view;
+the era is the preset's (``denmark-2011`` or ``denmark-2014``): changing it alone would
+leave the other era's categories."""
+RUN_PRESETS = ("denmark-2011", "denmark-2014")
+"""Presets with a synthetic country, which the route and norm levers set."""
+HIGHLIGHT = "#1f77b4"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A directory the dashboard was started with: a run, a sweep, or a problem to show."""
+
+    path: Path
+    kind: str
+    """``run``, ``sweep`` or ``error``."""
+    problem: str = ""
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
+
+
+def classify(path: Path | str) -> Source:
+    """What ``path`` holds; a missing, empty or unknown directory is a ``Source`` with the
+    problem to show in the page (the dashboard starts anyway).
+
+    >>> classify("/no/such/dir").problem
+    '/no/such/dir: no such directory'
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return Source(path, "error", f"{path}: no such directory")
+    if (path / EXPERIMENT).is_file():
+        return Source(path, "sweep")
+    if (path / "client_years.parquet").is_file():
+        return Source(path, "run")
+    if not any(path.iterdir()):
+        return Source(path, "error", f"{path}: the directory is empty (no run or sweep in it)")
+    return Source(
+        path,
+        "error",
+        f"{path}: not a run directory (no client_years.parquet) nor a sweep directory "
+        f"(no {EXPERIMENT})",
+    )
+
+
+@lru_cache(maxsize=16)
+def _benchmarks(path: str, stamp: float) -> tuple[Benchmark, Benchmark]:
+    """The run's benchmark over all clients and by category (``stamp``: the manifest's
+    modification time, so a run written again is read again)."""
+    return benchmark(path), benchmark(path, by_category=True)
+
+
+def municipality_benchmark(path: Path | str) -> tuple[Benchmark, Benchmark]:
+    """Benchmarks of a run directory: over all clients (ranking, funnel) and by category
+    (rates by category over the years)."""
+    manifest = Path(path) / "manifest.json"
+    stamp = manifest.stat().st_mtime if manifest.is_file() else 0.0
+    return _benchmarks(str(path), stamp)
+
+
+def funnel_png(result: Benchmark, municipality: str | None) -> str:
+    """The benchmark's funnel plot (:func:`streetlevel.benchmark_report.funnel_figure`) with
+    ``municipality`` marked, as a ``data:`` URL for an ``<img>``."""
+    import matplotlib.pyplot as plt
+
+    fig = funnel_figure(result)
+    rows = result.risk_adjusted
+    row = rows[(rows["category"] == ALL) & (rows["municipality"] == municipality)]
+    if not row.empty:
+        ax = fig.axes[0]
+        x, y = float(row["expected"].iloc[0]), float(row["ratio"].iloc[0])
+        ax.scatter([x], [y], s=160, marker="*", color=HIGHLIGHT, zorder=5, label=municipality)
+        ax.annotate(
+            str(municipality), (x, y), xytext=(6, 6), textcoords="offset points", color=HIGHLIGHT
+        )
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def policy_table(path: Path | str) -> tuple[pd.DataFrame, list[str]]:
+    """The sweep's comparison (:func:`streetlevel.experiments.compare.comparison`) with a
+    ``policy`` column naming each lever combination, and the lever columns."""
+    table = comparison(path)
+    groups = list(table.columns[: list(table.columns).index("outcome")])
+    table.insert(
+        0, "policy", table[groups].astype(str).agg(" / ".join, axis=1) if groups else "all"
+    )
+    return table, groups
+
+
+def lever_levels() -> dict[str, list[str]]:
+    """The run view's levers and their levels, from the shipped experiment file."""
+    spec = _example().spec
+    levers = {f.name: f for f in spec.levers}
+    return {name: _labels(levers[name]) for name in RUN_LEVERS}
+
+
+def _labels(factor: Any) -> list[str]:
+    if factor.levels is not None:
+        return list(factor.levels)
+    return [str(v).lower() if isinstance(v, bool) else str(v) for v in factor.values or []]
+
+
+@lru_cache(maxsize=1)
+def _example() -> Experiment:
+    return load_experiment(example_path())
+
+
+def _point_value(factor: Any, label: str) -> Any:
+    if factor.levels is not None:
+        return label
+    for value in factor.values or []:
+        if _labels_one(value) == label:
+            return value
+    raise StreetlevelError(f"{factor.name}: no level {label!r}")
+
+
+def _labels_one(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def run_scenario_for(preset: str, levers: dict[str, str], client_scale: float) -> Any:
+    """The preset with the chosen levers' levels and client scale set (as a sweep point of the
+    shipped experiment would set them)."""
+    if preset not in list_presets() or preset not in RUN_PRESETS:
+        raise StreetlevelError(f"{preset}: not a preset the run view offers ({RUN_PRESETS})")
+    base = with_values(load_scenario(preset), {"scale.client_scale": client_scale}, "dashboard")
+    example = _example()
+    experiment = Experiment(spec=example.spec, base=base, origin="dashboard")
+    factors = {f.name: f for f in example.spec.levers}
+    unknown = [k for k in levers if k not in factors]
+    if unknown:
+        raise StreetlevelError(f"{unknown}: not levers (expected some of {list(factors)})")
+    point = {name: _point_value(factors[name], levers[name]) for name in factors}
+    assignments = experiment.assignments(point)
+    return with_values(base, assignments, "dashboard")
+
+
+@dataclass
+class Job:
+    """One run started from the page."""
+
+    id: str
+    preset: str
+    levers: dict[str, str]
+    out: Path
+    status: str = "queued"
+    """``queued``, ``running``, ``complete`` or ``failed``."""
+    done: float = 0.0
+    """Share of the run's client-weeks simulated (0 to 1)."""
+    message: str = ""
+    summary: Summary | None = None
+    started: float = field(default_factory=time.time)
+
+
+class Runner:
+    """Runs started from the page, one at a time in a background thread (the page polls
+    their progress), each into its own directory under ``work_dir``."""
+
+    def __init__(self, work_dir: Path | str, seed: int) -> None:
+        self.work_dir = Path(work_dir)
+        self.seed = seed
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        # One simulation at a time: the page stays responsive, and a shared machine is not
+        # swamped by several users pressing "run" at once (later runs wait their turn).
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streetlevel-run")
+
+    def start(
+        self, preset: str, levers: dict[str, str], client_scale: float, replications: int
+    ) -> Job:
+        """Queue a run; returns at once with its :class:`Job`."""
+        scenario = run_scenario_for(preset, levers, client_scale)
+        job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        job = Job(job_id, preset, dict(levers), self.work_dir / f"{preset}-{job_id}")
+        with self._lock:
+            self._jobs[job_id] = job
+        self._pool.submit(self._run, job, scenario, replications)
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def _run(self, job: Job, scenario: Any, replications: int) -> None:
+        job.status = "running"
+
+        def progress(done: int, total: int) -> None:
+            job.done = done / total if total else 0.0
+
+        try:
+            run_scenario(
+                scenario,
+                seed=self.seed,
+                replications=replications,
+                out=job.out,
+                on_progress=progress,
+            )
+            job.summary = summarize(job.out)
+            job.done = 1.0
+            job.status = "complete"
+        except StreetlevelError as err:
+            job.status, job.message = "failed", str(err)
+        except Exception as err:  # shown in the page, never as a stack trace
+            job.status, job.message = "failed", f"{type(err).__name__}: {err}"
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,254 @@
+"""The dashboard end to end: `streetlevel dashboard` in a subprocess, driven by Playwright in
+the system's headless chromium (installed by .ci/run; never `playwright install`). The same
+tests write the screenshots in docs/img/dashboard-*.png.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streetlevel.benchmark import benchmark
+from streetlevel.dashboard import require_extra
+from streetlevel.experiments import load_experiment, run_sweep
+from streetlevel.experiments.compare import comparison
+from streetlevel.loading import load_scenario, with_values
+from streetlevel.run import run_scenario
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
+VIEWPORT = {"width": 1200, "height": 900}
+WAIT_MS = 30_000
+RUN_WAIT_MS = 120_000
+SERVER_START_S = 60.0
+CHOSEN = "Sjælland 03"
+OTHER = "Nordjylland 02"
+
+SWEEP = """
+[experiment]
+name = "dashboard-tiny"
+scenario = "municipality-b"
+seed = 7
+replications = 2
+
+[design]
+kind = "full_factorial"
+
+[constants]
+"scale.client_scale" = 0.3
+"time.burn_in_years" = 1
+"time.reporting_years" = 1
+
+[[levers]]
+name = "route"
+[levers.levels.caseworker]
+"municipalities[*].absence_route" = "caseworker"
+[levers.levels.benefit_office]
+"municipalities[*].absence_route" = "benefit_office"
+
+[[levers]]
+name = "pressure"
+key = "pressure.ranking_published"
+values = [true, false]
+"""
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small run of a whole country, a tiny sweep, an empty and a missing directory."""
+    root = tmp_path_factory.mktemp("dashboard")
+    scenario = with_values(
+        load_scenario("denmark-2011"),
+        {"scale.client_scale": 0.02, "time.burn_in_years": 1, "time.reporting_years": 2},
+    )
+    run_scenario(scenario, seed=11, replications=1, out=root / "run")
+    spec = root / "tiny.toml"
+    spec.write_text(SWEEP, encoding="utf-8")
+    run_sweep(load_experiment(spec), root / "sweep", workers=1)
+    (root / "empty").mkdir()
+    return {
+        "run": root / "run",
+        "sweep": root / "sweep",
+        "empty": root / "empty",
+        "missing": root / "missing",
+        "work": root / "work",
+    }
+
+
+@pytest.fixture(scope="module")
+def server(dirs: dict[str, Path]) -> Iterator[str]:
+    port = free_port()
+    args = [str(dirs[k]) for k in ("run", "sweep", "empty", "missing")]
+    command = [sys.executable, "-m", "streetlevel", "dashboard", *args, "--port", str(port)]
+    # The server logs every request: to a file, since a pipe nobody reads fills and blocks it.
+    log = dirs["work"].parent / "server.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [*command, "--work-dir", str(dirs["work"])], stdout=sink, stderr=sink
+        )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + SERVER_START_S
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"the dashboard did not start: {log.read_text()}") from None
+            time.sleep(0.3)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Any]:
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(WAIT_MS)
+    page.goto(server)
+    yield page
+    page.close()
+
+
+def choose(page: Any, dropdown: str, option: str) -> None:
+    """Pick ``option`` in a Dash dropdown as a user does: open it, search, click."""
+    page.click(f"#{dropdown}")
+    page.fill(".dash-dropdown-search", option)
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def rows(page: Any, table: str) -> list[list[str]]:
+    return [
+        [c.strip() for c in r.split("\t")]
+        for r in page.inner_text(f"#{table} tbody").strip().split("\n")
+    ]
+
+
+def test_municipality_view_shows_its_figures(page: Any, dirs: dict[str, Path]) -> None:
+    page.wait_for_selector("#muni-figures")
+    choose(page, "municipality", CHOSEN)
+    page.wait_for_function(
+        "n => document.querySelector('#ranking tr.highlight')?.innerText.includes(n)", arg=CHOSEN
+    )
+    expected = benchmark(dirs["run"], by_category=True).indicators
+    expected = expected[expected["municipality"] == CHOSEN].sort_values(["category", "year"])
+    shown = rows(page, "muni-figures")
+    assert len(shown) == len(expected) > 0
+    for cells, row in zip(shown, expected.itertuples(), strict=True):
+        assert cells[:4] == [str(row.year), row.category, str(row.recipients), str(row.sanctioned)]
+        assert float(cells[4]) == pytest.approx(row.rate, abs=5e-4)
+    legend = page.locator("#rates-graph .legendtext").all_text_contents()
+    assert f"{CHOSEN}: match-1" in legend
+    assert "region Sjælland: match-1" in legend
+    overall = benchmark(dirs["run"])
+    ranking = overall.ranking[overall.ranking["municipality"] == CHOSEN].iloc[0]
+    highlighted = page.inner_text("#ranking tr.highlight").split("\t")
+    assert highlighted[:2] == [str(ranking["rank"]), CHOSEN]
+    assert page.get_attribute("#funnel-img", "src").startswith("data:image/png;base64,")
+    page.screenshot(path=str(DOCS_IMG / "dashboard-municipalities.png"), full_page=True)
+
+    choose(page, "compare-with", OTHER)
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('#rates-graph .legendtext')]"
+        ".some(e => e.textContent.startsWith(n))",
+        arg=OTHER,
+    )
+
+
+def test_policy_view_puts_two_policies_side_by_side(page: Any, dirs: dict[str, Path]) -> None:
+    page.click("text=Policies")
+    page.wait_for_selector("#policy-side")
+    choose(page, "policy-a", "benefit_office / True")
+    choose(page, "policy-b", "caseworker / False")
+    page.wait_for_function(
+        "() => document.querySelector('#policy-compare p')?.innerText"
+        ".includes('A = benefit_office / True; B = caseworker / False')"
+    )
+    table = comparison(dirs["sweep"])
+    a = table[(table["route"] == "benefit_office") & table["pressure"].astype(bool)]
+    b = table[(table["route"] == "caseworker") & ~table["pressure"].astype(bool)]
+    shown = {r[0]: r for r in rows(page, "policy-side")}
+    assert set(shown) == set(a["outcome"])
+    for outcome in ("national_sanction_rate", "exit_unknown_rate"):
+        mean_a = float(a[a["outcome"] == outcome]["mean"].iloc[0])
+        mean_b = float(b[b["outcome"] == outcome]["mean"].iloc[0])
+        assert float(shown[outcome][1]) == pytest.approx(mean_a, abs=5e-4)
+        assert float(shown[outcome][4]) == pytest.approx(mean_b, abs=5e-4)
+    policies = table.drop_duplicates(["route", "pressure"])
+    assert page.locator("#policy-graph .point").count() == len(policies) == 4
+    page.screenshot(path=str(DOCS_IMG / "dashboard-policies.png"), full_page=True)
+
+
+def test_run_one_finishes_and_shows_results(page: Any, dirs: dict[str, Path]) -> None:
+    page.click("text=Run one")
+    choose(page, "lever-route", "benefit_office")
+    page.fill("#run-scale", "0.02")
+    page.click("#run-start")
+    page.wait_for_selector("#run-done", timeout=RUN_WAIT_MS)
+    assert page.get_attribute("#run-progress", "value") == "100"
+    names = [r[0] for r in rows(page, "run-table")]
+    assert "national_sanction_rate" in names
+    runs = list(dirs["work"].iterdir())
+    assert len(runs) == 1 and (runs[0] / "manifest.json").is_file()
+    scenario = load_scenario(runs[0] / "scenario.toml")
+    assert scenario.municipalities[0].absence_route.value == "benefit_office"
+    assert scenario.synthetic is not None
+    assert scenario.synthetic.benefit_office_route.value == 1.0
+    page.screenshot(path=str(DOCS_IMG / "dashboard-run.png"), full_page=True)
+
+
+def test_bad_directories_are_messages_not_stack_traces(page: Any, dirs: dict[str, Path]) -> None:
+    page.wait_for_selector("#problems .error")
+    problems = page.inner_text("#problems")
+    assert f"{dirs['empty']}: the directory is empty" in problems
+    assert f"{dirs['missing']}: no such directory" in problems
+    assert "Traceback" not in page.content()
+
+
+def test_missing_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from streetlevel.errors import StreetlevelError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "dash" else real(name, *a)
+    )
+    with pytest.raises(StreetlevelError, match=r"pip install 'streetlevel\[dashboard\]'"):
+        require_extra()
