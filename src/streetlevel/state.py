@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from streetlevel.kernels import flat_true
+
 __all__ = ["EXITED", "NEVER", "RECEIVING", "SANCTIONED", "ClientState", "Subset"]
 
 T = TypeVar("T", bound=np.generic)
@@ -99,7 +101,7 @@ class Subset:
     def of(cls, mask: npt.NDArray[np.bool_]) -> Subset:
         """The clients where ``mask`` (replications x slots) is true."""
         reps, slots = mask.shape
-        flat = np.flatnonzero(mask)
+        flat = flat_true(mask)
         return cls._from_flat(flat, reps, slots)
 
     @classmethod

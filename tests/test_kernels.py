@@ -1,0 +1,41 @@
+"""The compiled kernels give the numbers NumPy gives, bit for bit (streetlevel.kernels)."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+import pytest
+
+from streetlevel import kernels
+from streetlevel.engine import Simulation
+from streetlevel.loading import load_scenario
+
+needs_numba = pytest.mark.skipif(not kernels.numba_enabled(), reason="Numba not installed")
+
+
+@needs_numba
+@pytest.mark.parametrize("density", [0.0, 0.001, 0.08, 0.5, 1.0])
+def test_flat_true_is_flatnonzero(density: float) -> None:
+    rng = np.random.default_rng(1)
+    mask = rng.random((3, kernels.MIN_SIZE // 2 + 7)) < density
+    got = kernels.flat_true(mask)
+    assert kernels._kernel is not None  # the compiled kernel, not the NumPy fallback
+    assert got.dtype == np.intp
+    np.testing.assert_array_equal(got, np.flatnonzero(mask))
+
+
+@needs_numba
+def test_national_weeks_identical_with_and_without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario = load_scenario("denmark-2011")  # 2 x 125,800 slots: above MIN_SIZE
+    states = []
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(kernels, "_kernel", None)
+            monkeypatch.setattr(kernels, "_tried", True)
+        sim = Simulation(scenario, seed=3, replications=[0, 1])
+        for _ in range(20):
+            sim.step()
+        states.append(sim.state)
+    for f in fields(states[0]):
+        np.testing.assert_array_equal(getattr(states[0], f.name), getattr(states[1], f.name))
