@@ -40,6 +40,10 @@ WAIT_MS = 30_000
 RUN_WAIT_MS = 120_000
 SERVER_START_S = 60.0
 CHOSEN = "Sjælland 03"
+LONG_RUN_SCALE = 0.5
+LONG_RUN_REPLICATIONS = 4
+"""A run of several seconds (the whole country at half scale), long enough for another page
+to be answered while it goes on if the server is not blocked."""
 OTHER = "Nordjylland 02"
 
 SWEEP = """
@@ -104,13 +108,18 @@ def dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def server(dirs: dict[str, Path]) -> Iterator[str]:
     port = free_port()
-    args = [str(dirs[k]) for k in ("run", "sweep", "empty", "missing")]
+    # Started in their parent with relative names, as a user would (and the screenshots
+    # show short names, not temporary paths).
+    args = [dirs[k].name for k in ("run", "sweep", "empty", "missing")]
     command = [sys.executable, "-m", "streetlevel", "dashboard", *args, "--port", str(port)]
     # The server logs every request: to a file, since a pipe nobody reads fills and blocks it.
     log = dirs["work"].parent / "server.log"
     with log.open("w") as sink:
         proc = subprocess.Popen(
-            [*command, "--work-dir", str(dirs["work"])], stdout=sink, stderr=sink
+            [*command, "--work-dir", dirs["work"].name],
+            stdout=sink,
+            stderr=sink,
+            cwd=dirs["work"].parent,
         )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + SERVER_START_S
@@ -233,11 +242,34 @@ def test_run_one_finishes_and_shows_results(page: Any, dirs: dict[str, Path]) ->
     page.screenshot(path=str(DOCS_IMG / "dashboard-run.png"), full_page=True)
 
 
+def test_a_run_does_not_block_other_users(browser: Any, page: Any, server: str) -> None:
+    """While a longer run goes on, the progress bar moves and another user's page answers."""
+    page.click("text=Run one")
+    page.fill("#run-scale", str(LONG_RUN_SCALE))
+    page.fill("#run-replications", str(LONG_RUN_REPLICATIONS))
+    page.click("#run-start")
+    page.wait_for_function(
+        "() => document.querySelector('#run-status')?.innerText.startsWith('running')"
+    )
+    other = browser.new_page(viewport=VIEWPORT)
+    other.set_default_timeout(WAIT_MS)
+    other.goto(server)
+    other.wait_for_selector("#muni-figures")
+    choose(other, "municipality", OTHER)
+    other.wait_for_function(
+        "n => document.querySelector('#ranking tr.highlight')?.innerText.includes(n)", arg=OTHER
+    )
+    other.close()
+    assert page.inner_text("#run-status").startswith("running")
+    assert 0 <= int(page.get_attribute("#run-progress", "value")) < 100
+    page.wait_for_selector("#run-done", timeout=RUN_WAIT_MS)
+
+
 def test_bad_directories_are_messages_not_stack_traces(page: Any, dirs: dict[str, Path]) -> None:
     page.wait_for_selector("#problems .error")
     problems = page.inner_text("#problems")
-    assert f"{dirs['empty']}: the directory is empty" in problems
-    assert f"{dirs['missing']}: no such directory" in problems
+    assert f"{dirs['empty'].name}: the directory is empty" in problems
+    assert f"{dirs['missing'].name}: no such directory" in problems
     assert "Traceback" not in page.content()
 
 

@@ -33,6 +33,8 @@ __all__ = ["create_app"]
 REGION = "__region__"
 """The compare-with choice meaning "the municipality's region"."""
 POLL_MS = 500
+PRESET_LEVEL = "as_2011"
+"""The norm lever's level that leaves the preset's own strictness: the default."""
 DEFAULT_SCALE = 0.05
 DEFAULT_REPLICATIONS = 1
 SHOWN_INDICATORS = (
@@ -200,7 +202,12 @@ def _run_view() -> html.Div:
         html.Div(
             [
                 html.Label(name),
-                dcc.Dropdown(values, values[0], id=f"lever-{name}", clearable=False),
+                dcc.Dropdown(
+                    values,
+                    PRESET_LEVEL if PRESET_LEVEL in values else values[0],
+                    id=f"lever-{name}",
+                    clearable=False,
+                ),
             ],
             style={"flex": 1},
         )

@@ -108,8 +108,7 @@ def municipality_benchmark(path: Path | str) -> tuple[Benchmark, Benchmark]:
 def funnel_png(result: Benchmark, municipality: str | None) -> str:
     """The benchmark's funnel plot (:func:`streetlevel.benchmark_report.funnel_figure`) with
     ``municipality`` marked, as a ``data:`` URL for an ``<img>``."""
-    import matplotlib.pyplot as plt
-
+    # A plain Figure (reports.new_figure), not pyplot: callbacks run in several threads.
     fig = funnel_figure(result)
     rows = result.risk_adjusted
     row = rows[(rows["category"] == ALL) & (rows["municipality"] == municipality)]
@@ -123,7 +122,6 @@ def funnel_png(result: Benchmark, municipality: str | None) -> str:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
