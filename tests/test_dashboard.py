@@ -241,6 +241,12 @@ def test_run_one_finishes_and_shows_results(page: Any, dirs: dict[str, Path]) ->
     assert scenario.synthetic.benefit_office_route.value == 1.0
     page.screenshot(path=str(DOCS_IMG / "dashboard-run.png"), full_page=True)
 
+    page.click("text=Municipalities")
+    choose(page, "run-dir", f"{dirs['work'].name}/{runs[0].name}")
+    page.wait_for_function(
+        "n => document.querySelector('#ranking-title')?.innerText.includes(n)", arg="2013"
+    )
+
 
 def test_a_run_does_not_block_other_users(browser: Any, page: Any, server: str) -> None:
     """While a longer run goes on, the progress bar moves and another user's page answers."""
@@ -263,6 +269,18 @@ def test_a_run_does_not_block_other_users(browser: Any, page: Any, server: str) 
     assert page.inner_text("#run-status").startswith("running")
     assert 0 <= int(page.get_attribute("#run-progress", "value")) < 100
     page.wait_for_selector("#run-done", timeout=RUN_WAIT_MS)
+
+
+def test_the_page_needs_no_internet(browser: Any, server: str) -> None:
+    """Every request of the page (scripts, styles, Plotly.js) goes to the dashboard itself."""
+    page = browser.new_page(viewport=VIEWPORT)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(server)
+    page.wait_for_selector("#rates-graph .legendtext", timeout=WAIT_MS)
+    page.close()
+    assert any(url.endswith(".js") or ".js?" in url for url in requested)
+    assert [url for url in requested if not url.startswith(server)] == []
 
 
 def test_bad_directories_are_messages_not_stack_traces(page: Any, dirs: dict[str, Path]) -> None:

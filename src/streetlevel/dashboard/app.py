@@ -278,9 +278,17 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
     )
 
     def checked(path: str | None) -> str:
-        if path is None or path not in served:
+        if path is None or path not in served | {str(p) for p in runner.finished()}:
             raise StreetlevelError("choose a directory the dashboard was started with")
         return path
+
+    @app.callback(
+        Output("run-dir", "options"),
+        Input("tabs", "value"),
+    )
+    def _run_dirs(_: str) -> Any:
+        # Runs finished from the page join the directories the dashboard was started with.
+        return [s.label for s in runs] + [str(p) for p in runner.finished()]
 
     # -- municipalities ----------------------------------------------------------------------
 
@@ -449,7 +457,9 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
         frame = pd.DataFrame(
             [{"indicator": i.name, "mean": i.mean, "low": i.low, "high": i.high} for i in shown]
         )
-        status = html.Span(f"complete: results in {job.out}", id="run-done")
+        status = html.Span(
+            f"complete: results in {job.out} (also in the municipalities view)", id="run-done"
+        )
         return "100", status, _table(frame, "run-table"), True
 
     return app

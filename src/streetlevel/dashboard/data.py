@@ -230,6 +230,11 @@ class Runner:
         with self._lock:
             return self._jobs.get(job_id)
 
+    def finished(self) -> list[Path]:
+        """Run directories of the runs that completed, oldest first."""
+        with self._lock:
+            return [job.out for job in self._jobs.values() if job.status == "complete"]
+
     def _run(self, job: Job, scenario: Any, replications: int) -> None:
         job.status = "running"
 
