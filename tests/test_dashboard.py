@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from streetlevel.benchmark import benchmark
-from streetlevel.dashboard import require_extra
 from streetlevel.experiments import load_experiment, run_sweep
 from streetlevel.experiments.compare import comparison
 from streetlevel.loading import load_scenario, with_values
@@ -291,14 +290,17 @@ def test_bad_directories_are_messages_not_stack_traces(page: Any, dirs: dict[str
     assert "Traceback" not in page.content()
 
 
-def test_missing_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-
-    from streetlevel.errors import StreetlevelError
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "dash" else real(name, *a)
+def test_missing_extra_is_a_clear_error(tmp_path: Path) -> None:
+    """Without Dash, the command says how to install it and exits with status 2."""
+    hide = "import sys; sys.modules['dash'] = None; "
+    run = "from streetlevel.cli import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", hide + run, "dashboard", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    with pytest.raises(StreetlevelError, match=r"pip install 'streetlevel\[dashboard\]'"):
-        require_extra()
+    assert result.returncode == 2
+    assert "pip install 'streetlevel[dashboard]'" in result.stderr
+    assert "Traceback" not in result.stderr

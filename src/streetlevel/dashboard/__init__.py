@@ -9,7 +9,6 @@ From Python::
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from streetlevel.errors import StreetlevelError
@@ -24,11 +23,13 @@ DEFAULT_PORT = 8050
 def require_extra() -> None:
     """Raise a :class:`StreetlevelError` saying how to install the dashboard's extra when
     its web framework is missing."""
-    if importlib.util.find_spec("dash") is None:
+    try:
+        import dash  # noqa: F401
+    except ImportError:
         raise StreetlevelError(
             "the dashboard needs its optional extra (Dash is not installed): "
             "pip install 'streetlevel[dashboard]'"
-        )
+        ) from None
 
 
 def serve(
