@@ -5,6 +5,7 @@ tests write the screenshots in docs/img/dashboard-*.png.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -95,10 +96,15 @@ def dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     spec.write_text(SWEEP, encoding="utf-8")
     run_sweep(load_experiment(spec), root / "sweep", workers=1)
     (root / "empty").mkdir()
+    # A sweep started but with no point finished: its experiment record and design only.
+    (root / "pending").mkdir()
+    for name in ("experiment.json", "design.parquet"):
+        shutil.copy(root / "sweep" / name, root / "pending" / name)
     return {
         "run": root / "run",
         "sweep": root / "sweep",
         "empty": root / "empty",
+        "pending": root / "pending",
         "missing": root / "missing",
         "work": root / "work",
     }
@@ -109,7 +115,7 @@ def server(dirs: dict[str, Path]) -> Iterator[str]:
     port = free_port()
     # Started in their parent with relative names, as a user would (and the screenshots
     # show short names, not temporary paths).
-    args = [dirs[k].name for k in ("run", "sweep", "empty", "missing")]
+    args = [dirs[k].name for k in ("run", "sweep", "pending", "empty", "missing")]
     command = [sys.executable, "-m", "streetlevel", "dashboard", *args, "--port", str(port)]
     # The server logs every request: to a file, since a pipe nobody reads fills and blocks it.
     log = dirs["work"].parent / "server.log"
@@ -270,6 +276,15 @@ def test_a_run_does_not_block_other_users(browser: Any, page: Any, server: str) 
     page.wait_for_selector("#run-done", timeout=RUN_WAIT_MS)
 
 
+def test_a_sweep_with_no_finished_point_says_so(page: Any) -> None:
+    page.click("text=Policies")
+    page.wait_for_selector("#policy-side")
+    choose(page, "sweep-dir", "pending")
+    page.wait_for_selector("#policy-error .error")
+    assert "pending: no point has finished yet" in page.inner_text("#policy-error")
+    assert "Traceback" not in page.content()
+
+
 def test_the_page_needs_no_internet(browser: Any, server: str) -> None:
     """Every request of the page (scripts, styles, Plotly.js) goes to the dashboard itself."""
     page = browser.new_page(viewport=VIEWPORT)
@@ -304,3 +319,26 @@ def test_missing_extra_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "pip install 'streetlevel[dashboard]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_nothing_else_imports_the_framework() -> None:
+    """The CLI and the package load without Dash; only streetlevel/dashboard names it."""
+    code = (
+        "import sys, streetlevel.cli, streetlevel.benchmark, streetlevel.experiments; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dash', 'plotly')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "[]"
+    src = Path(__file__).resolve().parents[1] / "src" / "streetlevel"
+    naming = [
+        path.relative_to(src)
+        for path in src.rglob("*.py")
+        if "dashboard" not in path.parts
+        and any(
+            line.lstrip().startswith(("import dash", "from dash", "import plotly", "from plotly"))
+            for line in path.read_text(encoding="utf-8").splitlines()
+        )
+    ]
+    assert naming == []
