@@ -47,7 +47,6 @@ def _compile() -> Kernel | None:
         return None
     numba: Any = importlib.import_module("numba")
 
-    @numba.njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
     def kernel(mask: Any) -> Any:
         n = mask.size
         out = np.empty(n, np.intp)
@@ -57,7 +56,10 @@ def _compile() -> Kernel | None:
             k += mask[i]
         return out[:k].copy()
 
-    return kernel  # type: ignore[no-any-return]
+    try:
+        return numba.njit(cache=True, nogil=True)(kernel)  # type: ignore[no-any-return]
+    except RuntimeError:  # no writable cache directory (a read-only install): compile each run
+        return numba.njit(nogil=True)(kernel)  # type: ignore[no-any-return]
 
 
 def flat_true(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
