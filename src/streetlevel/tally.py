@@ -62,10 +62,21 @@ class Tally:
         weights: npt.ArrayLike | None = None,
     ) -> None:
         """Add ``weights`` (default 1 each) at (rep, municipality) pairs."""
+        self.add_at(name, self.key(rep, municipality), weights)
+
+    def key(
+        self, rep: npt.NDArray[np.intp], municipality: npt.NDArray[np.integer]
+    ) -> npt.NDArray[np.intp]:
+        """The flat (rep, municipality) cells, computed once for many counts (:meth:`add_at`)."""
+        return np.asarray(rep * self.shape[1] + municipality, dtype=np.intp)
+
+    def add_at(
+        self, name: str, key: npt.NDArray[np.intp], weights: npt.ArrayLike | None = None
+    ) -> None:
+        """Add ``weights`` (default 1 each) at flat cells from :meth:`key`."""
         reps, ms = self.shape
-        flat = rep * ms + municipality
         w = None if weights is None else np.asarray(weights, dtype=np.float64)
-        self.counts[name] += np.bincount(flat, w, minlength=reps * ms).reshape(self.shape)
+        self.counts[name] += np.bincount(key, w, minlength=reps * ms).reshape(self.shape)
 
     def add_by_category(
         self,
@@ -75,9 +86,19 @@ class Tally:
         category: npt.NDArray[np.integer],
         weights: npt.ArrayLike | None = None,
     ) -> None:
+        self.add_by_category_at(name, self.key(rep, municipality), category, weights)
+
+    def add_by_category_at(
+        self,
+        name: str,
+        key: npt.NDArray[np.intp],
+        category: npt.NDArray[np.integer],
+        weights: npt.ArrayLike | None = None,
+    ) -> None:
+        """Add per category at flat cells from :meth:`key`."""
         reps, ms = self.shape
         k = self.categories
-        flat = (rep * ms + municipality) * k + category
+        flat = key * k + category
         w = None if weights is None else np.asarray(weights, dtype=np.float64)
         counts = np.bincount(flat, w, minlength=reps * ms * k)
         self.by_category[name] += counts.reshape((*self.shape, k))

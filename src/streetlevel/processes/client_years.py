@@ -33,25 +33,24 @@ def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) ->
     weeks_in_year = sim.week - sub.take(st.y_first_week) + 1
     withheld = weeks_sanctioned * sim.scenario.legislation.benefit.value + sub.take(st.y_withheld)
     sanctioned = sanctions > 0
-    tally.add("recipients", rows, muni)
-    tally.add_by_category("recipients", rows, muni, cat)
-    tally.add("sanctioned", rows[sanctioned], muni[sanctioned])
-    tally.add_by_category("sanctioned", rows[sanctioned], muni[sanctioned], cat[sanctioned])
-    repeat = sanctions >= 2
-    tally.add("repeat_sanctioned", rows[repeat], muni[repeat])
-    tally.add("sanctions", rows, muni, sanctions)
-    tally.add("weeks_in_year", rows, muni, weeks_in_year)
-    tally.add_by_category("weeks_in_year", rows, muni, cat, weeks_in_year)
-    tally.add("weeks_sanctioned", rows, muni, weeks_sanctioned)
-    tally.add("weeks_offer", rows, muni, sub.take(st.y_weeks_offer))
-    tally.add("amount_withheld", rows, muni, withheld)
+    key = tally.key(rows, muni)  # once for the many counts below (profiled)
+    tally.add_at("recipients", key)
+    tally.add_by_category_at("recipients", key, cat)
+    tally.add_at("sanctioned", key[sanctioned])
+    tally.add_by_category_at("sanctioned", key[sanctioned], cat[sanctioned])
+    tally.add_at("repeat_sanctioned", key[sanctions >= 2])
+    tally.add_at("sanctions", key, sanctions)
+    tally.add_at("weeks_in_year", key, weeks_in_year)
+    tally.add_by_category_at("weeks_in_year", key, cat, weeks_in_year)
+    tally.add_at("weeks_sanctioned", key, weeks_sanctioned)
+    tally.add_at("weeks_offer", key, sub.take(st.y_weeks_offer))
+    tally.add_at("amount_withheld", key, withheld)
     for code, name in enumerate(DESTINATIONS):
-        gone = destination == code
-        tally.add(f"exits_{name}", rows[gone], muni[gone])
+        tally.add_at(f"exits_{name}", key[destination == code])
     # Who leaves after a sanction this year, and to where (NAO 2016: as often without work).
     for name in ("work", "unknown"):
         gone = sanctioned & (destination == DESTINATIONS.index(name))
-        tally.add(f"exits_{name}_sanctioned", rows[gone], muni[gone])
+        tally.add_at(f"exits_{name}_sanctioned", key[gone])
     if sim.recording:
         assert sim.recorder is not None
         sim.recorder.client_years(
