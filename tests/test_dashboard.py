@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import playwright.sync_api as playwright
 import pytest
 
 from streetlevel.benchmark import benchmark
@@ -22,8 +23,6 @@ from streetlevel.experiments import load_experiment, run_sweep
 from streetlevel.experiments.compare import comparison
 from streetlevel.loading import load_scenario, with_values
 from streetlevel.run import run_scenario
-
-playwright = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -74,7 +73,15 @@ key = "pressure.ranking_published"
 values = [true, false]
 """
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium")
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium() -> None:
+    """The browser tests are part of the suite: without the browser they fail, not skip."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            "the dashboard's browser tests need Debian's chromium at /usr/bin/chromium: "
+            "apt-get install chromium (.ci/run does)"
+        )
 
 
 def free_port() -> int:
