@@ -34,7 +34,7 @@ def test_national_weeks_identical_with_and_without_numba(monkeypatch: pytest.Mon
             monkeypatch.setattr(kernels, "_kernel", None)
             monkeypatch.setattr(kernels, "_tried", True)
         sim = Simulation(scenario, seed=3, replications=[0, 1])
-        for _ in range(20):
+        for _ in range(60):  # past a year end
             sim.step()
         states.append(sim.state)
     for f in fields(states[0]):
