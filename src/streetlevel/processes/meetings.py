@@ -30,7 +30,8 @@ def hold(sim: Simulation) -> None:
     sub = Subset.of(due)
     if len(sub) == 0:
         return
-    p_timely = sim.workforce.p_timely[sub.rows, sub.take(st.caseworker)]
+    at_cw = sub.rows * sim.workforce.n_caseworkers + sub.take(st.caseworker)
+    p_timely = sim.workforce.p_timely.reshape(-1)[at_cw]
     held = sim.streams.uniform(sub.counts) < p_timely
     was_late = sub.take(st.meeting_late)
     sub.put(st.meeting_late, ~held)

@@ -49,17 +49,20 @@ def decide(sim: Simulation) -> None:
     to_office = from_offer & sim.country.benefit_office_route[muni]
     accepted = np.where(to_office, documented, legitimate)
 
-    strict = sim.strictness[rows, muni]
+    # Flat gathers from the (replications x municipalities / caseworkers) arrays: half the time
+    # of (row, column) indexing at 40,000 absences a week (profiled).
+    strict = sim.strictness.reshape(-1)[rows * sim.strictness.shape[1] + muni]
     cw = absent.take(st.caseworker)
+    at_cw = rows * sim.workforce.n_caseworkers + cw
     first = absent.take(st.breaches_total) == 0
     b, c = s.decision.caseworker, s.decision.benefit_office
     assessment = float(s.legislation.individual_assessment.value)
     p_caseworker = logistic(
         b.intercept.value
         + b.management_strictness.value * strict
-        + b.caseworker_strictness.value * sim.workforce.strictness[rows, cw]
+        + b.caseworker_strictness.value * sim.workforce.strictness.reshape(-1)[at_cw]
         + b.problems.value * problems * (1.0 - strict) * assessment
-        + b.overloaded.value * sim.workforce.overloaded[rows, cw]
+        + b.overloaded.value * sim.workforce.overloaded.reshape(-1)[at_cw]
         + b.first_breach.value * first
     )
     p_office = logistic(c.intercept.value + c.management_strictness.value * strict)
