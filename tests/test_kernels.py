@@ -11,10 +11,14 @@ from streetlevel import kernels
 from streetlevel.engine import Simulation
 from streetlevel.loading import load_scenario
 
-needs_numba = pytest.mark.skipif(not kernels.numba_enabled(), reason="Numba not installed")
+
+@pytest.fixture(autouse=True)
+def _numba() -> None:
+    """Numba is in the test extra: a test run without it has not tested the kernels."""
+    if not kernels.numba_enabled():
+        pytest.fail("Numba is not installed (pip install -e '.[test]' installs it)")
 
 
-@needs_numba
 @pytest.mark.parametrize("density", [0.0, 0.001, 0.08, 0.5, 1.0])
 def test_flat_true_is_flatnonzero(density: float) -> None:
     rng = np.random.default_rng(1)
@@ -25,7 +29,6 @@ def test_flat_true_is_flatnonzero(density: float) -> None:
     np.testing.assert_array_equal(got, np.flatnonzero(mask))
 
 
-@needs_numba
 def test_national_weeks_identical_with_and_without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
     scenario = load_scenario("denmark-2011")  # 2 x 125,800 slots: above MIN_SIZE
     states = []
