@@ -21,6 +21,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -162,7 +163,7 @@ def _run_with_progress(
             replications=replications,
             out=out,
             overwrite=overwrite,
-            on_progress=lambda done, total: progress.update(task, completed=done / total),
+            on_progress=lambda done, total: _weekly(progress, task, done / total),
         )
     return result
 
@@ -663,9 +664,24 @@ def dashboard(
     serve(list(directories or []), port=port, host=host, work_dir=work_dir)
 
 
+_signalled: list[int] = []
+"""Signals received (SIGINT, SIGTERM); a run checks it every simulated week."""
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     # SIGTERM ends a run like Ctrl-C: partial tables are removed, the manifest says so.
+    # The signal is also remembered: Python reports an exception raised while a __del__ or
+    # a finaliser runs as "ignored" and carries on, so a KeyboardInterrupt that lands there
+    # would be lost; the run's weekly check raises it again.
+    _signalled.append(signum)
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _weekly(progress: Progress, task: TaskID, completed: float) -> None:
+    """After each simulated week: raise a signal that was lost, move the progress bar."""
+    if _signalled:
+        raise KeyboardInterrupt(f"signal {_signalled[0]}")
+    progress.update(task, completed=completed)
 
 
 def main() -> None:
@@ -675,6 +691,7 @@ def main() -> None:
     interrupted that way has already removed its partial tables and marked its manifest.
     """
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     try:
         app()
     except StreetlevelError as err:
