@@ -34,6 +34,7 @@ import numpy as np
 from streetlevel.caseworkers import Workforce
 from streetlevel.coefficients import Coefficients, duration_factor, logistic, spell_survival
 from streetlevel.country import build_country
+from streetlevel.engine import initial_risk
 from streetlevel.indicators import rank_within_regions, sanction_rate
 from streetlevel.scenario import Scenario
 from streetlevel.state import NEVER, RECEIVING, SANCTIONED
@@ -269,7 +270,7 @@ class DanishModel(mesa.Model):
         self.cw_strictness = workforce.strictness[0].tolist()
         self.cw_overloaded = workforce.overloaded[0].tolist()
         self.strictness = self.country.management_strictness.copy()
-        self.perceived_risk = self.initial_risk().tolist()
+        self.perceived_risk = initial_risk(self.scenario, self.country).tolist()
         self.stock_cum = np.cumsum(self.coef.stock_share).tolist()
         self.inflow_cum = np.cumsum(self.coef.inflow_share).tolist()
         self.spells = self.spell_tables()
@@ -292,21 +293,6 @@ class DanishModel(mesa.Model):
 
     def new_tally(self) -> dict[str, np.ndarray[Any, Any]]:
         return {name: np.zeros(self.country.n_municipalities) for name in COUNTS}
-
-    def initial_risk(self) -> np.ndarray[Any, Any]:
-        """Sanctions per absence at the decision models' reference point (as the engine)."""
-        s = self.scenario
-        cw, office = s.decision.caseworker, s.decision.benefit_office
-        strict = self.country.management_strictness
-        legit = float(logistic(s.legitimate_reason.intercept.value))
-        documented = legit * s.legitimate_reason.documented.value
-        p_cw = logistic(
-            cw.intercept.value + cw.management_strictness.value * strict + cw.first_breach.value
-        )
-        p_office = logistic(office.intercept.value + office.management_strictness.value * strict)
-        return np.where(
-            self.country.benefit_office_route, (1 - documented) * p_office, (1 - legit) * p_cw
-        )
 
     def spell_tables(self) -> list[tuple[list[float], float] | None]:
         """Per category: cumulative steady-state duration head and tail hazard."""

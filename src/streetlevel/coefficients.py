@@ -89,6 +89,9 @@ class Coefficients:
     offer_start: F64
     """Weekly chance that a client without an offer gets one (0: never)."""
     offer_end: float
+    exit_hazard_bound: float
+    """An upper bound of any client's total weekly exit hazard, sanction effects included:
+    where this week's uniform is below ``1 - bound``, no one leaves (exits.leave)."""
 
     @classmethod
     def from_scenario(cls, s: Scenario) -> Coefficients:
@@ -125,4 +128,18 @@ class Coefficients:
             exit_rates=rates,
             offer_start=start,
             offer_end=1.0 / duration,
+            exit_hazard_bound=_exit_hazard_bound(s.exits, rates),
         )
+
+
+def _exit_hazard_bound(e: Exits, rates: F64) -> float:
+    """The largest duration factor, the full post-sanction boost and the sanctioned client's
+    unknown-exit multiplier, each clipped as exits.hazards clips; a relative margin covers
+    rounding, so ``u < 1 - bound`` implies ``u < 1 - total`` for every client."""
+    years = np.arange(e.duration_decay_years.value + 1)
+    factor = float(duration_factor(e, years).max())
+    boost = np.array(
+        [max(1.0, 1.0 + e.post_effect.value), 1.0, max(1.0, e.unknown_while_sanctioned.value)]
+    )
+    h = np.clip(rates * factor * boost, 0.0, 1.0).sum(axis=1) if len(rates) else np.zeros(1)
+    return min(1.0, float(h.max()) * (1.0 + 1e-9) + 1e-12)

@@ -88,7 +88,9 @@ class Simulation:
         self.placement_model = placements.PlacementModel.build(self)
         """Step 9's rates and per-caseworker log-odds; ``None`` without ``[placements]``."""
         self.strictness = np.tile(self.country.management_strictness, (reps, 1))
-        self.perceived_risk = np.tile(self.initial_risk(), (reps, 1)).astype(np.float32)
+        self.perceived_risk = np.tile(initial_risk(scenario, self.country), (reps, 1)).astype(
+            np.float32
+        )
         self.next_id = np.zeros(reps, dtype=np.int64)
         self.tally = Tally(reps, self.country.n_municipalities, len(self.coef.category_names))
         self.yearly: list[dict[str, Any]] = []
@@ -133,28 +135,6 @@ class Simulation:
     def total_weeks(self) -> int:
         return self.total_years * self.weeks_per_year
 
-    def initial_risk(self) -> npt.NDArray[np.float64]:
-        """Perceived sanction risk before any year has been observed.
-
-        The chance that an absence leads to a sanction at the decision models' reference
-        point (average caseworker, first breach, no problems, not overloaded): clients start
-        out knowing their municipality's rules, then learn its record year by year.
-        """
-        s = self.scenario
-        cw, office = s.decision.caseworker, s.decision.benefit_office
-        strict = self.country.management_strictness
-        legit = float(logistic(s.legitimate_reason.intercept.value))
-        documented = legit * s.legitimate_reason.documented.value
-        p_cw = logistic(
-            cw.intercept.value + cw.management_strictness.value * strict + cw.first_breach.value
-        )
-        p_office = logistic(office.intercept.value + office.management_strictness.value * strict)
-        return np.where(
-            self.country.benefit_office_route,
-            (1 - documented) * p_office,
-            (1 - legit) * p_cw,
-        )
-
     def record_events(self, kind: str, sub: Subset, **codes: npt.NDArray[Any]) -> None:
         """Record events of one kind for the clients of ``sub``."""
         assert self.recorder is not None
@@ -185,3 +165,21 @@ class Simulation:
             self.step()
             if on_week is not None:
                 on_week(self.week, total)
+
+
+def initial_risk(scenario: Scenario, country: Country) -> npt.NDArray[np.float64]:
+    """Perceived sanction risk before any year has been observed, per municipality.
+
+    The chance that an absence leads to a sanction at the decision models' reference point
+    (average caseworker, first breach, no problems, not overloaded): clients start out knowing
+    their municipality's rules, then learn its record year by year.
+    """
+    cw, office = scenario.decision.caseworker, scenario.decision.benefit_office
+    strict = country.management_strictness
+    legit = float(logistic(scenario.legitimate_reason.intercept.value))
+    documented = legit * scenario.legitimate_reason.documented.value
+    p_cw = logistic(
+        cw.intercept.value + cw.management_strictness.value * strict + cw.first_breach.value
+    )
+    p_office = logistic(office.intercept.value + office.management_strictness.value * strict)
+    return np.where(country.benefit_office_route, (1 - documented) * p_office, (1 - legit) * p_cw)

@@ -63,11 +63,13 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 SHARE_TOLERANCE = 1e-6  # rounding slack when shares written with a few decimals must sum to 1
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """A table of a streetlevel TOML file: unknown keys, coercion and mutation refused."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class Meta(_Section):
+class Meta(Section):
     """What the scenario is."""
 
     name: Name
@@ -78,7 +80,7 @@ class Meta(_Section):
     Norway's NAV in the year of the [DK] survey (no Danish category rules)."""
 
 
-class Time(_Section):
+class Time(Section):
     """How long a run is: burn-in years are simulated but not reported."""
 
     weeks_per_year: Weeks
@@ -92,13 +94,13 @@ class Time(_Section):
         return self
 
 
-class Scale(_Section):
+class Scale(Section):
     """Clients simulated per real recipient (1 = the real country; 0.1 for quick looks)."""
 
     client_scale: Positive
 
 
-class Legislation(_Section):
+class Legislation(Section):
     """The national rules: the sanction type, the benefit and the legal individual assessment."""
 
     sanction_type: SanctionType
@@ -107,7 +109,7 @@ class Legislation(_Section):
     individual_assessment: Flag
 
 
-class Category(_Section):
+class Category(Section):
     """A match category (era 2011: 1-3) or readiness group (era 2014)."""
 
     name: Name
@@ -122,7 +124,7 @@ class Category(_Section):
     exit_unknown: WeeklyProbability
 
 
-class Clients(_Section):
+class Clients(Section):
     """Client attributes (shares of all recipients)."""
 
     age_under_30: Share
@@ -138,7 +140,7 @@ class Clients(_Section):
         return self
 
 
-class Attendance(_Section):
+class Attendance(Section):
     """The absence model: log-odds of being absent from an obligation in a week."""
 
     intercept: LogOdds
@@ -152,7 +154,7 @@ class Attendance(_Section):
     repeat_reduction: Share
 
 
-class LegitimateReason(_Section):
+class LegitimateReason(Section):
     """Whether an absence has a legitimate reason, and whether that reason is documented."""
 
     intercept: LogOdds
@@ -160,13 +162,13 @@ class LegitimateReason(_Section):
     documented: Share
 
 
-class Offers(_Section):
+class Offers(Section):
     """Active offers (activation projects)."""
 
     mean_duration: Weeks
 
 
-class Meetings(_Section):
+class Meetings(Section):
     """Jobcentre meetings and their timeliness."""
 
     interval: Weeks
@@ -174,7 +176,7 @@ class Meetings(_Section):
     timely_per_100_clients: LogOdds
 
 
-class Caseworkers(_Section):
+class Caseworkers(Section):
     """Caseworkers, their caseloads and (until the attitude model) their latent strictness."""
 
     clients_per_caseworker: Caseload
@@ -183,7 +185,7 @@ class Caseworkers(_Section):
     strictness_sd: StandardDeviation
 
 
-class Attitudes(_Section):
+class Attitudes(Section):
     """Caseworker attitudes and roles (MODEL.md 2 and 7.2): a one-factor model whose answers
     reproduce a published survey's answer counts; its latent factor is the caseworker
     strictness of the sanction decision."""
@@ -196,7 +198,7 @@ class Attitudes(_Section):
     follow_up_routines: Share
 
 
-class Overrule(_Section):
+class Overrule(Section):
     """Per-proposal log-odds that the caseworker overrules a job-placement proposal (MODEL.md
     7.2): DK's covariates, chosen by indirect inference, not copied from the survey."""
 
@@ -217,7 +219,7 @@ class Overrule(_Section):
     over_250_users: LogOdds
 
 
-class Placements(_Section):
+class Placements(Section):
     """Job-placement proposals and the caseworker's decision on them (MODEL.md 7.2)."""
 
     proposal: WeeklyProbability
@@ -225,7 +227,7 @@ class Placements(_Section):
     overrule: Overrule
 
 
-class CaseworkerDecision(_Section):
+class CaseworkerDecision(Section):
     """MODEL.md 7.1, route ``caseworker`` (CHM Figure 1)."""
 
     intercept: LogOdds
@@ -236,27 +238,27 @@ class CaseworkerDecision(_Section):
     first_breach: LogOdds
 
 
-class BenefitOfficeDecision(_Section):
+class BenefitOfficeDecision(Section):
     """MODEL.md 7.1, route ``benefit_office`` (CHM Figure 2)."""
 
     intercept: LogOdds
     management_strictness: LogOdds
 
 
-class Decision(_Section):
+class Decision(Section):
     """The two sanction decisions."""
 
     caseworker: CaseworkerDecision
     benefit_office: BenefitOfficeDecision
 
 
-class Sanctions(_Section):
+class Sanctions(Section):
     """Re-compliance after a periodical sanction."""
 
     recompliance: WeeklyProbability
 
 
-class Exits(_Section):
+class Exits(Section):
     """Exit hazards beyond the per-category base rates (MODEL.md 7.4)."""
 
     duration_decay: Share
@@ -275,21 +277,21 @@ class Exits(_Section):
         return self
 
 
-class Pressure(_Section):
+class Pressure(Section):
     """Regional rankings and the pressure they put on management (MODEL.md 7.3)."""
 
     ranking_published: Flag
     during_burn_in: Flag
 
 
-class Region(_Section):
+class Region(Section):
     """A regional authority and the number of municipalities it ranks."""
 
     name: Name
     municipalities: Municipalities
 
 
-class Municipality(_Section):
+class Municipality(Section):
     """A municipality given explicitly (e.g. CHM's Municipality A and B)."""
 
     name: Name
@@ -305,7 +307,7 @@ class Municipality(_Section):
     note: str = ""
 
 
-class Synthetic(_Section):
+class Synthetic(Section):
     """Distributions from which the municipalities not listed by name are drawn."""
 
     seed: Seed
@@ -320,7 +322,7 @@ class Synthetic(_Section):
     pressure_response: Positive
 
 
-class Scenario(_Section):
+class Scenario(Section):
     """A whole scenario file."""
 
     scenario: Meta

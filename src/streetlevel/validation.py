@@ -48,6 +48,8 @@ class TargetResult:
     within_tolerance: bool | None
     tolerance: float | None
     widening: float
+    published_range: tuple[float, float] | None
+    """The published range, for a target published as one (kind ``range``)."""
     source: str
     note: str
 
@@ -186,6 +188,9 @@ def validate_run(run_dir: Path, effect: bool = True) -> Validation:
                 within_tolerance=t.within_tolerance(mean),
                 tolerance=t.tolerance,
                 widening=t.widening(),
+                published_range=(t.low, t.high)
+                if t.low is not None and t.high is not None
+                else None,
                 source=t.source,
                 note=note,
             )
@@ -231,15 +236,13 @@ def results_frame(v: Validation) -> pd.DataFrame:
     """The comparison as a table of strings (the CLI and the HTML report show this)."""
     rows = []
     for t in v.targets:
-        published = (
-            "direction: positive"
-            if t.kind == "positive"
-            else (
-                "50.0 % - 100.0 %"
-                if t.name == "post_sanction_exit_effect"
-                else format_value(t.kind, t.published)
-            )
-        )
+        if t.kind == "positive":
+            published = "direction: positive"
+        elif t.published_range is not None:
+            low, high = t.published_range
+            published = f"{format_value(t.kind, low)} - {format_value(t.kind, high)}"
+        else:
+            published = format_value(t.kind, t.published)
         rows.append(
             {
                 "target": t.description,
@@ -286,7 +289,12 @@ def _figure(v: Validation) -> Any:
         ax.set_xticks(
             range(len(effects)), [e.label.replace(" after a sanction", "") for e in effects]
         )
-        ax.axhspan(50, 100, color="grey", alpha=0.15, label="Svarer 2011: 50-100 %")
+        effect = next(t for t in v.targets if t.name == "post_sanction_exit_effect")
+        if effect.published_range is not None:
+            low, high = (100 * x for x in effect.published_range)
+            ax.axhspan(
+                low, high, color="grey", alpha=0.15, label=f"published: {low:.0f}-{high:.0f} %"
+            )
         ax.set_ylabel("change in exit-to-work hazard, %")
         ax.set_title("Sanction effect: estimate (blue), input (red)")
         ax.legend(loc="upper right", fontsize=8)

@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     StrictBool,
     StrictFloat,
@@ -44,7 +42,7 @@ from pydantic import (
 
 from streetlevel.errors import ExperimentError, ScenarioError
 from streetlevel.loading import _explain, load_scenario, scenario_hash, with_values
-from streetlevel.scenario import Scenario
+from streetlevel.scenario import Name, Scenario, Section
 
 __all__ = [
     "DESIGNS",
@@ -64,18 +62,13 @@ RESERVED_COLUMNS = ("point", "replication", "seed")
 MAX_SEED = 2**63 - 1
 WILDCARD = "[*]"
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 """A factor's name is a column of the results: lower case, digits and underscores."""
 Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class ExperimentMeta(_Section):
+class ExperimentMeta(Section):
     """What the experiment is, what it varies, and how often each point is replicated."""
 
     name: Name
@@ -89,7 +82,7 @@ class ExperimentMeta(_Section):
     points), instead of a seed of its own drawn from the experiment's seed."""
 
 
-class Design(_Section):
+class Design(Section):
     """Which points are run: every combination, or a sample drawn with SALib."""
 
     kind: Literal["full_factorial", "latin_hypercube", "sobol", "morris"]
@@ -121,7 +114,7 @@ class Design(_Section):
         return self
 
 
-class Factor(_Section):
+class Factor(Section):
     """A lever or an uncertainty: the scenario keys it sets and the values they take."""
 
     name: Identifier
@@ -178,17 +171,17 @@ class Factor(_Section):
         return [self.key] if self.key is not None else list(self.keys or [])
 
 
-class ExperimentFile(_Section):
+class ExperimentFile(Section):
     """The whole file: ``[experiment]``, ``[design]``, ``[constants]``, ``[[levers]]``,
     ``[[uncertainties]]``, ``outcomes``."""
 
     experiment: ExperimentMeta
     design: Design
-    constants: dict[Name, Scalar] = {}
+    constants: dict[Name, Scalar] = Field(default_factory=dict)
     """Key paths set in the base scenario for every point (e.g. a smaller client scale)."""
-    levers: list[Factor] = []
-    uncertainties: list[Factor] = []
-    outcomes: list[Name] = []
+    levers: list[Factor] = Field(default_factory=list)
+    uncertainties: list[Factor] = Field(default_factory=list)
+    outcomes: list[Name] = Field(default_factory=list)
     """Indicators kept per replication (names as in ``streetlevel run --json``); empty: all."""
 
     @model_validator(mode="before")

@@ -68,23 +68,6 @@ def hazards(sim: Simulation, sub: Subset) -> npt.NDArray[np.float64]:
     return np.asarray(np.clip(h, 0.0, 1.0), dtype=np.float64)
 
 
-def _hazard_bound(sim: Simulation) -> float:
-    """An upper bound of the total weekly hazard of any client, sanction effects included.
-
-    The largest duration factor, the full post-sanction boost and the sanctioned client's
-    unknown-exit multiplier, each clipped as in :func:`hazards`; a relative margin covers
-    rounding, so ``u < 1 - bound`` implies ``u < 1 - total`` for every client.
-    """
-    e = sim.scenario.exits
-    years = np.arange(e.duration_decay_years.value + 1)
-    factor = float(duration_factor(e, years).max())
-    boost = np.array(
-        [max(1.0, 1.0 + e.post_effect.value), 1.0, max(1.0, e.unknown_while_sanctioned.value)]
-    )
-    h = np.clip(sim.coef.exit_rates * factor * boost, 0.0, 1.0).sum(axis=1)
-    return min(1.0, float(h.max()) * (1.0 + 1e-9) + 1e-12)
-
-
 def leave(sim: Simulation) -> None:
     """Exit clients, close their client-years and free their slots for next week's inflow."""
     st = sim.state
@@ -96,7 +79,7 @@ def leave(sim: Simulation) -> None:
     # Their hazards are computed only where this week's uniform could reach them: below
     # 1 - (the largest hazard any of them can have) none leaves (profiled: a tenth of the work).
     leaving &= ~special
-    special &= u >= 1.0 - _hazard_bound(sim)
+    special &= u >= 1.0 - sim.coef.exit_hazard_bound
     sp = Subset.of(special)
     if len(sp):
         total = np.minimum(hazards(sim, sp).sum(axis=1), 1.0)
