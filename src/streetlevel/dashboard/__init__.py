@@ -18,6 +18,9 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "require_extra", "serve"]
 DEFAULT_HOST = "127.0.0.1"
 """Only this machine can open the page unless told otherwise."""
 DEFAULT_PORT = 8050
+THREADS = 4
+"""Requests answered at once (waitress's default); others wait their turn in its queue. The
+callbacks hold the GIL for most of their time, so more threads add memory, not speed."""
 
 
 def require_extra() -> None:
@@ -25,9 +28,10 @@ def require_extra() -> None:
     its web framework is missing."""
     try:
         import dash  # noqa: F401
+        import waitress  # noqa: F401
     except ImportError:
         raise StreetlevelError(
-            "the dashboard needs its optional extra (Dash is not installed): "
+            "the dashboard needs its optional extra (Dash or waitress is not installed): "
             "pip install 'streetlevel[dashboard]'"
         ) from None
 
@@ -41,7 +45,21 @@ def serve(
 ) -> None:
     """Serve the dashboard over ``directories`` until interrupted; runs started from the page
     are written under ``work_dir``."""
+    from waitress import serve as serve_wsgi
+
     from streetlevel.dashboard.app import create_app
+    from streetlevel.dashboard.guard import MAX_BODY_BYTES
 
     app = create_app(directories, work_dir)
-    app.run(host=host, port=port, debug=False)
+    # Waitress, not Flask's development server: that one starts a thread per connection and
+    # under 200 concurrent clients answered at half the rate, with a p95 latency of 33 s
+    # against 9 s and memory still growing (tests/test_dashboard_security.py, the load test).
+    # Waitress refuses a body larger than any the page sends before reading it.
+    serve_wsgi(
+        app.server,
+        host=host,
+        port=port,
+        threads=THREADS,
+        max_request_body_size=MAX_BODY_BYTES,
+        ident="streetlevel",
+    )

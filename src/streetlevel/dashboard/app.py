@@ -13,17 +13,35 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash.exceptions import DependencyException
+from flask import Response, request
 
 from streetlevel.benchmark import ALL
 from streetlevel.dashboard.data import (
+    REPLICATION_LIMITS,
+    RUN_LEVERS,
     RUN_PRESETS,
+    SCALE_LIMITS,
     Runner,
     Source,
+    check_run,
     classify,
-    funnel_png,
     lever_levels,
     municipality_benchmark,
+    municipality_funnel,
     policy_table,
+)
+from streetlevel.dashboard.guard import (
+    MAX_BODY_BYTES,
+    BadRequestError,
+    Kind,
+    check_body,
+    choice,
+    count,
+    number,
+    optional,
+    text,
+    texts,
 )
 from streetlevel.errors import StreetlevelError
 from streetlevel.indicators import ratio
@@ -48,6 +66,27 @@ SHOWN_INDICATORS = (
 ERROR_STYLE = {"color": "#b00020", "fontWeight": "bold", "margin": "0.5em 0"}
 CELL_STYLE = {"padding": "2px 10px", "textAlign": "left"}
 PAGE_STYLE = {"fontFamily": "sans-serif", "maxWidth": "1100px", "margin": "0 auto"}
+KINDS: dict[str, Kind] = {
+    "tabs.value": text,
+    "run-dir.value": optional(text),
+    "municipality.value": optional(text),
+    "municipality.options": optional(texts),
+    "compare-with.value": optional(text),
+    "sweep-dir.value": optional(text),
+    "outcome.value": optional(text),
+    "policy-a.value": optional(text),
+    "policy-b.value": optional(text),
+    "run-start.n_clicks": optional(count),
+    "run-preset.value": text,
+    **{f"lever-{name}.value": text for name in RUN_LEVERS},
+    # The number inputs send null for a value outside their min and max (or none at all).
+    "run-scale.value": optional(number),
+    "run-replications.value": optional(number),
+    "run-poll.n_intervals": optional(count),
+    "run-job.data": optional(text),
+}
+"""What each property a callback reads may hold in a request; anything else is refused (400)."""
+CALLBACK_ROUTE = "_dash-update-component"
 
 
 def _error(message: str) -> html.Div:
@@ -62,6 +101,8 @@ def _guarded(problem: Callable[[str], Any]) -> Callable[[Callable[..., Any]], Ca
         def inner(*args: Any) -> Any:
             try:
                 return fn(*args)
+            except BadRequestError:
+                raise  # a forged request: answered 400 (see create_app), not shown in a page
             except StreetlevelError as err:
                 return problem(str(err))
             except Exception as err:
@@ -222,15 +263,19 @@ def _run_view() -> html.Div:
                 [
                     html.Label("client scale (clients per recipient) "),
                     dcc.Input(
-                        id="run-scale", type="number", value=DEFAULT_SCALE, min=0.01, max=1.0
+                        id="run-scale",
+                        type="number",
+                        value=DEFAULT_SCALE,
+                        min=SCALE_LIMITS[0],
+                        max=SCALE_LIMITS[1],
                     ),
                     html.Label(" replications "),
                     dcc.Input(
                         id="run-replications",
                         type="number",
                         value=DEFAULT_REPLICATIONS,
-                        min=1,
-                        max=20,
+                        min=REPLICATION_LIMITS[0],
+                        max=REPLICATION_LIMITS[1],
                         step=1,
                     ),
                     html.Button("Start run", id="run-start", n_clicks=0),
@@ -252,9 +297,9 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
     sources = [classify(d) for d in directories]
     runs = [s for s in sources if s.kind == "run"]
     sweeps = [s for s in sources if s.kind == "sweep"]
-    served = {s.label for s in runs + sweeps}
     runner = Runner(work_dir, seed)
     app = Dash(__name__, title="streetlevel dashboard", serve_locally=True)
+    _refuse_forged(app)
     problems = [_error(s.problem) for s in sources if s.kind == "error"]
     if not runs:
         problems.append(_error("No run directory given: the municipalities view is empty."))
@@ -277,10 +322,17 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
         style=PAGE_STYLE,
     )
 
-    def checked(path: str | None) -> str:
-        if path is None or path not in served | {str(p) for p in runner.finished()}:
-            raise StreetlevelError("choose a directory the dashboard was started with")
-        return path
+    def run_dir(path: str | None) -> str:
+        # Matched by its label, never joined or resolved: no path names anything else.
+        if path is None:
+            raise StreetlevelError("choose a run directory")
+        offered = [s.label for s in runs] + [str(p) for p in runner.finished()]
+        return choice(path, offered, "run directory")
+
+    def sweep_dir(path: str | None) -> str:
+        if path is None:
+            raise StreetlevelError("choose a sweep directory")
+        return choice(path, [s.label for s in sweeps], "sweep directory")
 
     @app.callback(
         Output("run-dir", "options"),
@@ -300,7 +352,7 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
     )
     @_guarded(lambda m: ([], None, _error(m)))
     def _municipalities(path: str | None) -> Any:
-        overall, _ = municipality_benchmark(checked(path))
+        overall, _ = municipality_benchmark(run_dir(path))
         names = sorted(overall.risk_adjusted["municipality"].unique())
         return names, names[0] if names else None, None
 
@@ -313,6 +365,7 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
     def _compare_options(name: str | None, names: list[str] | None) -> Any:
         if name is None:
             return [], None
+        choice(name, names or [], "municipality")
         others = [{"label": n, "value": n} for n in names or [] if n != name]
         return [{"label": "its region", "value": REGION}, *others], REGION
 
@@ -330,11 +383,14 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
     def _municipality(name: str | None, other: str | None, path: str | None) -> Any:
         if name is None:
             return go.Figure(), None, "", None, ""
-        overall, by_category = municipality_benchmark(checked(path))
+        chosen = run_dir(path)
+        overall, by_category = municipality_benchmark(chosen)
         table = by_category.indicators
+        names = set(table["municipality"])
+        choice(name, names, "municipality")
+        if other is not None:
+            choice(other, names | {REGION}, "municipality to compare with")
         mine = table[table["municipality"] == name]
-        if mine.empty:
-            raise StreetlevelError(f"{path}: no municipality {name!r}")
         region = str(mine["region"].iloc[0])
         if other in (None, REGION):
             theirs, other_name = _region_rates(table, region), f"region {region}"
@@ -349,7 +405,7 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
             _table(_rates(mine), "muni-figures"),
             f"Ranking in {region}, {overall.year} (by rate as published, and risk-adjusted)",
             _table(shown.sort_values("rank"), "ranking", highlight=name),
-            funnel_png(overall, name),
+            municipality_funnel(chosen, name),
         )
 
     # -- policies ------------------------------------------------------------------------------
@@ -366,7 +422,7 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
     )
     @_guarded(lambda m: ([], None, [], None, [], None, _error(m)))
     def _sweep(path: str | None) -> Any:
-        table, _ = policy_table(checked(path))
+        table, _ = policy_table(sweep_dir(path))
         outcomes = list(dict.fromkeys(table["outcome"]))
         policies = list(dict.fromkeys(table["policy"]))
         second = policies[1] if len(policies) > 1 else policies[0]
@@ -384,7 +440,11 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
     def _policies(outcome: str | None, a: str | None, b: str | None, path: str | None) -> Any:
         if outcome is None:
             return go.Figure(), None
-        table, _ = policy_table(checked(path))
+        table, _ = policy_table(sweep_dir(path))
+        choice(outcome, set(table["outcome"]), "outcome")
+        for policy in (a, b):
+            if policy is not None:
+                choice(policy, set(table["policy"]), "policy")
         rows = table[table["outcome"] == outcome]
         fig = go.Figure(
             go.Scatter(
@@ -431,6 +491,11 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
         if scale is None or reps is None:
             raise StreetlevelError("client scale and replications must be numbers in range")
         levers = {"route": route, "norm": norm, "pressure": pressure}
+        try:
+            # The form offers nothing else: anything else was forged, and starts no run.
+            check_run(preset, levers, scale, reps)
+        except StreetlevelError as err:
+            raise BadRequestError(str(err)) from None
         job = runner.start(preset, levers, float(scale), int(reps))
         return job.id, False, f"queued: {job.out.name}"
 
@@ -463,6 +528,34 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
         return "100", status, _table(frame, "run-table"), True
 
     return app
+
+
+def _refuse_forged(app: Dash) -> None:
+    """Answer a request the page never sends with 4xx and a one-line reason: a callback
+    request is checked (:func:`streetlevel.dashboard.guard.check_body`) before Dash reads it,
+    a callback's :class:`BadRequestError` is a 400, and a script or asset the page does not use is a
+    404 (Dash's own answer is a 500)."""
+    server = app.server
+    server.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    route = app.config.routes_pathname_prefix + CALLBACK_ROUTE
+
+    def plain(message: str, status: int) -> Response:
+        return Response(message + "\n", status=status, mimetype="text/plain")
+
+    def _check_callback() -> Response | None:
+        if request.path != route or request.method != "POST":
+            return None
+        if not request.is_json:
+            return plain("a callback request is a JSON body (Content-Type: application/json)", 415)
+        body = request.get_json(silent=True)
+        if body is None:
+            return plain("the request body is not valid JSON", 400)
+        check_body(body, app.callback_map, KINDS)
+        return None
+
+    server.before_request(_check_callback)
+    server.register_error_handler(BadRequestError, lambda err: plain(str(err), 400))
+    server.register_error_handler(DependencyException, lambda err: plain("no such file", 404))
 
 
 def _side_by_side(table: pd.DataFrame, a: str | None, b: str | None) -> pd.DataFrame | None:

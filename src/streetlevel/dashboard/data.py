@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import threading
 import time
 import uuid
@@ -32,14 +33,18 @@ from streetlevel.run import run_scenario
 from streetlevel.summary import Summary, summarize
 
 __all__ = [
+    "REPLICATION_LIMITS",
     "RUN_LEVERS",
+    "SCALE_LIMITS",
     "Job",
     "Runner",
     "Source",
+    "check_run",
     "classify",
     "funnel_png",
     "lever_levels",
     "municipality_benchmark",
+    "municipality_funnel",
     "policy_table",
 ]
 
@@ -49,6 +54,12 @@ the era is the preset's (``denmark-2011`` or ``denmark-2014``): changing it alon
 leave the other era's categories."""
 RUN_PRESETS = ("denmark-2011", "denmark-2014")
 """Presets with a synthetic country, which the route and norm levers set."""
+SCALE_LIMITS = (0.01, 1.0)
+"""The run view's client scale (clients per recipient): from a quick look to the whole
+country; the form offers these and :meth:`Runner.start` refuses others, so a forged request
+cannot start a run of 10^9 clients on a shared machine."""
+REPLICATION_LIMITS = (1, 20)
+"""The run view's replications: 20 give intervals close to a sweep's; more belong in a sweep."""
 HIGHLIGHT = "#1f77b4"
 
 
@@ -78,7 +89,7 @@ def classify(path: Path | str) -> Source:
         return Source(path, "error", f"{path}: no such directory")
     if (path / EXPERIMENT).is_file():
         return Source(path, "sweep")
-    if (path / "client_years.parquet").is_file():
+    if (path / "client_years.parquet").exists():
         return Source(path, "run")
     if not any(path.iterdir()):
         return Source(path, "error", f"{path}: the directory is empty (no run or sweep in it)")
@@ -97,12 +108,28 @@ def _benchmarks(path: str, stamp: float) -> tuple[Benchmark, Benchmark]:
     return benchmark(path), benchmark(path, by_category=True)
 
 
+def _stamp(path: Path | str) -> float:
+    manifest = Path(path) / "manifest.json"
+    return manifest.stat().st_mtime if manifest.is_file() else 0.0
+
+
 def municipality_benchmark(path: Path | str) -> tuple[Benchmark, Benchmark]:
     """Benchmarks of a run directory: over all clients (ranking, funnel) and by category
     (rates by category over the years)."""
-    manifest = Path(path) / "manifest.json"
-    stamp = manifest.stat().st_mtime if manifest.is_file() else 0.0
-    return _benchmarks(str(path), stamp)
+    return _benchmarks(str(path), _stamp(path))
+
+
+def municipality_funnel(path: Path | str, municipality: str) -> str:
+    """The run's funnel plot with ``municipality`` marked (:func:`funnel_png`), drawn once
+    per run and municipality: drawing it is most of a page view's time, and many users look
+    at the same few municipalities."""
+    return _funnel(str(path), _stamp(path), municipality)
+
+
+@lru_cache(maxsize=64)
+def _funnel(path: str, stamp: float, municipality: str) -> str:
+    # 64 PNGs of some 70 kB: a few megabytes at most.
+    return funnel_png(_benchmarks(path, stamp)[0], municipality)
 
 
 def funnel_png(result: Benchmark, municipality: str | None) -> str:
@@ -167,6 +194,43 @@ def _labels_one(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def check_run(preset: Any, levers: dict[str, Any], client_scale: Any, replications: Any) -> None:
+    """Raise a :class:`StreetlevelError` unless the run is one the run view offers: a preset
+    of :data:`RUN_PRESETS`, a level of each lever, a client scale within
+    :data:`SCALE_LIMITS` and a whole number of replications within :data:`REPLICATION_LIMITS`.
+
+    >>> try:
+    ...     check_run("denmark-2011", {"route": "caseworker"}, 1e9, 1)
+    ... except StreetlevelError as err:
+    ...     print(err)
+    client scale: expected a number from 0.01 to 1, got 1000000000.0
+    """
+    if preset not in RUN_PRESETS:
+        raise StreetlevelError(f"{preset!r:.80}: not a preset the run view offers {RUN_PRESETS}")
+    levels = lever_levels()
+    for name, label in levers.items():
+        if name not in levels or label not in levels[name]:
+            raise StreetlevelError(
+                f"{name!r:.40} = {label!r:.40}: not a lever and level of the run view "
+                f"(expected some of {levels})"
+            )
+    for value, (low, high), what, whole in (
+        (client_scale, SCALE_LIMITS, "client scale", False),
+        (replications, REPLICATION_LIMITS, "replications", True),
+    ):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (
+            number
+            and math.isfinite(value)
+            and low <= value <= high
+            and (not whole or float(value).is_integer())
+        ):
+            kind = "a whole number" if whole else "a number"
+            raise StreetlevelError(
+                f"{what}: expected {kind} from {low:g} to {high:g}, got {value!r:.40}"
+            )
+
+
 def run_scenario_for(preset: str, levers: dict[str, str], client_scale: float) -> Any:
     """The preset with the chosen levers' levels and client scale set (as a sweep point of the
     shipped experiment would set them)."""
@@ -217,13 +281,15 @@ class Runner:
     def start(
         self, preset: str, levers: dict[str, str], client_scale: float, replications: int
     ) -> Job:
-        """Queue a run; returns at once with its :class:`Job`."""
+        """Queue a run; returns at once with its :class:`Job`. A run the run view does not
+        offer (see :func:`check_run`) is refused before anything starts."""
+        check_run(preset, levers, client_scale, replications)
         scenario = run_scenario_for(preset, levers, client_scale)
         job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         job = Job(job_id, preset, dict(levers), self.work_dir / f"{preset}-{job_id}")
         with self._lock:
             self._jobs[job_id] = job
-        self._pool.submit(self._run, job, scenario, replications)
+        self._pool.submit(self._run, job, scenario, int(replications))
         return job
 
     def get(self, job_id: str) -> Job | None:
