@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from streetlevel.loading import preset_text
@@ -98,26 +99,67 @@ def test_presets_and_show(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no such preset" in missing.stderr
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie has ended, only not been reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_mid_run_leaves_only_complete_files(tmp_path: Path, sig: signal.Signals) -> None:
+def test_a_signal_mid_run_leaves_only_complete_files(
+    tmp_path: Path, sig: signal.Signals, workers: int
+) -> None:
+    """Interrupted in the middle of writing, in one process or with worker processes: only
+    finished batch files remain, each listed in a manifest that says "interrupted", and no
+    worker outlives the run."""
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "streetlevel", "run", "denmark-2011", "--replications", "4",
-         "--years", "20", "--out", str(out)],
+         "--set", "scale.client_scale.value=0.2", "--batch-size", "1",
+         "--workers", str(workers), "--years", "30", "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
     manifest = out / "manifest.json"
-    deadline = time.monotonic() + 60
-    while not (out / "events.parquet.partial").exists() and time.monotonic() < deadline:
+    events = out / "events.parquet"
+    deadline = time.monotonic() + 120
+    while not list(events.glob("*.partial")) and time.monotonic() < deadline:
         time.sleep(0.05)  # wait until the first reporting year is being written
     assert proc.poll() is None, "the run ended before it could be interrupted"
+    children = _children(proc.pid)
+    assert len(children) >= (workers if workers > 1 else 0)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode != 0
     assert "Traceback" not in stderr
-    left = {p.name for p in out.iterdir()}
-    assert not left & {"events.parquet", "client_years.parquet", "municipality_years.parquet"}
-    assert not [n for n in left if n.endswith(".partial")]
+    assert not list(out.rglob("*.partial"))
+    record = json.loads(manifest.read_text())
+    for table in ("events", "client_years", "municipality_years"):
+        files = sorted(p.name for p in (out / f"{table}.parquet").iterdir())
+        assert files == sorted(record["parts"]), table
+        for name in files:
+            pq.read_metadata(out / f"{table}.parquet" / name)  # complete, readable files
+    # The workers are killed and joined before the run exits; multiprocessing's resource
+    # tracker leaves when it sees the run's end of its pipe close, a moment later.
+    deadline = time.monotonic() + 10
+    while (alive := [p for p in children if not _gone(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive, [Path(f"/proc/{p}/cmdline").read_bytes() for p in alive]
     assert json.loads(manifest.read_text())["status"] == "interrupted"

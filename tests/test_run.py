@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,19 +15,27 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streetlevel import sizing
+from streetlevel.country import build_country
 from streetlevel.errors import OutputExistsError
 from streetlevel.loading import load_scenario, with_values
 from streetlevel.run import run_scenario
 from streetlevel.scenario import Scenario
+from streetlevel.sizing import MEMORY_SHARE, Estimate, ResourceError, plan_workers
 from streetlevel.summary import summarize
-from tests.conftest import small
+from tests.conftest import cli, small
 
 TABLES = ("events", "client_years", "municipality_years")
 GOLDEN = Path(__file__).parent / "golden" / "tiny_summary.json"
 
 
 def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The bytes of a file, or of every file of a table directory with its name."""
+    h = hashlib.sha256()
+    for file in sorted(path.iterdir()) if path.is_dir() else [path]:
+        h.update(file.name.encode())
+        h.update(file.read_bytes())
+    return h.hexdigest()
 
 
 def test_same_seed_gives_identical_parquet_files(tmp_path: Path, tiny: Scenario) -> None:
@@ -52,6 +62,81 @@ def test_batching_does_not_change_results(tmp_path: Path, tiny: Scenario) -> Non
         assert a.equals(b), name
 
 
+def test_workers_do_not_change_a_single_byte(tmp_path: Path, tiny: Scenario) -> None:
+    """Batches in two worker processes write the same files as batches in this one."""
+    kwargs = {"seed": 4, "replications": 3, "batch_size": 1}
+    serial = run_scenario(tiny, out=tmp_path / "serial", workers=1, **kwargs)
+    parallel = run_scenario(tiny, out=tmp_path / "parallel", workers=2, **kwargs)
+    assert parallel.manifest["workers"] == 2
+    assert len(list((parallel.out / "events.parquet").iterdir())) == 3
+    for name in TABLES:
+        assert digest(serial.out / f"{name}.parquet") == digest(parallel.out / f"{name}.parquet")
+    assert serial.manifest["tables"] == parallel.manifest["tables"]
+
+
+def test_an_interrupted_run_resumes_to_the_same_bytes(tmp_path: Path, tiny: Scenario) -> None:
+    """An interrupt keeps the finished batches; --resume runs only the rest."""
+    kwargs = {"seed": 4, "replications": 3, "batch_size": 1}
+    whole = run_scenario(tiny, out=tmp_path / "whole", **kwargs)
+    totals: list[int] = []
+
+    def interrupt_in_second_batch(done: int, total: int) -> None:
+        totals.append(total)
+        if done > total // 2:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        run_scenario(tiny, out=out, on_progress=interrupt_in_second_batch, **kwargs)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert list(manifest["parts"]) == ["replications-00000-00000.parquet"]
+    assert not list(out.rglob("*.partial"))
+    with pytest.raises(OutputExistsError, match="--resume"):
+        run_scenario(tiny, out=out, **kwargs)
+    with pytest.raises(OutputExistsError, match="seed"):
+        run_scenario(tiny, out=out, resume=True, **{**kwargs, "seed": 5})
+    resumed_totals: list[int] = []
+    resumed = run_scenario(
+        tiny, out=out, resume=True, on_progress=lambda _d, t: resumed_totals.append(t), **kwargs
+    )
+    assert resumed.manifest["status"] == "complete"
+    # Only the two unfinished replications were simulated again.
+    assert resumed_totals[-1] * 3 == totals[-1] * 2
+    for name in TABLES:
+        assert digest(whole.out / f"{name}.parquet") == digest(out / f"{name}.parquet")
+
+
+def test_a_run_too_large_for_the_machine_is_refused(tmp_path: Path, tiny: Scenario) -> None:
+    """The size guard compares its estimate with the memory there is, before any work."""
+    # Denmark at 1,000 clients per recipient: about 10^8 clients, hundreds of GiB a batch.
+    out = tmp_path / "huge"
+    result = cli(
+        "run", "denmark-2011", "--set", "scale.client_scale.value=1000",
+        "--replications", "100", "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert re.search(r"needs about [\d,.]+ GiB of memory; [\d,.]+ GiB may be used", result.stderr)
+    assert not out.exists()
+    slots = build_country(tiny).n_slots
+    one_batch = Estimate(slots, 1, 1, 0).per_worker
+    with pytest.raises(ResourceError, match="--workers 2 or fewer"):
+        plan_workers(tiny, slots, 1, 5, tmp_path, 3, memory=int(2.5 * one_batch / MEMORY_SHARE))
+    chosen = plan_workers(tiny, slots, 1, 5, tmp_path, None, memory=2 * one_batch)
+    assert 1 <= chosen <= 2
+
+
+def test_a_run_too_large_for_the_disk_is_refused(
+    tmp_path: Path, tiny: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = shutil._ntuple_diskusage(total=10**9, used=10**9 - 1000, free=1000)  # type: ignore[attr-defined]
+    monkeypatch.setattr(sizing.shutil, "disk_usage", lambda _path: full)
+    with pytest.raises(ResourceError, match=r"would write about .* the disk has 0.0 GiB free"):
+        run_scenario(tiny, seed=1, replications=3, out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_output_directory_is_not_overwritten(tmp_path: Path, tiny: Scenario) -> None:
     run_scenario(tiny, seed=1, replications=1, out=tmp_path / "run")
     with pytest.raises(OutputExistsError, match="already holds results"):
@@ -76,9 +161,8 @@ def test_a_failed_run_leaves_no_table_that_looks_complete(
     monkeypatch.setattr(Simulation, "step", failing)
     with pytest.raises(KeyboardInterrupt):
         run_scenario(tiny, seed=1, replications=1, out=tmp_path / "run")
-    names = {p.name for p in (tmp_path / "run").iterdir()}
-    assert not any(n in names for n in (f"{t}.parquet" for t in TABLES))
-    assert not any(n.endswith(".partial") for n in names)
+    # The batch's files were removed, finished or not; its table directories are empty.
+    assert not [p for t in TABLES for p in (tmp_path / "run" / f"{t}.parquet").iterdir()]
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["status"] == "interrupted"
 

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from streetlevel.decisions import SCHEMA, read_decisions, validate_decisions
@@ -152,7 +153,7 @@ def _load(source: Path | str, replication: int | None = None) -> tuple[pd.DataFr
     # The engine may record more than the schema (tests/test_decisions.py checks that every
     # column it writes today is in it); a benchmark reads the schema's columns.
     try:
-        present = set(pq.read_schema(path).names)
+        present = set(ds.dataset(path, format="parquet").schema.names)
         columns = [c.name for c in SCHEMA if c.name in present]
         filters = None
         if "replication" in present:

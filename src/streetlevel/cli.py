@@ -110,6 +110,26 @@ def run(
         Path | None, typer.Option(help="Run directory (default: runs/<scenario>-<time>).")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace results already in --out.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(help="Keep the batches an interrupted run in --out finished; run the rest."),
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes simulating batches of replications at once (default: as many as "
+            "the cores, the batches and the memory allow). Results do not depend on it.",
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Replications simulated together in one process (default: about a million "
+            "clients' worth). Each batch is one file per table; less memory when smaller.",
+        ),
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option(
@@ -126,7 +146,16 @@ def run(
         loaded = with_values(loaded, dict(parse_assignment(a) for a in set_), "--set")
     if years is not None:
         loaded = with_overrides(loaded, reporting_years=years)
-    result = _run_with_progress(loaded, seed, replications, out, overwrite)
+    result = _run_with_progress(
+        loaded,
+        seed,
+        replications,
+        out,
+        overwrite,
+        resume=resume,
+        workers=workers,
+        batch_size=batch_size,
+    )
     summary = summarize(result.out)
     if json:
         sys.stdout.write(summary.to_json() + "\n")
@@ -141,6 +170,10 @@ def _run_with_progress(
     out: Path | None,
     overwrite: bool,
     prefix: str = "",
+    *,
+    resume: bool = False,
+    workers: int | None = None,
+    batch_size: int | None = None,
 ) -> RunResult:
     """Run with a progress bar on the terminal; default directory runs/<prefix><name>-..."""
     if out is None:
@@ -163,6 +196,9 @@ def _run_with_progress(
             replications=replications,
             out=out,
             overwrite=overwrite,
+            resume=resume,
+            workers=workers,
+            batch_size=batch_size,
             on_progress=lambda done, total: _weekly(progress, task, done / total),
         )
     return result

@@ -1,9 +1,11 @@
 """Records: the run's tables, streamed to Parquet one year at a time, written atomically.
 
-Each table is written to ``<name>.parquet.partial`` and renamed to ``<name>.parquet`` only
-when complete, so a run that is interrupted never leaves a table that looks finished. Rows are
-buffered for one simulated year, then written as a row group, so memory holds one year of
-rows, not a whole run.
+A run's table is a directory of Parquet files, one per batch of replications
+(``events.parquet/replications-00000-00007.parquet``), so batches simulated in separate
+processes write their own files and a whole run is never held in memory. Each file is written
+to ``<file>.partial`` and renamed only when complete, so a run that is interrupted never
+leaves a file that looks finished. Rows are buffered for one simulated year, then written as
+a row group, so memory holds one year of one batch's rows.
 
 Categorical columns are Parquet dictionaries (readable as strings by pandas, DuckDB and
 polars); a column that does not apply to an event is null.
@@ -33,7 +35,9 @@ __all__ = [
     "OUTCOMES",
     "PARTIAL_SUFFIX",
     "ROUTES",
+    "TABLES",
     "Recorder",
+    "part_name",
     "write_bytes_atomic",
     "write_json_atomic",
     "write_table_atomic",
@@ -52,6 +56,21 @@ OUTCOMES = ("sanction", "no_sanction", "reason_accepted", "approved", "overruled
 DESTINATIONS = ("work", "other", "unknown")
 AGE_GROUPS = ("under 30", "30-49", "50+")
 PARTIAL_SUFFIX = ".partial"
+TABLES = ("events", "client_years", "municipality_years")
+"""The tables a run streams, one directory ``<table>.parquet`` of batch files each."""
+
+# Parquet's own dictionary pages only help columns with few distinct values; building one for
+# client or caseworker ids costs a hash of every value and is then abandoned. Statistics are
+# kept for the columns readers filter on (replication, year): computing min/max for every
+# column was a third of the writing time of a national run (docs/performance.md).
+_NO_PARQUET_DICTIONARY = ("client_id", "caseworker", "amount_withheld")
+_STATISTICS = ["replication", "year"]
+
+
+def part_name(first: int, count: int) -> str:
+    """The file of a batch of ``count`` replications from ``first``, in each table directory."""
+    return f"replications-{first:05d}-{first + count - 1:05d}.parquet"
+
 
 _EVENT_CODES = {
     "obligation": OBLIGATIONS,
@@ -76,13 +95,15 @@ class _TableWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.partial = path.with_name(path.name + PARTIAL_SUFFIX)
+        # Hidden until complete: readers of a table directory (pyarrow, pandas, DuckDB's
+        # *.parquet) skip names starting with a dot, so never see a half-written file.
+        self.partial = path.with_name("." + path.name + PARTIAL_SUFFIX)
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
 
     def write(self, table: pa.Table) -> None:
         if self.writer is None:
-            self.writer = pq.ParquetWriter(self.partial, table.schema, compression="zstd")
+            self.writer = _parquet_writer(self.partial, table.schema)
         self.writer.write_table(table)
         self.rows += table.num_rows
 
@@ -90,7 +111,7 @@ class _TableWriter:
         if self.writer is None:
             if empty_schema is None:
                 return
-            self.writer = pq.ParquetWriter(self.partial, empty_schema, compression="zstd")
+            self.writer = _parquet_writer(self.partial, empty_schema)
         self.writer.close()
         os.replace(self.partial, self.path)
 
@@ -100,13 +121,26 @@ class _TableWriter:
         self.partial.unlink(missing_ok=True)
 
 
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    dictionary = [name for name in schema.names if name not in _NO_PARQUET_DICTIONARY]
+    statistics = [name for name in _STATISTICS if name in schema.names]
+    return pq.ParquetWriter(
+        path,
+        schema,
+        compression="zstd",
+        use_dictionary=dictionary,
+        write_statistics=statistics,
+    )
+
+
 class Recorder:
-    """Buffers rows for one year and streams them to ``events``, ``client_years`` and
-    ``municipality_years`` Parquet files in ``out``."""
+    """Buffers rows for one year and streams them to the ``events``, ``client_years`` and
+    ``municipality_years`` directories in ``out``, as the file ``part`` of each."""
 
     def __init__(
         self,
         out: Path,
+        part: str,
         municipality_names: list[str],
         region_names: list[str],
         municipality_region: npt.NDArray[np.integer],
@@ -119,10 +153,9 @@ class Recorder:
         self.categories = category_names
         self._events: dict[str, list[npt.NDArray[Any]]] = defaultdict(list)
         self._client_years: dict[str, list[npt.NDArray[Any]]] = defaultdict(list)
-        self.writers = {
-            name: _TableWriter(out / f"{name}.parquet")
-            for name in ("events", "client_years", "municipality_years")
-        }
+        for name in TABLES:
+            (out / f"{name}.parquet").mkdir(parents=True, exist_ok=True)
+        self.writers = {name: _TableWriter(out / f"{name}.parquet" / part) for name in TABLES}
         # Encoding and writing a year's rows runs on one background thread (pyarrow and
         # NumPy release the GIL), overlapping with the simulation of the next year; one
         # thread keeps the row groups in order.

@@ -1,5 +1,9 @@
 """Running a scenario end to end: the library function behind ``streetlevel run``.
 
+Replications are simulated in batches (:func:`default_batch_size`); each batch writes its own
+file in every table directory, so batches can run in separate processes (``workers``) and an
+interrupted run keeps, and can resume from, the batches it finished.
+
 >>> import tempfile, pathlib
 >>> from streetlevel.loading import load_scenario
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "run"
@@ -7,16 +11,23 @@
 >>> sorted(p.name for p in out.iterdir())  # doctest: +NORMALIZE_WHITESPACE
 ['client_years.parquet', 'events.parquet', 'manifest.json', 'municipalities.parquet',
  'municipality_years.parquet', 'scenario.toml']
+>>> sorted(p.name for p in (out / "events.parquet").iterdir())
+['replications-00000-00001.parquet']
 >>> result.manifest["status"]
 'complete'
 """
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import os
 import platform
+import queue
+import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,28 +42,36 @@ from streetlevel.engine import Simulation
 from streetlevel.errors import OutputExistsError
 from streetlevel.loading import scenario_hash, scenario_to_toml
 from streetlevel.records import (
+    PARTIAL_SUFFIX,
+    TABLES,
     Recorder,
+    part_name,
     write_json_atomic,
     write_table_atomic,
     write_text_atomic,
 )
 from streetlevel.scenario import Scenario
+from streetlevel.sizing import plan_workers
 from streetlevel.summary import replication_indicators
 
-__all__ = ["MANIFEST", "RunResult", "default_batch_size", "run_in_memory", "run_scenario"]
+__all__ = [
+    "MANIFEST",
+    "Batch",
+    "RunResult",
+    "default_batch_size",
+    "plan_batches",
+    "run_in_memory",
+    "run_scenario",
+]
 
 MANIFEST = "manifest.json"
-SLOTS_PER_BATCH = 2_000_000
-"""Client slots held in memory at once (replications are batched to about this many):
-large enough to amortise per-week Python overhead, small enough to stay in a few hundred MB."""
-RUN_FILES = (
-    "events.parquet",
-    "client_years.parquet",
-    "municipality_years.parquet",
-    "municipalities.parquet",
-    "scenario.toml",
-    MANIFEST,
-)
+SLOTS_PER_BATCH = 1_000_000
+"""Client slots held in memory at once (replications are batched to about this many): large
+enough to amortise per-week Python overhead (throughput is flat from 10^5 slots up,
+docs/performance.md), small enough that a batch and its year of rows stay near 1 GB and a
+run of many replications divides evenly among worker processes."""
+STATIC_FILES = ("municipalities.parquet", "scenario.toml", MANIFEST)
+RUN_FILES = (*(f"{t}.parquet" for t in TABLES), *STATIC_FILES)
 
 
 @dataclass(frozen=True)
@@ -63,9 +82,33 @@ class RunResult:
     manifest: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Replications ``first`` to ``first + count - 1``, simulated together."""
+
+    first: int
+    count: int
+
+    @property
+    def part(self) -> str:
+        return part_name(self.first, self.count)
+
+    @property
+    def replications(self) -> list[int]:
+        return list(range(self.first, self.first + self.count))
+
+
 def default_batch_size(slots: int) -> int:
     """Replications simulated together for a country of ``slots`` clients."""
     return max(1, SLOTS_PER_BATCH // max(slots, 1))
+
+
+def plan_batches(replications: int, batch_size: int) -> list[Batch]:
+    """The batches of a run; they depend on the batch size only, never on the workers."""
+    return [
+        Batch(first, min(batch_size, replications - first))
+        for first in range(0, replications, batch_size)
+    ]
 
 
 def run_scenario(
@@ -75,28 +118,36 @@ def run_scenario(
     replications: int,
     out: Path,
     overwrite: bool = False,
+    resume: bool = False,
     batch_size: int | None = None,
+    workers: int | None = 1,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Simulate ``replications`` replications of ``scenario`` and write the run directory.
 
-    Replication ``r`` uses the random stream ``(seed, r)`` whatever the batching, so the
-    output is identical for any ``batch_size``.
+    Replication ``r`` uses the random stream ``(seed, r)`` whatever the batching, and each
+    batch writes its own files, so the tables hold the same rows for any ``batch_size`` and
+    are byte for byte the same for any number of ``workers``.
 
     Args:
+        resume: keep the batches an interrupted run of the same scenario, seed and batch size
+            finished in ``out``, and simulate only the others.
+        workers: processes simulating batches at once; ``None`` chooses from the cores, the
+            batches and the memory available (:func:`streetlevel.sizing.plan_workers`).
         on_progress: called with (client-weeks done, client-weeks in all).
     """
     out = Path(out)
-    _prepare(out, overwrite)
     country = build_country(scenario)
     batch = batch_size or default_batch_size(country.n_slots)
-    started = time.perf_counter()
+    batches = plan_batches(replications, batch)
+    workers = plan_workers(scenario, country.n_slots, batch, len(batches), out, workers)
     manifest: dict[str, Any] = {
         "status": "running",
         "scenario": scenario.scenario.name,
         "scenario_hash": scenario_hash(scenario),
         "seed": seed,
         "replications": replications,
+        "batch_size": batch,
         "package_version": _version(),
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -105,35 +156,40 @@ def run_scenario(
         # A manifest left at "running" by a killed process is told apart by host and pid.
         "host": platform.node(),
         "pid": os.getpid(),
+        "workers": workers,
         "clients": country.n_slots,
         "municipalities": country.n_municipalities,
         "reporting_years": scenario.time.reporting_years.value,
         "burn_in_years": scenario.time.burn_in_years.value,
     }
+    done = _prepare(out, overwrite, resume, manifest, batches)
+    manifest["parts"] = done
     write_json_atomic(manifest, out / MANIFEST)
     write_text_atomic(scenario_to_toml(scenario), out / "scenario.toml")
     write_table_atomic(_municipalities_table(country), out / "municipalities.parquet")
-    recorder = Recorder(
-        out,
-        country.names,
-        country.region_names,
-        country.region,
-        [c.name for c in scenario.categories],
-    )
     weeks = (scenario.time.burn_in_years.value + scenario.time.reporting_years.value) * (
         scenario.time.weeks_per_year.value
     )
-    total = weeks * country.n_slots * replications
+    todo = [b for b in batches if b.part not in done]
+    progress = _Progress(
+        on_progress,
+        weeks * country.n_slots,
+        replications - sum(b.count for b in batches if b.part in done),
+    )
+    started = time.perf_counter()
+
+    def finished(b: Batch, rows: dict[str, int]) -> None:
+        done[b.part] = rows
+        write_json_atomic(manifest, out / MANIFEST)
+
     try:
-        for first in range(0, replications, batch):
-            reps = list(range(first, min(first + batch, replications)))
-            sim = Simulation(scenario, seed, reps, recorder)
-            done_before = first * weeks * country.n_slots
-            per_week = len(reps) * country.n_slots
-            sim.run(_progress(on_progress, done_before, per_week, total))
-        rows = recorder.close()
+        if workers <= 1 or len(todo) <= 1:
+            for b in todo:
+                finished(b, simulate_batch(scenario, seed, b, out, progress.on_week(b)))
+        else:
+            _run_parallel(scenario, seed, todo, out, workers, progress, finished)
     except BaseException as err:
-        recorder.abort()
+        _remove_partials(out)
         manifest.update(
             status="interrupted" if isinstance(err, KeyboardInterrupt | SystemExit) else "failed",
             error=f"{type(err).__name__}: {err}",
@@ -145,40 +201,186 @@ def run_scenario(
         status="complete",
         finished=datetime.now(UTC).isoformat(timespec="seconds"),
         wall_seconds=round(time.perf_counter() - started, 3),
-        client_weeks=total,
-        tables=rows,
+        client_weeks=weeks * country.n_slots * replications,
+        tables={t: sum(rows[t] for rows in done.values()) for t in TABLES},
     )
     write_json_atomic(manifest, out / MANIFEST)
     return RunResult(out, manifest)
 
 
-def _progress(
-    on_progress: Callable[[int, int], None] | None, done_before: int, per_week: int, total: int
-) -> Callable[[int, int], None] | None:
-    """Turn a batch's (weeks done, weeks) into the run's (client-weeks done, client-weeks)."""
-    if on_progress is None:
-        return None
-    report = on_progress
+def simulate_batch(
+    scenario: Scenario,
+    seed: int,
+    batch: Batch,
+    out: Path,
+    on_week: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """Simulate one batch and write its file in each table directory; returns row counts."""
+    country = build_country(scenario)
+    recorder = Recorder(
+        out,
+        batch.part,
+        country.names,
+        country.region_names,
+        country.region,
+        [c.name for c in scenario.categories],
+    )
+    try:
+        Simulation(scenario, seed, batch.replications, recorder).run(on_week)
+        return recorder.close()
+    except BaseException:
+        recorder.abort()
+        raise
 
-    def on_week(weeks_done: int, _weeks: int) -> None:
-        report(done_before + weeks_done * per_week, total)
 
-    return on_week
+class _Progress:
+    """Client-weeks done over all batches, from each batch's weeks done."""
+
+    def __init__(
+        self, report: Callable[[int, int], None] | None, per_replication: int, replications: int
+    ) -> None:
+        self.report = report
+        self.per_replication = per_replication
+        self.total = per_replication * replications
+        self.weeks: dict[int, tuple[int, int]] = {}
+
+    def update(self, first: int, count: int, weeks_done: int, weeks: int) -> None:
+        self.weeks[first] = (count, weeks_done)
+        if self.report is not None:
+            done = sum(c * w for c, w in self.weeks.values()) * self.per_replication // weeks
+            self.report(done, self.total)
+
+    def on_week(self, batch: Batch) -> Callable[[int, int], None] | None:
+        if self.report is None:
+            return None
+        return lambda weeks_done, weeks: self.update(batch.first, batch.count, weeks_done, weeks)
 
 
-def _prepare(out: Path, overwrite: bool) -> None:
+_progress_queue: Any = None
+"""In a worker process: where each simulated week is reported to the parent."""
+
+
+def _init_worker(progress: Any) -> None:
+    global _progress_queue
+    _progress_queue = progress
+    # Ctrl-C reaches every process of the terminal's group; the parent alone decides what
+    # happens (it stops the workers and records the run as interrupted).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _worker_batch(scenario: Scenario, seed: int, batch: Batch, out: Path) -> dict[str, int]:
+    def on_week(weeks_done: int, weeks: int) -> None:
+        _progress_queue.put((batch.first, batch.count, weeks_done, weeks))
+
+    return simulate_batch(scenario, seed, batch, out, on_week)
+
+
+def _run_parallel(
+    scenario: Scenario,
+    seed: int,
+    todo: list[Batch],
+    out: Path,
+    workers: int,
+    progress: _Progress,
+    finished: Callable[[Batch, dict[str, int]], None],
+) -> None:
+    """Simulate batches in ``workers`` processes, reporting progress as weeks complete."""
+    # spawn, not fork: the parent may hold threads (a progress bar, a dashboard server).
+    context = multiprocessing.get_context("spawn")
+    weekly = context.Queue()
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(weekly,)
+    )
+    try:
+        pending: dict[Future[dict[str, int]], Batch] = {
+            pool.submit(_worker_batch, scenario, seed, b, out): b for b in todo
+        }
+        while pending:
+            _drain(weekly, progress, timeout=0.2)
+            ready, _ = wait(pending, timeout=0, return_when=FIRST_COMPLETED)
+            for future in ready:
+                finished(pending.pop(future), future.result())
+        _drain(weekly, progress, timeout=0)
+    except BaseException:
+        # A worker mid-batch is stopped at once; its partial files are removed by the caller.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        weekly.close()
+
+
+def _drain(weekly: Any, progress: _Progress, timeout: float) -> None:
+    try:
+        message = weekly.get(timeout=timeout) if timeout else weekly.get_nowait()
+        while True:
+            progress.update(*message)
+            message = weekly.get_nowait()
+    except queue.Empty:
+        return
+
+
+def _remove_partials(out: Path) -> None:
+    for table in TABLES:
+        for stale in (out / f"{table}.parquet").glob(f"*{PARTIAL_SUFFIX}"):
+            stale.unlink(missing_ok=True)
+
+
+def _prepare(
+    out: Path,
+    overwrite: bool,
+    resume: bool,
+    manifest: dict[str, Any],
+    batches: list[Batch],
+) -> dict[str, dict[str, int]]:
+    """Make ``out`` ready; returns the batches already done (only when resuming)."""
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a directory")
+    done: dict[str, dict[str, int]] = {}
     if out.exists() and any(out.iterdir()):
-        if not overwrite:
+        if resume:
+            done = _resumable(out, manifest, batches)
+        elif not overwrite:
             raise OutputExistsError(
-                f"{out}: already holds results; choose another --out or pass --overwrite"
+                f"{out}: already holds results; choose another --out, pass --overwrite, "
+                "or --resume an interrupted run"
             )
         for name in RUN_FILES:
-            (out / name).unlink(missing_ok=True)
-        for stale in out.glob("*.partial"):
+            path = out / name
+            if path.is_dir():
+                for file in path.iterdir():
+                    if file.name not in done:
+                        file.unlink()
+            elif name != MANIFEST or not resume:
+                path.unlink(missing_ok=True)
+        for stale in out.glob(f"*{PARTIAL_SUFFIX}"):
             stale.unlink()
     out.mkdir(parents=True, exist_ok=True)
+    return done
+
+
+def _resumable(
+    out: Path, manifest: dict[str, Any], batches: list[Batch]
+) -> dict[str, dict[str, int]]:
+    """The batches of an earlier run in ``out`` that this run can keep."""
+    try:
+        earlier = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise OutputExistsError(f"{out / MANIFEST}: cannot resume: {err}") from None
+    for key in ("scenario_hash", "seed", "batch_size", "package_version"):
+        if earlier.get(key) != manifest[key]:
+            raise OutputExistsError(
+                f"{out}: cannot resume: the earlier run has {key} {earlier.get(key)!r}, "
+                f"this one {manifest[key]!r}; pass --overwrite to start again"
+            )
+    wanted = {b.part for b in batches}
+    parts = earlier.get("parts", {})
+    return {
+        part: rows
+        for part, rows in parts.items()
+        if part in wanted and all((out / f"{t}.parquet" / part).is_file() for t in TABLES)
+    }
 
 
 def _municipalities_table(country: Country) -> pa.Table:

@@ -1,0 +1,151 @@
+"""Size guards: refuse a run the machine cannot hold, before it starts.
+
+A run holds one batch of replications per worker process in memory (the client state and a
+year of buffered rows), and writes every reporting year's rows to disk. Both grow with the
+client slots; memory does not grow with the replications (batches are written and dropped),
+disk does. :func:`plan_workers` estimates both from the scenario, compares them with what the
+machine has, and either chooses how many workers fit or raises :class:`ResourceError` naming
+the estimate and the limit.
+
+The per-slot figures are measured, not modelled: ``benchmarks/memory.py`` re-measures them
+(peak resident memory of a process simulating one batch, and bytes written per client-year of
+``denmark-2011``) and docs/performance.md records the runs. They are upper bounds with a
+stated margin, since event rates vary between scenarios.
+
+>>> estimate = Estimate(slots=125_000, batch=8, workers=2, client_years=0)
+>>> round(estimate.memory / 2**30, 1)
+4.3
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from streetlevel.errors import StreetlevelError
+from streetlevel.scenario import Scenario
+
+__all__ = [
+    "BYTES_PER_CLIENT_YEAR_ON_DISK",
+    "BYTES_PER_SLOT",
+    "PROCESS_BASE_BYTES",
+    "Estimate",
+    "ResourceError",
+    "available_memory",
+    "plan_workers",
+]
+
+BYTES_PER_SLOT = 2_000
+"""Peak resident bytes per client slot of a batch: the state arrays (about 180 B) and one
+year of buffered rows on their way to Parquet (events at about 5 rows per client-year).
+Measured 1,650 B on denmark-2011 (benchmarks/memory.py); rounded up for scenarios with more
+events."""
+PROCESS_BASE_BYTES = 300 * 2**20
+"""Resident memory of a worker before its batch: Python, NumPy, pandas, pyarrow (measured
+about 250 MB)."""
+BYTES_PER_CLIENT_YEAR_ON_DISK = 30
+"""Compressed Parquet bytes written per client-year of a reporting year (events and
+client-years; measured 22 B on denmark-2011, benchmarks/memory.py)."""
+MEMORY_SHARE = 0.8
+"""Share of the available memory a run may plan to use: the rest is for the page cache the
+writer needs and for other programs."""
+
+
+class ResourceError(StreetlevelError):
+    """A run would need more memory or disk than the machine has."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a run needs: ``slots`` clients per replication, ``batch`` replications per
+    batch, ``workers`` batches at once, ``client_years`` written in all."""
+
+    slots: int
+    batch: int
+    workers: int
+    client_years: int
+
+    @property
+    def per_worker(self) -> int:
+        return PROCESS_BASE_BYTES + BYTES_PER_SLOT * self.slots * self.batch
+
+    @property
+    def memory(self) -> int:
+        return self.workers * self.per_worker
+
+    @property
+    def disk(self) -> int:
+        return BYTES_PER_CLIENT_YEAR_ON_DISK * self.client_years
+
+
+def available_memory() -> int:
+    """Memory available to new processes: ``MemAvailable`` (Linux), else physical memory."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def plan_workers(
+    scenario: Scenario,
+    slots: int,
+    batch: int,
+    batches: int,
+    out: Path,
+    workers: int | None,
+    *,
+    memory: int | None = None,
+) -> int:
+    """The worker processes a run will use, after checking that it fits.
+
+    ``workers=None`` takes as many as there are cores, batches and memory for; an explicit
+    number is checked as given. Raises :class:`ResourceError` when one batch does not fit in
+    memory, when the requested workers do not, or when the tables would not fit on the disk
+    holding ``out``.
+    """
+    limit = int(MEMORY_SHARE * (memory if memory is not None else available_memory()))
+    one = Estimate(slots, batch, 1, 0)
+    if one.per_worker > limit:
+        raise ResourceError(
+            f"{scenario.scenario.name}: a batch of {batch} replication(s) of {slots:,} clients "
+            f"needs about {_gib(one.per_worker)} of memory; {_gib(limit)} may be used here "
+            f"({MEMORY_SHARE:.0%} of the memory available). Lower scale.client_scale or the "
+            "clients in the scenario."
+        )
+    fit = max(1, limit // one.per_worker)
+    if workers is None:
+        workers = int(min(os.cpu_count() or 1, batches, fit))
+    elif workers > fit:
+        raise ResourceError(
+            f"{scenario.scenario.name}: {workers} workers with batches of {batch} replication(s) "
+            f"of {slots:,} clients need about {_gib(Estimate(slots, batch, workers, 0).memory)} "
+            f"of memory; {_gib(limit)} may be used here. Use --workers {fit} or fewer."
+        )
+    years = scenario.time.reporting_years.value
+    written = Estimate(slots, batch, workers, slots * batch * batches * years).disk
+    free = shutil.disk_usage(_existing(out)).free
+    if written > free:
+        raise ResourceError(
+            f"{out}: the run would write about {_gib(written)} ({batches * batch} replications x "
+            f"{years} years x {slots:,} clients); the disk has {_gib(free)} free. Write "
+            "elsewhere (--out) or run fewer replications."
+        )
+    return workers
+
+
+def _existing(path: Path) -> Path:
+    """The nearest existing directory at or above ``path`` (where it will be created)."""
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB"
