@@ -130,3 +130,20 @@ class CaseItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"case: {self.name}"
+
+
+# -- fuzz case counts (tests/test_fuzz.py) ------------------------------------------------------
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print how many fuzz cases each front door loaded and refused (the issue asks for the
+    counts in CI output)."""
+    strategies = sys.modules.get("tests.fuzz_strategies")
+    if strategies is None or not strategies.COUNTS:
+        return
+    terminalreporter.write_sep("-", "fuzz cases per front door")
+    for door, counts in strategies.COUNTS.items():
+        total = counts["loaded"] + counts["refused"]
+        terminalreporter.write_line(
+            f"{door}: {total} cases, {counts['loaded']} loaded, {counts['refused']} refused"
+        )

@@ -25,8 +25,10 @@ row 2 (line 3), column 'category': 'match-9' is not an allowed value (allowed: m
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -54,6 +56,8 @@ Kind = Literal["text", "integer", "number", "flag", "choice"]
 
 MAX_WEEKS_IN_YEAR = 53
 """An ISO calendar year has 52 or 53 weeks; the engine's years have 52."""
+MAX_WHOLE = 2**53
+"""The largest whole number a float holds exactly."""
 MAX_REPORTED = 10
 """Problems listed in one error message; the rest are counted."""
 TRUE_WORDS = ("true", "1", "yes")
@@ -146,8 +150,10 @@ def arrow_schema(columns: Iterable[str] | None = None) -> pa.Schema:
     )
 
 
+@cache
 def known_categories() -> tuple[str, ...]:
-    """Category names of the scenarios shipped with streetlevel, the default for user data."""
+    """Category names of the scenarios shipped with streetlevel, the default for user data
+    (read once: the presets are package data)."""
     from streetlevel.loading import list_presets, load_scenario
 
     names: dict[str, None] = {}
@@ -189,9 +195,10 @@ def read_decisions(path: Path | str, categories: Sequence[str] | None = None) ->
         DecisionDataError: naming the file, and the row and column of each bad value.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DecisionDataError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    # A run's table is a directory of Parquet files, one per batch of replications.
+    if not (path.is_file() or (path.is_dir() and suffix in (".parquet", ".pq"))):
+        raise DecisionDataError(f"{path}: no such file")
     if suffix == ".csv":
         table, lines = _read_csv(path), True
     elif suffix in (".parquet", ".pq"):
@@ -206,16 +213,21 @@ def read_decisions(path: Path | str, categories: Sequence[str] | None = None) ->
 
 def _read_csv(path: Path) -> pa.Table:
     """All columns as text (empty fields null); types are checked value by value later."""
+    raw = path.read_bytes()
     try:
-        with open(path, encoding="utf-8", newline="") as f:
-            header = next(csv.reader(f), None)
+        # A byte-order mark (spreadsheet exports write one) is not part of the first name.
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise DecisionDataError(f"{path}: not UTF-8 text ({err.reason})") from None
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise DecisionDataError(
+            f"{path}: line {line}: not UTF-8 text (byte {err.start} is {raw[err.start]:#04x})"
+        ) from None
+    header = next(csv.reader(io.StringIO(text, newline="")), None)
     if not header:
         raise DecisionDataError(f"{path}: empty file (expected a header line)")
     try:
         return pa_csv.read_csv(
-            path,
+            io.BytesIO(text.encode("utf-8")),
             # Empty lines become rows (and then errors) rather than vanishing, so a data row's
             # file line is always its number + 1.
             parse_options=pa_csv.ParseOptions(ignore_empty_lines=False),
@@ -226,17 +238,16 @@ def _read_csv(path: Path) -> pa.Table:
             ),
         )
     except pa.ArrowInvalid as err:
-        raise DecisionDataError(f"{path}: {_csv_shape_problem(path, len(header)) or err}") from None
+        raise DecisionDataError(f"{path}: {_csv_shape_problem(text, len(header)) or err}") from None
 
 
-def _csv_shape_problem(path: Path, fields: int) -> str | None:
+def _csv_shape_problem(text: str, fields: int) -> str | None:
     """The first line whose number of fields differs from the header's (for pyarrow errors
     that do not say where)."""
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f)
-        for record in reader:
-            if len(record) != fields and record:
-                return f"line {reader.line_num}: {len(record)} fields, expected {fields}"
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for record in reader:
+        if len(record) != fields and record:
+            return f"line {reader.line_num}: {len(record)} fields, expected {fields}"
     return None
 
 
@@ -259,6 +270,13 @@ def validate_decisions(
         DecisionDataError: for missing, duplicated or unknown columns, no rows, and every bad
             value (wrong type, unknown value, out of range, missing).
     """
+    if isinstance(table, pa.Table):
+        nested = [f.name for f in table.schema if pa.types.is_nested(f.type)]
+        if nested:
+            raise DecisionDataError(
+                f"{source}: column(s) {', '.join(repr(n) for n in nested)}: lists or tables "
+                "where single values belong"
+            )
     frame = table.to_pandas() if isinstance(table, pa.Table) else table.reset_index(drop=True)
     names = [str(c) for c in frame.columns]
     duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -284,7 +302,13 @@ def validate_decisions(
     for column in SCHEMA:
         if column.name in frame.columns:
             allowed = allowed_categories if column.name == "category" else column.allowed
-            out[column.name] = _convert(frame[column.name], column, allowed, problems)
+            try:
+                out[column.name] = _convert(frame[column.name], column, allowed, problems)
+            except (TypeError, ValueError) as err:
+                # Values no file format gives (lists, objects) in a data frame built in code.
+                raise DecisionDataError(
+                    f"{source}: column {column.name!r}: values of an unsupported type ({err})"
+                ) from None
     if not problems.items:
         _check_rows(out, problems)
     if problems.items:
@@ -307,8 +331,11 @@ def _convert(
     values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
     bad_type = np.isnan(values) & ~absent
     if column.kind == "integer":
-        bad_type |= ~np.isnan(values) & (values != np.round(values))
-        expected = "is not a whole number"
+        # Beyond 2**53 a whole number read through a float is no longer exact (and infinity
+        # or 1e20 would wrap round in int64): no count, year or identifier here comes close.
+        whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) <= MAX_WHOLE)
+        bad_type |= ~np.isnan(values) & ~whole
+        expected = f"is not a whole number (of at most {MAX_WHOLE:,})"
     else:
         bad_type |= np.isinf(values)
         expected = "is not a number"
@@ -324,7 +351,9 @@ def _convert(
         if len(high):
             problems.add(name, high, f"is above the maximum {column.maximum:g}", raw)
     if column.kind == "integer":
-        return pd.Series(np.nan_to_num(values).astype(np.int64), name=name)
+        # Bad values are already reported; they become 0 so the cast stays defined.
+        clean = np.where(np.isfinite(values) & (np.abs(values) <= MAX_WHOLE), values, 0.0)
+        return pd.Series(clean.astype(np.int64), name=name)
     return pd.Series(values, name=name)
 
 
@@ -338,12 +367,14 @@ def _convert_text(
     cat = raw.astype("category")
     labels = [str(v).strip() for v in cat.cat.categories]
     codes = cat.cat.codes.to_numpy()
-    blank = np.array([label == "" for label in labels], dtype=bool)
+    # One entry per category and a last one for code -1 (a missing value), so that indexing
+    # by the codes works even when every value is missing.
+    blank = np.array([label == "" for label in labels] + [False], dtype=bool)
     if blank.any():
-        problems.add(column.name, np.flatnonzero(blank[codes] & (codes >= 0)), "is blank", raw)
+        problems.add(column.name, np.flatnonzero(blank[codes]), "is blank", raw)
     if column.kind == "choice":
-        unknown = np.array([label not in allowed for label in labels], dtype=bool)
-        bad = np.flatnonzero(unknown[codes] & (codes >= 0) & ~blank[codes])
+        unknown = np.array([label not in allowed for label in labels] + [False], dtype=bool)
+        bad = np.flatnonzero(unknown[codes] & ~blank[codes])
         if len(bad):
             problems.add(
                 column.name, bad, f"is not an allowed value (allowed: {', '.join(allowed)})", raw

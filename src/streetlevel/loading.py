@@ -20,13 +20,14 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
-from streetlevel.errors import ScenarioError
+from streetlevel.errors import ScenarioError, StreetlevelError
 from streetlevel.scenario import Scenario
 
 __all__ = [
     "list_presets",
     "load_scenario",
     "parse_assignment",
+    "parse_toml",
     "preset_text",
     "scenario_from_dict",
     "scenario_hash",
@@ -76,7 +77,8 @@ def load_scenario(source: str | Path) -> Scenario:
     except OSError as err:
         raise ScenarioError(f"{path}: cannot read: {err.strerror}") from err
     try:
-        text = raw.decode("utf-8")
+        # A byte-order mark (Windows editors write one) is not part of the TOML.
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise ScenarioError(
             f"{path}: not UTF-8 text (byte {err.start} is {raw[err.start]:#04x})"
@@ -173,11 +175,18 @@ def scenario_hash(scenario: Scenario) -> str:
 
 
 def _parse(text: str, origin: str) -> Scenario:
+    return scenario_from_dict(parse_toml(text, origin, ScenarioError), origin)
+
+
+def parse_toml(text: str, origin: str, error: type[StreetlevelError]) -> dict[str, Any]:
+    """Parse a streetlevel TOML file; a syntax error, or nesting too deep for Python's
+    recursive parser, is ``error`` naming ``origin``."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(f"{origin}: not valid TOML: {err}") from None
-    return scenario_from_dict(data, origin)
+        raise error(f"{origin}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise error(f"{origin}: not valid TOML: arrays or tables nested too deep") from None
 
 
 def _explain(

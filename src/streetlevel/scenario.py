@@ -61,6 +61,12 @@ __all__ = [
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 SHARE_TOLERANCE = 1e-6  # rounding slack when shares written with a few decimals must sum to 1
+MAX_MUNICIPALITIES = 2**15 - 1
+"""The engine indexes municipalities with 16-bit integers; more would wrap round silently."""
+MAX_POPULATION_LOG_SD = 3.0
+"""Spread of the drawn municipalities' log population: 3 is already a twenty-fold factor per
+standard deviation (a real country's is below 1); beyond it the draws, scaled to the mean,
+leave almost every municipality with no one, and far beyond it they overflow."""
 
 
 class Section(BaseModel):
@@ -321,6 +327,20 @@ class Synthetic(Section):
     management_strictness_concentration: Positive
     pressure_response: Positive
 
+    @model_validator(mode="after")
+    def _drawable(self) -> Synthetic:
+        for name in ("population_mean", "recipients_per_100_mean"):
+            if getattr(self, name).value <= 0:
+                raise ValueError(
+                    f"{name}.value must be above 0: municipalities are drawn around it"
+                )
+        if self.population_log_sd.value > MAX_POPULATION_LOG_SD:
+            raise ValueError(
+                f"population_log_sd.value must be at most {MAX_POPULATION_LOG_SD:g}, got "
+                f"{self.population_log_sd.value:g}"
+            )
+        return self
+
 
 class Scenario(Section):
     """A whole scenario file."""
@@ -386,6 +406,11 @@ class Scenario(Section):
                 )
         if sum(regions.values()) == 0:
             raise ValueError("regions: the country has no municipalities")
+        if sum(regions.values()) > MAX_MUNICIPALITIES:
+            raise ValueError(
+                f"regions[*].municipalities: {sum(regions.values())} municipalities in all, "
+                f"at most {MAX_MUNICIPALITIES}"
+            )
         if self.placements is not None and self.attitudes is None:
             raise ValueError(
                 "placements: job-placement decisions need caseworker attitudes, but the "

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -41,7 +40,7 @@ from pydantic import (
 )
 
 from streetlevel.errors import ExperimentError, ScenarioError
-from streetlevel.loading import _explain, load_scenario, scenario_hash, with_values
+from streetlevel.loading import _explain, load_scenario, parse_toml, scenario_hash, with_values
 from streetlevel.scenario import Name, Scenario, Section
 
 __all__ = [
@@ -329,11 +328,13 @@ def load_experiment(source: str | Path) -> Experiment:
     if not path.is_file():
         raise ExperimentError(f"{source}: no such experiment file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ExperimentError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ExperimentError(f"{path}: not valid TOML: {err}") from None
+        # A byte-order mark (Windows editors write one) is not part of the TOML.
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ExperimentError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    except OSError as err:
+        raise ExperimentError(f"{path}: cannot read: {err.strerror}") from None
+    data = parse_toml(text, str(path), ExperimentError)
     origin = str(path)
     try:
         spec = ExperimentFile.model_validate(data)
@@ -408,7 +409,12 @@ def _check_outcomes(experiment: Experiment) -> list[str]:
         return []
     from streetlevel.experiments.sweep import outcome_names
 
-    known = outcome_names(experiment.base)
+    # The names depend on the categories, the listed municipalities, the era and the number
+    # of reporting years, not on the burn-in or the length of a year: a probe without burn-in
+    # and with one-week years lists the same names, and takes at most a few hundred weeks
+    # however long the scenario's years are.
+    short = {"time.burn_in_years": 0, "time.weeks_per_year": 1}
+    known = outcome_names(with_values(experiment.base, short, "outcome probe"))
     return [
         f"outcomes[{i}]: unknown outcome {name!r} (expected one of: {', '.join(known)})"
         for i, name in enumerate(experiment.spec.outcomes)

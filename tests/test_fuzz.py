@@ -1,0 +1,497 @@
+"""Fuzzing the front doors: every file a user hands streetlevel either loads or is refused with
+the project's own error, naming the file and the place (key path, or row and column).
+
+Each door is fuzzed from damaged copies of the files streetlevel ships (tests/fuzz_strategies.py),
+seeded (``derandomize``) and without Hypothesis's example database, so that CI runs the same
+cases every time. A case that loads must give a sane object; a case that is refused must raise a
+:class:`StreetlevelError` whose message names the file and where the damage is. Any other
+exception, or a case running past :data:`HANG_SECONDS`, fails the test. The counts of loaded and
+refused cases per door are printed at the end of the session (``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streetlevel.country import build_country
+from streetlevel.decisions import SCHEMA, DecisionDataError, read_decisions, validate_decisions
+from streetlevel.errors import ExperimentError, ScenarioError, StreetlevelError
+from streetlevel.experiments.spec import load_experiment
+from streetlevel.loading import (
+    load_scenario,
+    parse_assignment,
+    scenario_from_dict,
+    scenario_to_toml,
+    with_values,
+)
+from streetlevel.scenario import Scenario
+from streetlevel.survey_data import COLUMNS, SurveyDataError, allowed_values, read_survey_csv
+from tests import fuzz_strategies as fs
+from tests.conftest import cli
+
+HANG_SECONDS = 20
+"""A case taking longer than this is a hang: the slowest door (an experiment that loads runs
+a one-client-per-municipality probe) takes well under a second."""
+COUNTRY_LIMIT = 1000
+"""Municipalities up to which a loaded scenario's country is built in the test (the presets
+have at most 98; a mutated count can reach millions, which the size guards are for)."""
+
+settings.register_profile(
+    "fuzz",
+    derandomize=True,
+    database=None,
+    # Time per case is bounded by HANG_SECONDS; Hypothesis's deadline would turn the noise of a
+    # shared CI machine into flaky failures.
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+FUZZ = settings.get_profile("fuzz")
+
+# Cases per door, chosen so that the whole file runs in about a minute and a half on a 2-core
+# machine (a scenario case takes ~10 ms, an experiment case up to ~50 ms, a decision case
+# ~30 ms, a survey case ~5 ms).
+SCENARIO_CASES = 1200
+OVERRIDE_CASES = 500
+EXPERIMENT_CASES = 400
+DECISION_CSV_CASES = 400
+DECISION_PARQUET_CASES = 250
+SURVEY_CASES = 800
+
+
+class HangError(Exception):
+    """A case ran past HANG_SECONDS."""
+
+
+@contextmanager
+def bounded(seconds: float = HANG_SECONDS) -> Iterator[None]:
+    """Fail a case that runs too long instead of waiting for it forever."""
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise HangError(f"a case ran for more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def names_place(message: str, where: str) -> bool:
+    """Whether an error message names the key path ``where``, or, for a cross-check of a
+    table, the table and the key: ``time: reporting_years.value must be at least 1`` names
+    ``time.reporting_years.value``; ``categories[*].stock_share must sum to 1`` names
+    ``categories[1].stock_share.value``."""
+    if where in message:
+        return True
+    parts = re.findall(r"[^.\[\]]+", where)
+    keys = [p for p in parts if not p.isdigit() and p not in ("*", "value", "unit", "source")]
+    return bool(keys) and all(re.search(rf"\b{re.escape(k)}\b", message) for k in keys)
+
+
+def check_refusal(err: StreetlevelError, path: Path, mutant: fs.Mutant) -> None:
+    message = str(err)
+    assert str(path) in message, message
+    if mutant.kind == "deep" and "nested too deep" in message:
+        return  # refused before any key is read
+    if mutant.where is not None:
+        assert names_place(message, mutant.where), f"{mutant.where} not in: {message}"
+    if mutant.column is not None:
+        assert mutant.column in message, f"column {mutant.column!r} not in: {message}"
+    if mutant.row is not None:
+        line = mutant.row + 1
+        assert re.search(rf"\b(row {mutant.row}|line {line})\b", message), (
+            f"row {mutant.row} not in: {message}"
+        )
+
+
+def assert_both_branches(door: str) -> None:
+    counts = fs.COUNTS[door]
+    assert counts["loaded"] > 0 and counts["refused"] > 0, f"{door}: {dict(counts)}"
+
+
+# -- scenario files ----------------------------------------------------------------------------
+
+
+def check_scenario(scenario: Scenario) -> None:
+    """A scenario that validates is usable: it survives a round trip through TOML and, when it
+    is not huge, its country can be built with finite, positive sizes."""
+    again = scenario_from_dict(tomllib.loads(scenario_to_toml(scenario)), "round trip")
+    assert again == scenario
+    total = sum(r.municipalities.value for r in scenario.regions)
+    if total <= COUNTRY_LIMIT:
+        country = build_country(scenario)
+        assert country.n_municipalities == total
+        assert np.isfinite(country.recipients).all() and (country.slots >= 1).all()
+
+
+def test_scenario_files_load_or_fail_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.toml"
+
+    @settings(FUZZ, max_examples=SCENARIO_CASES)
+    @given(fs.scenario_mutant())
+    def case(mutant: fs.Mutant) -> None:
+        path.write_bytes(mutant.content)
+        try:
+            with bounded():
+                scenario = load_scenario(path)
+        except ScenarioError as err:
+            fs.count("scenario", "refused")
+            check_refusal(err, path, mutant)
+        else:
+            fs.count("scenario", "loaded")
+            check_scenario(scenario)
+
+    case()
+    assert_both_branches("scenario")
+
+
+def test_overrides_load_or_fail_clearly() -> None:
+    base = load_scenario("municipality-b")
+    data, _ = fs.preset_data("municipality-b")
+    paths = [fs.key_path(p) for p in fs._paths(data)]
+    values = st.sampled_from(
+        ("0.5", "-1", "nan", "inf", "1e400", "99999999999999999999", "true", "[1, 2]", "{a = 1}")
+    ) | st.text(max_size=10)
+
+    @settings(FUZZ, max_examples=OVERRIDE_CASES)
+    @given(st.sampled_from(paths) | st.sampled_from(fs.BAD_KEYS) | st.text(max_size=20), values)
+    def case(key: str, value: str) -> None:
+        try:
+            with bounded():
+                path, parsed = parse_assignment(f"{key}={value}")
+                scenario = with_values(base, {path: parsed}, "--set")
+        except ScenarioError as err:
+            fs.count("--set", "refused")
+            message = str(err)
+            assert "--set" in message or "override" in message, message
+            if key.strip() and "=" not in key:
+                assert names_place(message, key.strip()), f"{key!r} not in: {message}"
+        else:
+            fs.count("--set", "loaded")
+            check_scenario(scenario)
+
+    case()
+    assert_both_branches("--set")
+
+
+# -- experiment files --------------------------------------------------------------------------
+
+
+def test_experiment_files_load_or_fail_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "experiment.toml"
+
+    @settings(FUZZ, max_examples=EXPERIMENT_CASES)
+    @given(fs.experiment_mutant())
+    def case(mutant: fs.Mutant) -> None:
+        path.write_bytes(mutant.content)
+        try:
+            with bounded():
+                experiment = load_experiment(path)
+        except ExperimentError as err:
+            fs.count("experiment", "refused")
+            check_refusal(err, path, mutant)
+        else:
+            fs.count("experiment", "loaded")
+            assert experiment.factors
+            assert len(experiment.fingerprint) == len("0" * 64)
+            point = {f.name: f.labels[0] if f.discrete else f.range[0] for f in experiment.factors}  # type: ignore[index]
+            check_scenario(experiment.scenario_at(point, "fuzz"))
+
+    case()
+    assert_both_branches("experiment")
+
+
+# -- decision data for `benchmark` -------------------------------------------------------------
+
+_KINDS = {c.name: c.kind for c in SCHEMA}
+_DTYPES = {"integer": "int64", "number": "float64", "flag": "bool"}
+
+
+def check_decisions(frame: pd.DataFrame) -> None:
+    """Loaded decision data has canonical dtypes, values in range, and validates again as is."""
+    assert len(frame) > 0
+    for column in SCHEMA:
+        if column.name not in frame:
+            assert not column.required, column.name
+            continue
+        values = frame[column.name]
+        if column.kind in _DTYPES:
+            assert str(values.dtype) == _DTYPES[column.kind], column.name
+        else:
+            assert isinstance(values.dtype, pd.CategoricalDtype), column.name
+        if column.kind in ("integer", "number"):
+            assert np.isfinite(values).all(), column.name
+            if column.minimum is not None:
+                assert (values >= column.minimum).all(), column.name
+            if column.maximum is not None:
+                assert (values <= column.maximum).all(), column.name
+    pd.testing.assert_frame_equal(validate_decisions(frame), frame)
+
+
+def test_decision_csv_files_load_or_fail_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "decisions.csv"
+
+    @settings(FUZZ, max_examples=DECISION_CSV_CASES)
+    @given(fs.decision_mutant())
+    def case(mutant: fs.Mutant) -> None:
+        path.write_bytes(mutant.content)
+        try:
+            with bounded():
+                frame = read_decisions(path)
+        except DecisionDataError as err:
+            fs.count("decisions csv", "refused")
+            check_refusal(err, path, mutant)
+        else:
+            fs.count("decisions csv", "loaded")
+            check_decisions(frame)
+
+    case()
+    assert_both_branches("decisions csv")
+
+
+def test_decision_parquet_files_load_or_fail_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "decisions.parquet"
+
+    @settings(FUZZ, max_examples=DECISION_PARQUET_CASES)
+    @given(fs.parquet_mutant())
+    def case(mutant: fs.Mutant) -> None:
+        path.write_bytes(mutant.content)
+        try:
+            with bounded():
+                frame = read_decisions(path)
+        except DecisionDataError as err:
+            fs.count("decisions parquet", "refused")
+            check_refusal(err, path, mutant)
+        else:
+            fs.count("decisions parquet", "loaded")
+            check_decisions(frame)
+
+    case()
+    assert_both_branches("decisions parquet")
+
+
+# -- survey data for `survey --data` -----------------------------------------------------------
+
+
+def test_survey_files_load_or_fail_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "survey.csv"
+    allowed = allowed_values()
+
+    @settings(FUZZ, max_examples=SURVEY_CASES)
+    @given(fs.survey_mutant())
+    def case(mutant: fs.Mutant) -> None:
+        path.write_bytes(mutant.content)
+        try:
+            with bounded():
+                frame = read_survey_csv(path)
+        except SurveyDataError as err:
+            fs.count("survey", "refused")
+            check_refusal(err, path, mutant)
+        else:
+            fs.count("survey", "loaded")
+            assert list(frame.columns) == list(COLUMNS) and len(frame) > 0
+            for column in COLUMNS:
+                assert frame[column].astype(str).isin(allowed[column]).all(), column
+
+    case()
+    assert_both_branches("survey")
+
+
+# -- the same doors through the command line ---------------------------------------------------
+
+
+def _nasty_toml(text: str, number: str, key: str) -> dict[str, tuple[bytes, str]]:
+    """Nested too deep, and a number set to NaN (``number`` is a line of ``text`` that sets
+    ``key``); each with what the message must say."""
+    assert number in text
+    nan = text.replace(number, re.sub(r"= [0-9.]+", "= nan", number), 1)
+    return {
+        "deep.toml": (b"x = " + b"[" * fs.MAX_DEPTH + b"]" * fs.MAX_DEPTH + b"\n", "nested"),
+        "nan.toml": (nan.encode("utf-8"), key),
+    }
+
+
+def _nasty_table(name: str) -> dict[str, tuple[bytes, str]]:
+    """Not UTF-8, and NaN in the last row's second-last column; each with what the message
+    must say."""
+    header, rows = fs.table_rows(name, CLI_ROWS)
+    bad_cell = [list(r) for r in rows]
+    bad_cell[-1][-2] = "nan"
+    return {
+        "not-utf8.csv": (b"\xff" + fs.write_csv(header, rows), "UTF-8"),
+        "bad-cell.csv": (fs.write_csv(header, bad_cell), f"row {CLI_ROWS}"),
+    }
+
+
+CLI_ROWS = 20
+"""Rows of the shipped tables in the command-line cases."""
+
+
+@pytest.mark.parametrize("door", ["run", "sweep", "benchmark", "survey"])
+def test_cli_refuses_nasty_files(tmp_path: Path, door: str) -> None:
+    """Nasty files through each command: exit status 2, a message on stderr naming the file
+    and the place, no traceback, nothing written."""
+    nasty = {
+        "run": lambda: _nasty_toml(
+            fs.preset_data("municipality-b")[1], "weeks_per_year = { value = 52,", "weeks_per_year"
+        ),
+        "sweep": lambda: _nasty_toml(
+            fs.experiment_data()[1], "replications = 10", "experiment.replications"
+        ),
+        "benchmark": lambda: _nasty_table("example-decisions.csv"),
+        "survey": lambda: _nasty_table("survey_example.csv"),
+    }[door]()
+    out = tmp_path / "out"
+    for name, (content, place) in nasty.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        if door == "survey":
+            result = cli("survey", "--data", str(path))
+        else:
+            result = cli(door, str(path), "--out", str(out))
+        assert result.returncode == 2, (name, result.returncode, result.stderr)
+        assert "Traceback" not in result.stderr + result.stdout, result.stderr
+        assert name in result.stderr and place in result.stderr, result.stderr
+        assert not out.exists(), name
+
+
+# -- regressions: what the fuzz found, as plain examples -----------------------------------------
+
+
+def test_toml_nested_too_deep_is_refused(tmp_path: Path) -> None:
+    """Python's TOML parser recurses: nesting past the recursion limit raised RecursionError."""
+    deep = b"x = " + b"[" * fs.MAX_DEPTH + b"]" * fs.MAX_DEPTH + b"\n"
+    scenario, experiment = tmp_path / "scenario.toml", tmp_path / "experiment.toml"
+    scenario.write_bytes(deep)
+    experiment.write_bytes(deep)
+    with pytest.raises(ScenarioError, match="nested too deep"):
+        load_scenario(scenario)
+    with pytest.raises(ExperimentError, match="nested too deep"):
+        load_experiment(experiment)
+
+
+def test_toml_with_byte_order_mark_loads(tmp_path: Path) -> None:
+    """A BOM (Windows editors write one) was refused as "Invalid statement" at line 1."""
+    path = tmp_path / "scenario.toml"
+    path.write_bytes(fs.BOM + fs.preset_data("municipality-b")[1].encode("utf-8"))
+    assert load_scenario(path) == load_scenario("municipality-b")
+    experiment = tmp_path / "experiment.toml"
+    experiment.write_bytes(fs.BOM + fs.experiment_data()[1].encode("utf-8"))
+    assert load_experiment(experiment).spec.experiment.name == "route-norm-pressure"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("synthetic.population_mean", 0),
+        ("synthetic.recipients_per_100_mean", 0.0),
+        ("synthetic.population_log_sd", 1e6),
+    ],
+)
+def test_synthetic_values_that_cannot_be_drawn_are_refused(key: str, value: float) -> None:
+    """These validated, then building the country divided by zero or overflowed."""
+    table, name = key.split(".")
+    with pytest.raises(ScenarioError, match=rf"{table}: {name}\.value must be"):
+        with_values(load_scenario("denmark-2011"), {key: value})
+
+
+def test_population_spread_at_its_bound_builds_a_country() -> None:
+    from streetlevel.scenario import MAX_POPULATION_LOG_SD
+
+    scenario = with_values(
+        load_scenario("denmark-2011"), {"synthetic.population_log_sd": MAX_POPULATION_LOG_SD}
+    )
+    check_scenario(scenario)
+
+
+def test_more_municipalities_than_the_engine_indexes_are_refused() -> None:
+    """Municipalities are indexed with 16-bit integers: 40,000 validated and then wrapped
+    round to negative indices, silently mixing municipalities up."""
+    from streetlevel.scenario import MAX_MUNICIPALITIES
+
+    base = load_scenario("denmark-2011")
+    others = sum(r.municipalities.value for r in base.regions[1:])
+    at_limit = MAX_MUNICIPALITIES - others
+    assert with_values(base, {"regions[0].municipalities": at_limit}).regions[0]
+    with pytest.raises(ScenarioError, match=r"regions\[\*\]\.municipalities"):
+        with_values(base, {"regions[0].municipalities": at_limit + 1})
+
+
+def _decisions_csv(tmp_path: Path, change: Any = None) -> Path:
+    header, rows = fs.table_rows("example-decisions.csv", CLI_ROWS)
+    rows = [list(r) for r in rows]
+    if change is not None:
+        change(header, rows)
+    path = tmp_path / "decisions.csv"
+    path.write_bytes(fs.write_csv(header, rows))
+    return path
+
+
+def test_decisions_not_utf8_after_the_header_names_the_line(tmp_path: Path) -> None:
+    """Bad bytes past the header line raised UnicodeDecodeError while looking for the line."""
+    path = _decisions_csv(tmp_path)
+    lines = path.read_bytes().split(b"\r\n")
+    lines[5] = lines[5] + b"\xff"
+    path.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(DecisionDataError, match="line 6: not UTF-8"):
+        read_decisions(path)
+
+
+@pytest.mark.parametrize("cell", ["1e400", "99999999999999999999", "inf"])
+def test_decisions_whole_numbers_beyond_int64_are_refused(tmp_path: Path, cell: str) -> None:
+    """1e400 and 10**20 passed as whole numbers and wrapped round in int64."""
+
+    def change(header: list[str], rows: list[list[str]]) -> None:
+        rows[2][header.index("sanctions")] = cell
+
+    with pytest.raises(DecisionDataError, match=r"row 3 \(line 4\), column 'sanctions'"):
+        read_decisions(_decisions_csv(tmp_path, change))
+
+
+def test_decisions_parquet_with_an_all_null_choice_column_is_refused(tmp_path: Path) -> None:
+    """A choice column with no value at all raised IndexError."""
+    table = fs.decision_table()
+    c = table.column_names.index("category")
+    path = tmp_path / "decisions.parquet"
+    pq.write_table(table.set_column(c, "category", pa.nulls(table.num_rows, pa.string())), path)
+    with pytest.raises(DecisionDataError, match="row 1, column 'category': missing value"):
+        read_decisions(path)
+
+
+def test_decisions_parquet_with_a_list_column_is_refused(tmp_path: Path) -> None:
+    """A list column raised TypeError (unhashable numpy.ndarray)."""
+    table = fs.decision_table()
+    c = table.column_names.index("sex")
+    lists = pa.array([[1]] * table.num_rows, pa.list_(pa.int64()))
+    path = tmp_path / "decisions.parquet"
+    pq.write_table(table.set_column(c, "sex", lists), path)
+    with pytest.raises(DecisionDataError, match="'sex': lists or tables"):
+        read_decisions(path)
+
+
+def test_outcome_probe_of_one_week_years_lists_the_same_names() -> None:
+    """load_experiment lists the outcomes with a probe run; it now runs without burn-in and
+    with one-week years (a scenario of 200 years of 5,200 weeks took hours to check)."""
+    from streetlevel.experiments.sweep import outcome_names
+
+    for preset in ("denmark-2011", "norway-2010"):
+        base = load_scenario(preset)
+        short = with_values(base, {"time.burn_in_years": 0, "time.weeks_per_year": 1})
+        assert outcome_names(short) == outcome_names(base)
