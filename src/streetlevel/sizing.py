@@ -40,14 +40,15 @@ __all__ = [
 BYTES_PER_SLOT = 2_000
 """Peak resident bytes per client slot of a batch: the state arrays (about 180 B) and one
 year of buffered rows on their way to Parquet (events at about 5 rows per client-year).
-Measured 1,650 B on denmark-2011 (benchmarks/memory.py); rounded up for scenarios with more
-events."""
+Measured 1,220 B on denmark-2011 at 5.4 event rows per client-year, in batches of 8
+replications (1 million slots; benchmarks/memory.py); rounded up for scenarios with more events
+and for small batches, where fixed allocations weigh more."""
 PROCESS_BASE_BYTES = 300 * 2**20
 """Resident memory of a worker before its batch: Python, NumPy, pandas, pyarrow (measured
-about 250 MB)."""
-BYTES_PER_CLIENT_YEAR_ON_DISK = 30
+150 MB, benchmarks/memory.py; doubled for the allocator's slack between batches)."""
+BYTES_PER_CLIENT_YEAR_ON_DISK = 50
 """Compressed Parquet bytes written per client-year of a reporting year (events and
-client-years; measured 22 B on denmark-2011, benchmarks/memory.py)."""
+client-years; measured 38 B on denmark-2011, benchmarks/memory.py)."""
 MEMORY_SHARE = 0.8
 """Share of the available memory a run may plan to use: the rest is for the page cache the
 writer needs and for other programs."""
