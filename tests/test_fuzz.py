@@ -108,6 +108,8 @@ def names_place(message: str, where: str) -> bool:
 def check_refusal(err: StreetlevelError, path: Path, mutant: fs.Mutant) -> None:
     message = str(err)
     assert str(path) in message, message
+    if "not UTF-8" in message:
+        assert re.search(r"\bline \d+", message), message
     if mutant.kind == "deep" and "nested too deep" in message:
         return  # refused before any key is read
     if mutant.where is not None:

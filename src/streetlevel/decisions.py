@@ -39,6 +39,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from streetlevel.errors import StreetlevelError
+from streetlevel.loading import not_utf8
 from streetlevel.records import AGE_GROUPS, DESTINATIONS
 
 __all__ = [
@@ -218,10 +219,7 @@ def _read_csv(path: Path) -> pa.Table:
         # A byte-order mark (spreadsheet exports write one) is not part of the first name.
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise DecisionDataError(
-            f"{path}: line {line}: not UTF-8 text (byte {err.start} is {raw[err.start]:#04x})"
-        ) from None
+        raise DecisionDataError(f"{path}: {not_utf8(raw, err)}") from None
     header = next(csv.reader(io.StringIO(text, newline="")), None)
     if not header:
         raise DecisionDataError(f"{path}: empty file (expected a header line)")

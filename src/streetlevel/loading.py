@@ -26,6 +26,7 @@ from streetlevel.scenario import Scenario
 __all__ = [
     "list_presets",
     "load_scenario",
+    "not_utf8",
     "parse_assignment",
     "parse_toml",
     "preset_text",
@@ -80,10 +81,22 @@ def load_scenario(source: str | Path) -> Scenario:
         # A byte-order mark (Windows editors write one) is not part of the TOML.
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise ScenarioError(
-            f"{path}: not UTF-8 text (byte {err.start} is {raw[err.start]:#04x})"
-        ) from err
+        raise ScenarioError(f"{path}: {not_utf8(raw, err)}") from None
     return _parse(text, str(path))
+
+
+def not_utf8(raw: bytes, err: UnicodeDecodeError) -> str:
+    """Where a file stops being UTF-8 text, for a message that names the line.
+
+    >>> raw = b"a = 1\\nb = '\\xff'"
+    >>> try:
+    ...     raw.decode("utf-8")
+    ... except UnicodeDecodeError as err:
+    ...     print(not_utf8(raw, err))
+    line 2: not UTF-8 text (byte 11 is 0xff)
+    """
+    line = raw.count(b"\n", 0, err.start) + 1
+    return f"line {line}: not UTF-8 text (byte {err.start} is {raw[err.start]:#04x})"
 
 
 def scenario_from_dict(data: dict[str, Any], origin: str = "<dict>") -> Scenario:
@@ -114,7 +127,7 @@ def with_values(scenario: Scenario, values: dict[str, Any], origin: str = "overr
     """
     data = scenario.model_dump(mode="json", exclude_none=True)
     for path, value in values.items():
-        parent, key = _walk(data, path)
+        parent, key = _walk(data, path, origin)
         if isinstance(parent.get(key), dict) and "value" in parent[key]:
             parent[key]["value"] = value
             parent[key]["source"] = origin
@@ -144,7 +157,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return path.strip(), value
 
 
-def _walk(data: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
+def _walk(data: dict[str, Any], path: str, origin: str) -> tuple[dict[str, Any], str]:
     """The table holding the last key of ``path``, and that key."""
     parts: list[str | int] = []
     for token in path.replace("]", "").split("."):
@@ -157,10 +170,10 @@ def _walk(data: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
         for part in parts[:-1]:
             node = node[part]
     except (KeyError, IndexError, TypeError):
-        raise ScenarioError(f"override: {path}: no such key in the scenario") from None
+        raise ScenarioError(f"{origin}: {path}: no such key in the scenario") from None
     last = parts[-1] if parts else ""
     if not isinstance(node, dict) or not isinstance(last, str):
-        raise ScenarioError(f"override: {path}: not a key of a table")
+        raise ScenarioError(f"{origin}: {path}: not a key of a table")
     return node, last
 
 

@@ -42,6 +42,7 @@ import pandas as pd
 
 from streetlevel.attitudes import SENIORITY_QUARTILES, published_survey
 from streetlevel.errors import StreetlevelError
+from streetlevel.loading import not_utf8
 
 __all__ = ["COLUMNS", "SurveyDataError", "allowed_values", "example_path", "read_survey_csv"]
 
@@ -95,7 +96,7 @@ def read_survey_csv(path: str | Path) -> pd.DataFrame:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise SurveyDataError(f"{path}: not UTF-8 text (byte {err.start})") from None
+        raise SurveyDataError(f"{path}: {not_utf8(raw, err)}") from None
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         raise SurveyDataError(f"{path}: empty file (expected a header: {', '.join(COLUMNS)})")

@@ -40,7 +40,14 @@ from pydantic import (
 )
 
 from streetlevel.errors import ExperimentError, ScenarioError
-from streetlevel.loading import _explain, load_scenario, parse_toml, scenario_hash, with_values
+from streetlevel.loading import (
+    _explain,
+    load_scenario,
+    not_utf8,
+    parse_toml,
+    scenario_hash,
+    with_values,
+)
 from streetlevel.scenario import Name, Scenario, Section
 
 __all__ = [
@@ -328,12 +335,14 @@ def load_experiment(source: str | Path) -> Experiment:
     if not path.is_file():
         raise ExperimentError(f"{source}: no such experiment file")
     try:
-        # A byte-order mark (Windows editors write one) is not part of the TOML.
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ExperimentError(f"{path}: not UTF-8 text (byte {err.start})") from None
+        raw = path.read_bytes()
     except OSError as err:
         raise ExperimentError(f"{path}: cannot read: {err.strerror}") from None
+    try:
+        # A byte-order mark (Windows editors write one) is not part of the TOML.
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ExperimentError(f"{path}: {not_utf8(raw, err)}") from None
     data = parse_toml(text, str(path), ExperimentError)
     origin = str(path)
     try:
