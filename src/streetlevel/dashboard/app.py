@@ -1,7 +1,8 @@
 """The Dash app: three views (municipalities, policies, run one) over the directories the
-dashboard was started with. The figures and tables come from :mod:`streetlevel.dashboard.data`;
-this module only lays them out. Dash serves its JavaScript from its wheel
-(``serve_locally``), so the page works without internet access.
+dashboard was started with, and the callbacks that fill them. The figures and tables come
+from :mod:`streetlevel.dashboard.data`, laid out by :mod:`streetlevel.dashboard.views`; what a
+request may ask is :mod:`streetlevel.dashboard.guard`'s. Dash serves its JavaScript from its
+wheel (``serve_locally``), so the page works without internet access.
 """
 
 from __future__ import annotations
@@ -17,16 +18,12 @@ from dash.exceptions import DependencyException
 from flask import Response, request
 
 from streetlevel.benchmark import ALL
+from streetlevel.dashboard import views
 from streetlevel.dashboard.data import (
-    REPLICATION_LIMITS,
     RUN_LEVERS,
-    RUN_PRESETS,
-    SCALE_LIMITS,
     Runner,
-    Source,
     check_run,
     classify,
-    lever_levels,
     municipality_benchmark,
     municipality_funnel,
     policy_table,
@@ -44,17 +41,11 @@ from streetlevel.dashboard.guard import (
     texts,
 )
 from streetlevel.errors import StreetlevelError
-from streetlevel.indicators import ratio
 
 __all__ = ["create_app"]
 
 REGION = "__region__"
 """The compare-with choice meaning "the municipality's region"."""
-POLL_MS = 500
-PRESET_LEVEL = "as_2011"
-"""The norm lever's level that leaves the preset's own strictness: the default."""
-DEFAULT_SCALE = 0.05
-DEFAULT_REPLICATIONS = 1
 SHOWN_INDICATORS = (
     "national_sanction_rate",
     "repeat_share",
@@ -63,9 +54,6 @@ SHOWN_INDICATORS = (
     "weeks_per_sanction",
 )
 """The run view's result table (the run's whole summary is in its directory)."""
-ERROR_STYLE = {"color": "#b00020", "fontWeight": "bold", "margin": "0.5em 0"}
-CELL_STYLE = {"padding": "2px 10px", "textAlign": "left"}
-PAGE_STYLE = {"fontFamily": "sans-serif", "maxWidth": "1100px", "margin": "0 auto"}
 KINDS: dict[str, Kind] = {
     "tabs.value": text,
     "run-dir.value": optional(text),
@@ -89,10 +77,6 @@ KINDS: dict[str, Kind] = {
 CALLBACK_ROUTE = "_dash-update-component"
 
 
-def _error(message: str) -> html.Div:
-    return html.Div(message, className="error", style=ERROR_STYLE)
-
-
 def _guarded(problem: Callable[[str], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Turn an exception in a callback into a message in the page (``problem(message)``
     gives the callback's outputs), never a stack trace."""
@@ -114,183 +98,6 @@ def _guarded(problem: Callable[[str], Any]) -> Callable[[Callable[..., Any]], Ca
     return wrap
 
 
-def _table(frame: pd.DataFrame, table_id: str, highlight: str | None = None) -> html.Table:
-    """A plain HTML table (the figures are text a reader, and a test, can find)."""
-
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            return "" if pd.isna(value) else f"{value:.3f}"
-        return str(value)
-
-    header = html.Tr([html.Th(c, style=CELL_STYLE) for c in frame.columns])
-    rows = [
-        html.Tr(
-            [html.Td(cell(v), style=CELL_STYLE) for v in row],
-            className="highlight" if highlight is not None and highlight in row else "",
-            style={"background": "#dbe9f6"} if highlight is not None and highlight in row else {},
-        )
-        for row in frame.itertuples(index=False)
-    ]
-    return html.Table(
-        [html.Thead(header), html.Tbody(rows)],
-        id=table_id,
-        style={"borderCollapse": "collapse", "fontSize": "0.85em"},
-    )
-
-
-def _rates(indicators: pd.DataFrame) -> pd.DataFrame:
-    """Sanction rate by year and category (rows of ``benchmark``'s indicators)."""
-    return indicators[["year", "category", "recipients", "sanctioned", "rate"]].sort_values(
-        ["category", "year"], ignore_index=True
-    )
-
-
-def _region_rates(indicators: pd.DataFrame, region: str) -> pd.DataFrame:
-    """The region's rate: its municipalities' sanctioned per full-year recipient (the rate's
-    definition summed over them, not a mean of rates)."""
-    rows = indicators[indicators["region"] == region]
-    sums = rows.groupby(["year", "category"], as_index=False)[
-        ["recipients", "recipient_years", "sanctioned"]
-    ].sum()
-    sums["rate"] = ratio(sums["sanctioned"], sums["recipient_years"])
-    return sums[["year", "category", "recipients", "sanctioned", "rate"]]
-
-
-def _rates_figure(mine: pd.DataFrame, name: str, other: pd.DataFrame, other_name: str) -> Any:
-    fig = go.Figure()
-    for frame, label, dash in ((mine, name, "solid"), (other, other_name, "dot")):
-        for category, rows in frame.groupby("category", sort=True):
-            fig.add_trace(
-                go.Scatter(
-                    x=rows["year"],
-                    y=rows["rate"],
-                    mode="lines+markers",
-                    name=f"{label}: {category}",
-                    line={"dash": dash},
-                )
-            )
-    fig.update_layout(
-        title=f"Sanction rate by category: {name} and {other_name}",
-        xaxis_title="year",
-        yaxis_title="sanctioned per full-year recipient",
-        xaxis={"dtick": 1},
-        margin={"t": 50, "l": 60, "r": 20, "b": 40},
-        height=380,
-    )
-    return fig
-
-
-def _municipalities_view(runs: list[Source]) -> html.Div:
-    options = [{"label": s.label, "value": s.label} for s in runs]
-    return html.Div(
-        [
-            html.Label("Run directory"),
-            dcc.Dropdown(options, options[0]["value"] if options else None, id="run-dir"),
-            html.Div(id="muni-error"),
-            html.Div(
-                [
-                    html.Div(
-                        [html.Label("Municipality"), dcc.Dropdown(id="municipality")],
-                        style={"flex": 1},
-                    ),
-                    html.Div(
-                        [html.Label("Compare with"), dcc.Dropdown(id="compare-with")],
-                        style={"flex": 1},
-                    ),
-                ],
-                style={"display": "flex", "gap": "1em"},
-            ),
-            dcc.Graph(id="rates-graph", config={"displaylogo": False}),
-            html.H4("Its figures"),
-            html.Div(id="muni-table"),
-            html.H4(id="ranking-title"),
-            html.Div(id="ranking-table"),
-            html.H4("Funnel plot (risk-adjusted)"),
-            html.Img(id="funnel-img", style={"maxWidth": "100%"}),
-        ]
-    )
-
-
-def _policies_view(sweeps: list[Source]) -> html.Div:
-    options = [{"label": s.label, "value": s.label} for s in sweeps]
-    return html.Div(
-        [
-            html.Label("Sweep directory"),
-            dcc.Dropdown(options, options[0]["value"] if options else None, id="sweep-dir"),
-            html.Div(id="policy-error"),
-            html.Label("Outcome"),
-            dcc.Dropdown(id="outcome"),
-            dcc.Graph(id="policy-graph", config={"displaylogo": False}),
-            html.Div(
-                [
-                    html.Div(
-                        [html.Label("Policy A"), dcc.Dropdown(id="policy-a")], style={"flex": 1}
-                    ),
-                    html.Div(
-                        [html.Label("Policy B"), dcc.Dropdown(id="policy-b")], style={"flex": 1}
-                    ),
-                ],
-                style={"display": "flex", "gap": "1em"},
-            ),
-            html.Div(id="policy-compare"),
-        ]
-    )
-
-
-def _run_view() -> html.Div:
-    levels = lever_levels()
-    levers = [
-        html.Div(
-            [
-                html.Label(name),
-                dcc.Dropdown(
-                    values,
-                    PRESET_LEVEL if PRESET_LEVEL in values else values[0],
-                    id=f"lever-{name}",
-                    clearable=False,
-                ),
-            ],
-            style={"flex": 1},
-        )
-        for name, values in levels.items()
-    ]
-    return html.Div(
-        [
-            html.Label("Preset (its era)"),
-            dcc.Dropdown(list(RUN_PRESETS), RUN_PRESETS[0], id="run-preset", clearable=False),
-            html.Div(levers, style={"display": "flex", "gap": "1em"}),
-            html.Div(
-                [
-                    html.Label("client scale (clients per recipient) "),
-                    dcc.Input(
-                        id="run-scale",
-                        type="number",
-                        value=DEFAULT_SCALE,
-                        min=SCALE_LIMITS[0],
-                        max=SCALE_LIMITS[1],
-                    ),
-                    html.Label(" replications "),
-                    dcc.Input(
-                        id="run-replications",
-                        type="number",
-                        value=DEFAULT_REPLICATIONS,
-                        min=REPLICATION_LIMITS[0],
-                        max=REPLICATION_LIMITS[1],
-                        step=1,
-                    ),
-                    html.Button("Start run", id="run-start", n_clicks=0),
-                ],
-                style={"margin": "1em 0"},
-            ),
-            html.Progress(id="run-progress", value="0", max="100", style={"width": "100%"}),
-            html.Div(id="run-status"),
-            html.Div(id="run-results"),
-            dcc.Store(id="run-job"),
-            dcc.Interval(id="run-poll", interval=POLL_MS, disabled=True),
-        ]
-    )
-
-
 def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 1) -> Dash:
     """The dashboard over ``directories`` (run and sweep directories); runs started from the
     page go under ``work_dir``."""
@@ -300,26 +107,26 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
     runner = Runner(work_dir, seed)
     app = Dash(__name__, title="streetlevel dashboard", serve_locally=True)
     _refuse_forged(app)
-    problems = [_error(s.problem) for s in sources if s.kind == "error"]
+    problems = [views.error(s.problem) for s in sources if s.kind == "error"]
     if not runs:
-        problems.append(_error("No run directory given: the municipalities view is empty."))
+        problems.append(views.error("No run directory given: the municipalities view is empty."))
     if not sweeps:
-        problems.append(_error("No sweep directory given: the policies view is empty."))
+        problems.append(views.error("No sweep directory given: the policies view is empty."))
     app.layout = html.Div(
         [
             html.H2("streetlevel dashboard"),
             html.Div(problems, id="problems"),
             dcc.Tabs(
                 [
-                    dcc.Tab(_municipalities_view(runs), label="Municipalities", value="muni"),
-                    dcc.Tab(_policies_view(sweeps), label="Policies", value="policies"),
-                    dcc.Tab(_run_view(), label="Run one", value="run"),
+                    dcc.Tab(views.municipalities_view(runs), label="Municipalities", value="muni"),
+                    dcc.Tab(views.policies_view(sweeps), label="Policies", value="policies"),
+                    dcc.Tab(views.run_view(), label="Run one", value="run"),
                 ],
                 id="tabs",
                 value="muni",
             ),
         ],
-        style=PAGE_STYLE,
+        style=views.PAGE_STYLE,
     )
 
     def run_dir(path: str | None) -> str:
@@ -350,7 +157,7 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
         Output("muni-error", "children"),
         Input("run-dir", "value"),
     )
-    @_guarded(lambda m: ([], None, _error(m)))
+    @_guarded(lambda m: ([], None, views.error(m)))
     def _municipalities(path: str | None) -> Any:
         overall, _ = municipality_benchmark(run_dir(path))
         names = sorted(overall.risk_adjusted["municipality"].unique())
@@ -379,7 +186,7 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
         Input("compare-with", "value"),
         State("run-dir", "value"),
     )
-    @_guarded(lambda m: (go.Figure(), _error(m), "", None, ""))
+    @_guarded(lambda m: (go.Figure(), views.error(m), "", None, ""))
     def _municipality(name: str | None, other: str | None, path: str | None) -> Any:
         if name is None:
             return go.Figure(), None, "", None, ""
@@ -393,18 +200,18 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
         mine = table[table["municipality"] == name]
         region = str(mine["region"].iloc[0])
         if other in (None, REGION):
-            theirs, other_name = _region_rates(table, region), f"region {region}"
+            theirs, other_name = views.region_rates(table, region), f"region {region}"
         else:
-            theirs, other_name = _rates(table[table["municipality"] == other]), str(other)
+            theirs, other_name = views.rates(table[table["municipality"] == other]), str(other)
         ranking = overall.ranking[
             (overall.ranking["region"] == region) & (overall.ranking["category"] == ALL)
         ]
         shown = ranking[["rank", "municipality", "recipients", "rate", "ratio", "adjusted_rank"]]
         return (
-            _rates_figure(_rates(mine), name, theirs, other_name),
-            _table(_rates(mine), "muni-figures"),
+            views.rates_figure(views.rates(mine), name, theirs, other_name),
+            views.table(views.rates(mine), "muni-figures"),
             f"Ranking in {region}, {overall.year} (by rate as published, and risk-adjusted)",
-            _table(shown.sort_values("rank"), "ranking", highlight=name),
+            views.table(shown.sort_values("rank"), "ranking", highlight=name),
             municipality_funnel(chosen, name),
         )
 
@@ -420,7 +227,7 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
         Output("policy-error", "children"),
         Input("sweep-dir", "value"),
     )
-    @_guarded(lambda m: ([], None, [], None, [], None, _error(m)))
+    @_guarded(lambda m: ([], None, [], None, [], None, views.error(m)))
     def _sweep(path: str | None) -> Any:
         table, _ = policy_table(sweep_dir(path))
         outcomes = list(dict.fromkeys(table["outcome"]))
@@ -436,7 +243,7 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
         Input("policy-b", "value"),
         State("sweep-dir", "value"),
     )
-    @_guarded(lambda m: (go.Figure(), _error(m)))
+    @_guarded(lambda m: (go.Figure(), views.error(m)))
     def _policies(outcome: str | None, a: str | None, b: str | None, path: str | None) -> Any:
         if outcome is None:
             return go.Figure(), None
@@ -464,10 +271,10 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
             height=max(300, 40 * len(rows) + 120),
             margin={"l": 220, "t": 50},
         )
-        side = _side_by_side(table, a, b)
+        side = views.side_by_side(table, a, b)
         if side is None:
             return fig, None
-        return fig, [html.P(f"A = {a}; B = {b}"), _table(side, "policy-side")]
+        return fig, [html.P(f"A = {a}; B = {b}"), views.table(side, "policy-side")]
 
     # -- run one -------------------------------------------------------------------------------
 
@@ -484,7 +291,7 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
         State("run-replications", "value"),
         prevent_initial_call=True,
     )
-    @_guarded(lambda m: (no_update, True, _error(m)))
+    @_guarded(lambda m: (no_update, True, views.error(m)))
     def _start(
         clicks: int, preset: str, route: str, norm: str, pressure: str, scale: Any, reps: Any
     ) -> Any:
@@ -508,14 +315,14 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
         State("run-job", "data"),
         prevent_initial_call=True,
     )
-    @_guarded(lambda m: (no_update, _error(m), None, True))
+    @_guarded(lambda m: (no_update, views.error(m), None, True))
     def _poll(_: int, job_id: str | None) -> Any:
         job = runner.get(job_id) if job_id else None
         if job is None:
             return "0", "", None, True
         percent = str(round(100 * job.done))
         if job.status == "failed":
-            return percent, _error(f"the run failed: {job.message}"), None, True
+            return percent, views.error(f"the run failed: {job.message}"), None, True
         if job.status != "complete" or job.summary is None:
             return percent, f"{job.status}: {percent} % of {job.out.name}", None, False
         shown = [i for i in job.summary.indicators if i.name in SHOWN_INDICATORS]
@@ -525,7 +332,7 @@ def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 
         status = html.Span(
             f"complete: results in {job.out} (also in the municipalities view)", id="run-done"
         )
-        return "100", status, _table(frame, "run-table"), True
+        return "100", status, views.table(frame, "run-table"), True
 
     return app
 
@@ -556,15 +363,3 @@ def _refuse_forged(app: Dash) -> None:
     server.before_request(_check_callback)
     server.register_error_handler(BadRequestError, lambda err: plain(str(err), 400))
     server.register_error_handler(DependencyException, lambda err: plain("no such file", 404))
-
-
-def _side_by_side(table: pd.DataFrame, a: str | None, b: str | None) -> pd.DataFrame | None:
-    """Every outcome of policies ``a`` and ``b``: mean and interval, and the difference."""
-    if a is None or b is None:
-        return None
-    cols = ["outcome", "mean", "low", "high"]
-    left = table[table["policy"] == a][cols]
-    right = table[table["policy"] == b][cols]
-    side = left.merge(right, on="outcome", suffixes=(" A", " B"))
-    side["B - A"] = side["mean B"] - side["mean A"]
-    return side
