@@ -262,6 +262,11 @@ BAD_KEYS = (
     "time.weeks_per_year.value.deeper",
     "decision.caseworker",
     "synthetic.rural.unit",
+    "categories[99].absence[*]",
+    "municipalities[x][*].name",
+    "scenario.name[*]",
+    "time..weeks_per_year",
+    "time.weeks_per_year[x]",
 )
 """Key paths that name nothing in a scenario, or name it badly."""
 BAD_DESIGNS: tuple[dict[str, Any], ...] = (

@@ -497,3 +497,22 @@ def test_outcome_probe_of_one_week_years_lists_the_same_names() -> None:
         base = load_scenario(preset)
         short = with_values(base, {"time.burn_in_years": 0, "time.weeks_per_year": 1})
         assert outcome_names(short) == outcome_names(base)
+
+
+@pytest.mark.parametrize(
+    "key", ["time.weeks_per_year[x]", "time..weeks_per_year", "time.weeks_per_year.", ".time"]
+)
+def test_malformed_key_paths_are_refused(key: str) -> None:
+    """A bad index or an empty key was dropped, so the value landed on another key."""
+    with pytest.raises(ScenarioError, match=re.escape(f"--set: {key}: not a key path")):
+        with_values(load_scenario("municipality-b"), {key: 4}, "--set")
+
+
+@pytest.mark.parametrize("key", ["categories[99].absence[*]", "municipalities[x][*].name"])
+def test_wildcard_behind_a_bad_index_is_refused(tmp_path: Path, key: str) -> None:
+    """expand_key raised IndexError or ValueError on the part before the wildcard."""
+    text = fs.experiment_data()[1].replace("pressure.ranking_published", key)
+    path = tmp_path / "experiment.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ExperimentError, match=re.escape(f"levers[2].values[0]: {key}: not a")):
+        load_experiment(path)

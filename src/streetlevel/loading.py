@@ -10,6 +10,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 import types
 import typing
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 PRESET_SUFFIX = ".toml"
+KEY_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*")
+"""A key path as error messages write it: ``municipalities[1].management_strictness``."""
 
 
 def list_presets() -> list[str]:
@@ -159,12 +162,16 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 def _walk(data: dict[str, Any], path: str, origin: str) -> tuple[dict[str, Any], str]:
     """The table holding the last key of ``path``, and that key."""
+    if not KEY_PATH.fullmatch(path):
+        raise ScenarioError(
+            f"{origin}: {path}: not a key path (expected keys joined by dots, each with "
+            "optional list indices: categories[2].exit_other)"
+        )
     parts: list[str | int] = []
     for token in path.replace("]", "").split("."):
         name, *indices = token.split("[")
-        if name:
-            parts.append(name)
-        parts.extend(int(i) for i in indices if i.isdigit())
+        parts.append(name)
+        parts.extend(int(i) for i in indices)
     node: Any = data
     try:
         for part in parts[:-1]:

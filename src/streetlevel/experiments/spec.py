@@ -310,15 +310,18 @@ def expand_key(data: dict[str, Any], key: str) -> list[str]:
     ['m[0].x', 'm[1].x']
     >>> expand_key({"m": []}, "m[*].x")
     []
+    >>> expand_key({"m": []}, "m[3].n[*].x")
+    ['m[3].n[*].x']
     """
     if WILDCARD not in key:
         return [key]
     head, _, tail = key.partition(WILDCARD)
     node: Any = data
-    for part in re.findall(r"[^.\[\]]+", head):
-        node = node[int(part)] if isinstance(node, list) else node.get(part)
-        if node is None:
-            return [key]  # no such list: with_values names the key as unknown
+    try:
+        for part in re.findall(r"[^.\[\]]+", head):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+    except (KeyError, IndexError, ValueError, TypeError):
+        return [key]  # no such list: with_values names the key as unknown
     if not isinstance(node, list):
         return [key]
     return [path for i in range(len(node)) for path in expand_key(data, f"{head}[{i}]{tail}")]
