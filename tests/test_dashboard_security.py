@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +42,7 @@ from streetlevel.dashboard.app import REGION, create_app
 from streetlevel.dashboard.data import REPLICATION_LIMITS, SCALE_LIMITS
 from streetlevel.dashboard.guard import MAX_BODY_BYTES
 from streetlevel.experiments import load_experiment, run_sweep
+from streetlevel.records import PARTIAL_SUFFIX
 from streetlevel.run import run_scenario
 from tests.conftest import small
 
@@ -523,6 +525,43 @@ def test_the_real_server_refuses_too(server: Server, dirs: dict[str, Path]) -> N
     assert raw(server, "NOT HTTP AT ALL")[0] == 400
     assert raw_get(server, "/")[0] == 200
     assert not dirs["work"].exists()
+
+
+STOP_S = 60.0
+"""A stopped server ends its run at the run's next simulated week (after building the
+country, a few seconds at full scale); it is lost if it has not ended in this time."""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stopping_the_server_interrupts_its_run(
+    dirs: dict[str, Path], tmp_path: Path, signum: int
+) -> None:
+    """Ctrl-C or SIGTERM while a run started from the page goes on: the server exits soon,
+    and the run's directory keeps only complete tables and a manifest marked interrupted."""
+    work = tmp_path / "work"
+    callbacks = create_app([dirs["run"]], work).callback_map
+    # The largest run the form allows: minutes, so it is running when the signal comes.
+    longest = run_request(
+        callbacks, run_scale__value=SCALE_LIMITS[1], run_replications__value=REPLICATION_LIMITS[1]
+    )
+    with started({**dirs, "work": work}, []) as server:
+        status, answer = raw(
+            server,
+            f"POST {CALLBACK} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(json.dumps(longest))}",
+            json.dumps(longest).encode(),
+        )
+        assert status == 200, answer
+        deadline = time.monotonic() + STOP_S
+        while not list(work.glob("*/manifest.json")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        server.process.send_signal(signum)
+        server.process.wait(timeout=STOP_S)
+    [manifest_path] = work.glob("*/manifest.json")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    assert manifest["status"] == "interrupted"
+    assert "the dashboard stopped" in manifest["error"]
+    assert list(manifest_path.parent.rglob(f"*{PARTIAL_SUFFIX}")) == []
 
 
 # -- fuzzing the callback route ----------------------------------------------------------------

@@ -52,22 +52,28 @@ def serve(
     from waitress import serve as serve_wsgi
 
     from streetlevel.dashboard.app import create_app
+    from streetlevel.dashboard.data import Runner
     from streetlevel.dashboard.guard import MAX_BODY_BYTES
 
-    app = create_app(directories, work_dir)
+    runner = Runner(work_dir, seed=1)
+    app = create_app(directories, work_dir, runner=runner)
     # Waitress, not Flask's development server, which starts a thread per connection: under
     # the load test's 200 clients (tests/test_dashboard_security.py) it answered 15 requests/s
     # with a p95 latency of 33 s and resident memory still growing by 43 MiB over the second
     # half; waitress, same code, 29 requests/s, 9 s and flat. Waitress also refuses a body
     # larger than any the page sends before reading it.
-    serve_wsgi(
-        app.server,
-        host=host,
-        port=port,
-        threads=THREADS,
-        connection_limit=CONNECTIONS,
-        # poll(), not select(): select cannot watch a descriptor numbered 1024 or more.
-        asyncore_use_poll=True,
-        max_request_body_size=MAX_BODY_BYTES,
-        ident="streetlevel",
-    )
+    try:
+        serve_wsgi(
+            app.server,
+            host=host,
+            port=port,
+            threads=THREADS,
+            connection_limit=CONNECTIONS,
+            # poll(), not select(): select cannot watch a descriptor numbered 1024 or more.
+            asyncore_use_poll=True,
+            max_request_body_size=MAX_BODY_BYTES,
+            ident="streetlevel",
+        )
+    finally:
+        # Waitress returns on Ctrl-C or SIGTERM (the CLI turns both into KeyboardInterrupt).
+        runner.stop()

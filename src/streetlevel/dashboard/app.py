@@ -98,13 +98,19 @@ def _guarded(problem: Callable[[str], Any]) -> Callable[[Callable[..., Any]], Ca
     return wrap
 
 
-def create_app(directories: list[Path | str], work_dir: Path | str, seed: int = 1) -> Dash:
+def create_app(
+    directories: list[Path | str],
+    work_dir: Path | str,
+    seed: int = 1,
+    runner: Runner | None = None,
+) -> Dash:
     """The dashboard over ``directories`` (run and sweep directories); runs started from the
-    page go under ``work_dir``."""
+    page go under ``work_dir`` (through ``runner``, made here if not given: pass one to stop
+    its runs when the server stops)."""
     sources = [classify(d) for d in directories]
     runs = [s for s in sources if s.kind == "run"]
     sweeps = [s for s in sources if s.kind == "sweep"]
-    runner = Runner(work_dir, seed)
+    runner = runner if runner is not None else Runner(work_dir, seed)
     app = Dash(__name__, title="streetlevel dashboard", serve_locally=True)
     _refuse_forged(app)
     problems = [views.error(s.problem) for s in sources if s.kind == "error"]

@@ -277,6 +277,7 @@ class Runner:
         # One simulation at a time: the page stays responsive, and a shared machine is not
         # swamped by several users pressing "run" at once (later runs wait their turn).
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streetlevel-run")
+        self._stopping = threading.Event()
 
     def start(
         self, preset: str, levers: dict[str, str], client_scale: float, replications: int
@@ -305,6 +306,10 @@ class Runner:
         job.status = "running"
 
         def progress(done: int, total: int) -> None:
+            # Signals reach the main thread only: a run in this thread learns of a stop here,
+            # every simulated week, and ends as Ctrl-C ends `streetlevel run`.
+            if self._stopping.is_set():
+                raise KeyboardInterrupt("the dashboard stopped")
             job.done = done / total if total else 0.0
 
         try:
@@ -318,10 +323,18 @@ class Runner:
             job.summary = summarize(job.out)
             job.done = 1.0
             job.status = "complete"
+        except KeyboardInterrupt:
+            # run_scenario has removed the partial tables and marked the manifest interrupted.
+            job.status, job.message = "interrupted", "the dashboard stopped"
         except StreetlevelError as err:
             job.status, job.message = "failed", str(err)
         except Exception as err:  # shown in the page, never as a stack trace
             job.status, job.message = "failed", f"{type(err).__name__}: {err}"
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def stop(self) -> None:
+        """Drop the queued runs and end the running one at its next simulated week (its
+        directory keeps only complete tables and a manifest marked interrupted); returns
+        when it has ended. Without this, the interpreter's exit waits for the run to end, and
+        the run then fails half-way as the interpreter shuts down."""
+        self._stopping.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
