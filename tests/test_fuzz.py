@@ -516,3 +516,32 @@ def test_wildcard_behind_a_bad_index_is_refused(tmp_path: Path, key: str) -> Non
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ExperimentError, match=re.escape(f"levers[2].values[0]: {key}: not a")):
         load_experiment(path)
+
+
+FIELD_LIMIT = 131_072
+"""The csv module's default field size limit (csv.field_size_limit())."""
+
+
+@pytest.mark.parametrize("name", ["example-decisions.csv", "survey_example.csv"])
+def test_unclosed_quote_in_a_large_table_names_its_line(tmp_path: Path, name: str) -> None:
+    """A quote never closed ran on past the csv module's field limit: csv.Error escaped."""
+    header, rows = fs.table_rows(name)
+    rows = [list(r) for r in rows]
+    content = fs.write_csv(header, rows)
+    copies = FIELD_LIMIT // len(content) + 1
+    rows = rows * copies
+    rows[2][0] = "QUOTE"
+    path = tmp_path / name
+    path.write_bytes(fs.write_csv(header, rows).replace(b"QUOTE", b'"', 1))
+    reader = read_decisions if name.startswith("example") else read_survey_csv
+    with pytest.raises(StreetlevelError, match=r"line 4: field larger than field limit"):
+        reader(path)
+
+
+def test_survey_with_a_column_given_twice_is_refused(tmp_path: Path) -> None:
+    """The first of two columns of the same name was used, the other ignored."""
+    header, rows = fs.table_rows("survey_example.csv", CLI_ROWS)
+    path = tmp_path / "survey.csv"
+    path.write_bytes(fs.write_csv([*header, "push"], [[*r, "very"] for r in rows]))
+    with pytest.raises(SurveyDataError, match=re.escape("column(s) push given more than once")):
+        read_survey_csv(path)

@@ -57,6 +57,8 @@ Kind = Literal["text", "integer", "number", "flag", "choice"]
 
 MAX_WEEKS_IN_YEAR = 53
 """An ISO calendar year has 52 or 53 weeks; the engine's years have 52."""
+UNCLOSED = " (a quote there that is never closed?)"
+"""What a csv.Error (a field past the csv module's size limit) almost always means."""
 MAX_WHOLE = 2**53
 """The largest whole number a float holds exactly."""
 MAX_REPORTED = 10
@@ -220,7 +222,11 @@ def _read_csv(path: Path) -> pa.Table:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise DecisionDataError(f"{path}: {not_utf8(raw, err)}") from None
-    header = next(csv.reader(io.StringIO(text, newline="")), None)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+    except csv.Error as err:
+        raise DecisionDataError(f"{path}: line 1: {err}{UNCLOSED}") from None
     if not header:
         raise DecisionDataError(f"{path}: empty file (expected a header line)")
     try:
@@ -243,9 +249,14 @@ def _csv_shape_problem(text: str, fields: int) -> str | None:
     """The first line whose number of fields differs from the header's (for pyarrow errors
     that do not say where)."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    for record in reader:
-        if len(record) != fields and record:
-            return f"line {reader.line_num}: {len(record)} fields, expected {fields}"
+    start = 1
+    try:
+        for record in reader:
+            if len(record) != fields and record:
+                return f"line {start}: {len(record)} fields, expected {fields}"
+            start = reader.line_num + 1
+    except csv.Error as err:
+        return f"line {start}: {err}{UNCLOSED}"
     return None
 
 

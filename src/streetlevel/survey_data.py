@@ -97,7 +97,17 @@ def read_survey_csv(path: str | Path) -> pd.DataFrame:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise SurveyDataError(f"{path}: {not_utf8(raw, err)}") from None
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[list[str]] = []
+    start = 1
+    try:
+        for row in reader:
+            rows.append(row)
+            start = reader.line_num + 1
+    except csv.Error as err:
+        raise SurveyDataError(
+            f"{path}: line {start}: {err} (a quote there that is never closed?)"
+        ) from None
     if not rows:
         raise SurveyDataError(f"{path}: empty file (expected a header: {', '.join(COLUMNS)})")
     header = [h.strip() for h in rows[0]]
@@ -107,6 +117,9 @@ def read_survey_csv(path: str | Path) -> pd.DataFrame:
             f"{path}: line 1: missing column(s) {', '.join(missing)} "
             f"(expected: {', '.join(COLUMNS)})"
         )
+    twice = [c for c in COLUMNS if header.count(c) > 1]
+    if twice:
+        raise SurveyDataError(f"{path}: line 1: column(s) {', '.join(twice)} given more than once")
     index = {c: header.index(c) for c in COLUMNS}
     allowed = allowed_values()
     lookup = {c: {v.casefold(): v for v in values} for c, values in allowed.items()}
