@@ -618,7 +618,15 @@ def test_fuzzed_callback_requests_never_crash(client: Any, dirs: dict[str, Path]
     200 (a mutation the page could send) or 4xx, never 5xx, and none leaks outside data."""
     test_client, callbacks = client
     valid = [body(callbacks, first, values) for first, values in page_requests(dirs).values()]
-    valid.append(run_request(callbacks, run_scale__value=1e9))
+    # A run request wrong in three ways, so that no mutation starts a run.
+    valid.append(
+        run_request(
+            callbacks,
+            run_scale__value=1e9,
+            run_replications__value=10**9,
+            run_preset__value="municipality-a",
+        )
+    )
     statuses: Counter[int] = Counter()
 
     @settings(
