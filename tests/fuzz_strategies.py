@@ -337,7 +337,9 @@ def experiment_mutant(draw: st.DrawFn) -> Mutant:
         where = "constants"
     else:
         data["experiment"]["scenario"] = draw(
-            st.sampled_from(("no-such-preset", "../../../etc/passwd", ".", "", "/dev/null"))
+            st.sampled_from(
+                ("no-such-preset", "../../../etc/passwd", ".", "", "/dev/null", "/dev/zero")
+            )
         )
         where = "experiment.scenario"
     return Mutant(tomli_w.dumps(data).encode("utf-8"), kind, where)

@@ -545,3 +545,18 @@ def test_survey_with_a_column_given_twice_is_refused(tmp_path: Path) -> None:
     path.write_bytes(fs.write_csv([*header, "push"], [[*r, "very"] for r in rows]))
     with pytest.raises(SurveyDataError, match=re.escape("column(s) push given more than once")):
         read_survey_csv(path)
+
+
+def test_devices_are_refused_not_read_forever() -> None:
+    """/dev/zero passed the existence check of scenario and survey files and was read until
+    memory ran out (decision and experiment files called it missing)."""
+    endless = Path("/dev/zero")
+    with bounded():
+        with pytest.raises(ScenarioError, match="/dev/zero: not a regular file"):
+            load_scenario(endless)
+        with pytest.raises(SurveyDataError, match="/dev/zero: not a regular file"):
+            read_survey_csv(endless)
+        with pytest.raises(DecisionDataError, match="/dev/zero: not a regular file"):
+            read_decisions(endless)
+        with pytest.raises(ExperimentError, match="/dev/zero: not a regular file"):
+            load_experiment(endless)

@@ -201,7 +201,9 @@ def read_decisions(path: Path | str, categories: Sequence[str] | None = None) ->
     suffix = path.suffix.lower()
     # A run's table is a directory of Parquet files, one per batch of replications.
     if not (path.is_file() or (path.is_dir() and suffix in (".parquet", ".pq"))):
-        raise DecisionDataError(f"{path}: no such file")
+        # Any other directory, or a device or pipe that would never end (/dev/zero).
+        what = "not a regular file" if path.exists() else "no such file"
+        raise DecisionDataError(f"{path}: {what}")
     if suffix == ".csv":
         table, lines = _read_csv(path), True
     elif suffix in (".parquet", ".pq"):

@@ -76,6 +76,9 @@ def load_scenario(source: str | Path) -> Scenario:
         raise ScenarioError(
             f"{source}: no such file and no such preset (presets: {', '.join(list_presets())})"
         )
+    if path.exists() and not path.is_file():
+        # A directory, or a device or pipe that would never end (/dev/zero, /dev/stdin).
+        raise ScenarioError(f"{path}: not a regular file")
     try:
         raw = path.read_bytes()
     except OSError as err:

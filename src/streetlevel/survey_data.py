@@ -87,6 +87,9 @@ def read_survey_csv(path: str | Path) -> pd.DataFrame:
         SurveyDataError: naming the file and, for a bad value, its row and column.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        # A directory, or a device or pipe that would never end (/dev/zero, /dev/stdin).
+        raise SurveyDataError(f"{path}: not a regular file")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

@@ -336,7 +336,9 @@ def load_experiment(source: str | Path) -> Experiment:
     """
     path = Path(source)
     if not path.is_file():
-        raise ExperimentError(f"{source}: no such experiment file")
+        # A directory, or a device or pipe that would never end (/dev/zero, /dev/stdin).
+        what = "not a regular file" if path.exists() else "no such experiment file"
+        raise ExperimentError(f"{source}: {what}")
     try:
         raw = path.read_bytes()
     except OSError as err:
