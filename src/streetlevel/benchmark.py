@@ -35,7 +35,6 @@ unless chosen); indicators are given for every year of that replication.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,13 +140,9 @@ def _load(source: Path | str, replication: int | None = None) -> tuple[pd.DataFr
     if not source.is_dir():
         return read_decisions(source), WEEKS_PER_YEAR
     from streetlevel.loading import load_scenario
+    from streetlevel.summary import complete_manifest
 
-    manifest = source / "manifest.json"
-    if not manifest.exists():
-        raise StreetlevelError(f"{source}: not a run directory (no manifest.json)")
-    status = json.loads(manifest.read_text(encoding="utf-8")).get("status")
-    if status != "complete":
-        raise StreetlevelError(f"{source}: the run is {status}, not complete")
+    complete_manifest(source)
     scenario = load_scenario(source / "scenario.toml")
     path = source / "client_years.parquet"
     # The engine may record more than the schema (tests/test_decisions.py checks that every

@@ -13,6 +13,7 @@ polars); a column that does not apply to an event is null.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import defaultdict
@@ -25,6 +26,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from streetlevel.errors import output_error
 
 __all__ = [
     "AGE_GROUPS",
@@ -91,7 +94,8 @@ def _dictionary(codes: npt.NDArray[np.integer], labels: Sequence[str]) -> pa.Arr
 
 
 class _TableWriter:
-    """One Parquet file written row group by row group, renamed into place on ``close``."""
+    """One Parquet file written row group by row group under a hidden partial name, renamed
+    into place by ``commit`` once every table's ``finish`` has written its footer."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -99,33 +103,58 @@ class _TableWriter:
         # *.parquet) skip names starting with a dot, so never see a half-written file.
         self.partial = path.with_name("." + path.name + PARTIAL_SUFFIX)
         self.writer: pq.ParquetWriter | None = None
+        self.sink: pa.NativeFile | None = None
         self.rows = 0
 
+    def _open(self, schema: pa.Schema) -> pq.ParquetWriter:
+        # The file is opened here, not by the Parquet writer, so that abort can close it even
+        # when the footer cannot be written: a removed file's space is freed only when closed.
+        self.sink = pa.OSFile(str(self.partial), "wb")
+        return _parquet_writer(self.sink, schema)
+
     def write(self, table: pa.Table) -> None:
-        if self.writer is None:
-            self.writer = _parquet_writer(self.partial, table.schema)
-        self.writer.write_table(table)
+        try:
+            if self.writer is None:
+                self.writer = self._open(table.schema)
+            self.writer.write_table(table)
+        except OSError as err:
+            raise output_error(self.path, err) from err
         self.rows += table.num_rows
 
-    def close(self, empty_schema: pa.Schema | None = None) -> None:
-        if self.writer is None:
-            if empty_schema is None:
-                return
-            self.writer = _parquet_writer(self.partial, empty_schema)
-        self.writer.close()
-        os.replace(self.partial, self.path)
+    def finish(self, empty_schema: pa.Schema | None = None) -> None:
+        """Write the footer; with nothing written, an empty file of ``empty_schema``
+        (or no file without one)."""
+        try:
+            if self.writer is None:
+                if empty_schema is None:
+                    return
+                self.writer = self._open(empty_schema)
+            self.writer.close()
+            assert self.sink is not None
+            self.sink.close()
+        except OSError as err:
+            raise output_error(self.path, err) from err
+
+    def commit(self) -> None:
+        """Rename the finished file into place."""
+        if self.writer is not None:
+            os.replace(self.partial, self.path)
 
     def abort(self) -> None:
         if self.writer is not None:
-            self.writer.close()
+            # On a full disk the footer cannot be written either: the file goes anyway.
+            with contextlib.suppress(OSError):
+                self.writer.close()
+        if self.sink is not None:
+            self.sink.close()
         self.partial.unlink(missing_ok=True)
 
 
-def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+def _parquet_writer(where: pa.NativeFile, schema: pa.Schema) -> pq.ParquetWriter:
     dictionary = [name for name in schema.names if name not in _NO_PARQUET_DICTIONARY]
     statistics = [name for name in _STATISTICS if name in schema.names]
     return pq.ParquetWriter(
-        path,
+        where,
         schema,
         compression="zstd",
         use_dictionary=dictionary,
@@ -225,8 +254,12 @@ class Recorder:
             "client_years": None,
             "municipality_years": None,
         }
+        # Every footer first, then the renames: when one table cannot be finished (a full
+        # disk), none of them is left looking complete.
         for name, writer in self.writers.items():
-            writer.close(empty[name])
+            writer.finish(empty[name])
+        for writer in self.writers.values():
+            writer.commit()
         return {name: w.rows for name, w in self.writers.items()}
 
     def abort(self) -> None:
@@ -312,20 +345,40 @@ class Recorder:
 
 
 def write_table_atomic(table: pa.Table, path: Path) -> None:
-    """Write a Parquet file under a temporary name, then rename it into place."""
+    """Write a Parquet file under a temporary name, then rename it into place.
+
+    Raises:
+        OutputError: the file cannot be written (:class:`DiskFullError` on a full disk);
+            nothing is left under either name.
+    """
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
-    pq.write_table(table, partial, compression="zstd")
-    os.replace(partial, path)
+    try:
+        # Closed here even when writing fails, so that the space it took is freed at once.
+        with pa.OSFile(str(partial), "wb") as sink:
+            pq.write_table(table, sink, compression="zstd")
+        os.replace(partial, path)
+    except OSError as err:
+        partial.unlink(missing_ok=True)
+        raise output_error(path, err) from err
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write bytes under a temporary name, flush them to disk, then rename into place."""
+    """Write bytes under a temporary name, flush them to disk, then rename into place.
+
+    Raises:
+        OutputError: the file cannot be written (:class:`DiskFullError` on a full disk); a
+            file already at ``path`` is left as it was.
+    """
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
-    with open(partial, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
+    try:
+        with open(partial, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, path)
+    except OSError as err:
+        partial.unlink(missing_ok=True)
+        raise output_error(path, err) from err
 
 
 def write_text_atomic(text: str, path: Path) -> None:

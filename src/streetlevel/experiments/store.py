@@ -10,12 +10,17 @@ Layout of an experiment directory::
                            one row per replication of point 12: point, replication, seed,
                            the factor values, one column per outcome
     catalog.duckdb         views ``results`` and ``design`` over the files above
+    status.json            running, complete, interrupted or failed; points finished
     tmp/                   partitions being written (cleared when a sweep starts)
 
 A partition is written in ``tmp/`` and renamed into ``points/`` when complete: ``points/``
 holds finished points only, at every moment, so anything that reads it (pandas, polars,
 DuckDB, a resumed sweep) sees whole points or nothing. Which points are done is read from
-the files present, never from a separate record that could disagree with them.
+the files present, never from a separate record that could disagree with them; the status
+says whether the sweep that wrote them ended, and how.
+
+A file that cannot be written (a full disk) raises :class:`streetlevel.errors.OutputError`
+naming it, and leaves every finished point as it was.
 
 >>> import tempfile, pathlib
 >>> import pandas as pd
@@ -33,18 +38,19 @@ the files present, never from a separate record that could disagree with them.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from streetlevel.errors import ExperimentError
-from streetlevel.records import write_table_atomic
+from streetlevel.errors import ExperimentError, output_error
+from streetlevel.records import write_json_atomic, write_table_atomic
 
 if TYPE_CHECKING:
     import duckdb
@@ -57,14 +63,17 @@ __all__ = [
     "DESIGN",
     "EXPERIMENT",
     "POINTS",
+    "STATUS",
     "connect",
     "finished_points",
     "partition_path",
     "read_design",
     "read_results",
     "read_spec",
+    "read_status",
     "write_catalog",
     "write_point",
+    "write_status",
 ]
 
 EXPERIMENT = "experiment.json"
@@ -72,6 +81,7 @@ POINTS = "points"
 TMP = "tmp"
 DESIGN = "design.parquet"
 CATALOG = "catalog.duckdb"
+STATUS = "status.json"
 _PARTITION = re.compile(r"^point-(\d+)\.parquet$")
 
 
@@ -87,7 +97,30 @@ def write_point(out: str | Path, point: int, frame: pd.DataFrame) -> None:
     staging.parent.mkdir(parents=True, exist_ok=True)
     final.parent.mkdir(parents=True, exist_ok=True)
     write_table_atomic(pa.Table.from_pandas(frame, preserve_index=False), staging)
-    os.replace(staging, final)
+    try:
+        os.replace(staging, final)
+    except OSError as err:
+        raise output_error(final, err) from err
+
+
+def write_status(out: str | Path, status: dict[str, Any]) -> None:
+    """Record how the sweep on ``out`` stands (``status``: running, complete, interrupted,
+    failed), atomically: a kill or a full disk leaves the previous record whole."""
+    write_json_atomic(status, Path(out) / STATUS)
+
+
+def read_status(out: str | Path) -> dict[str, Any] | None:
+    """The sweep's status record, or None for a directory written before there was one.
+
+    A record saying "running" whose process is gone means the sweep was killed (SIGKILL,
+    a crash, a machine that went down): its finished points are kept, and running the sweep
+    again completes it.
+    """
+    path = Path(out) / STATUS
+    if not path.is_file():
+        return None
+    record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return record
 
 
 def clear_staging(out: str | Path) -> None:
@@ -158,12 +191,22 @@ def write_catalog(out: str | Path) -> None:
     staging = out / TMP / CATALOG
     staging.parent.mkdir(parents=True, exist_ok=True)
     staging.unlink(missing_ok=True)
-    con = duckdb.connect(str(staging))
     try:
-        _create_views(con, out)
-    finally:
-        con.close()
-    os.replace(staging, out / CATALOG)
+        con = duckdb.connect(str(staging))
+        try:
+            _create_views(con, out)
+        finally:
+            con.close()
+        os.replace(staging, out / CATALOG)
+    except OSError as err:
+        staging.unlink(missing_ok=True)
+        raise output_error(out / CATALOG, err) from err
+    except duckdb.IOException as err:
+        staging.unlink(missing_ok=True)
+        # DuckDB reports a failed write in its message only: no errno to test.
+        full = os.strerror(errno.ENOSPC) in str(err)
+        cause = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) if full else OSError(str(err))
+        raise output_error(out / CATALOG, cause) from err
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, out: Path) -> None:

@@ -12,6 +12,14 @@ seed depends only on the experiment's seed and the point's index
 (:func:`streetlevel.experiments.design.point_seed`), so results do not depend on the number of
 workers, on which worker runs which point, or on interruptions.
 
+Faults: a worker process that dies while running a point (killed, out of memory) is replaced
+and the point run again elsewhere by Dask's scheduler, up to its ``allowed-failures`` (3 by
+default; a death counts against every point the worker held, the one it ran and any queued
+behind it); an exception raised by a point is not retried (the same seed fails the same way).
+A point that fails either way does not stop the others: they are stored, and the sweep ends
+with an :class:`ExperimentError` naming the failed points, which running it again retries.
+``status.json`` says whether the sweep is running, complete, interrupted or failed.
+
 >>> import tempfile, pathlib
 >>> from streetlevel.loading import load_scenario, with_values
 >>> tiny = with_values(load_scenario("municipality-b"),
@@ -25,11 +33,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +50,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from streetlevel.errors import ExperimentError
+from streetlevel.errors import ExperimentError, StreetlevelError
 from streetlevel.experiments.design import build_design, point_values
 from streetlevel.experiments.spec import Experiment
 from streetlevel.experiments.store import (
@@ -49,17 +60,20 @@ from streetlevel.experiments.store import (
     finished_points,
     write_catalog,
     write_point,
+    write_status,
 )
 from streetlevel.loading import scenario_to_toml, with_values
 from streetlevel.records import write_json_atomic, write_table_atomic, write_text_atomic
 from streetlevel.run import run_in_memory as run_point
 from streetlevel.scenario import Scenario
 
-__all__ = ["SweepResult", "outcome_names", "run_point", "run_sweep"]
+__all__ = ["SweepResult", "dask_setup", "outcome_names", "run_point", "run_sweep"]
 
 SCENARIO = "scenario.toml"
 SCHEDULER_TIMEOUT = "20s"
 """How long to try to reach a scheduler given by address before giving up."""
+FAILURES_LISTED = 5
+"""Failed points named in the error that ends a sweep (all are in ``status.json``)."""
 PROBE_SCALE = 0.0
 """``scale.client_scale`` of the run that lists a scenario's outcomes: each municipality
 then has its minimum of one client, enough to produce every indicator's name."""
@@ -103,7 +117,9 @@ def run_sweep(
         on_progress: called with (points finished, points in the design).
 
     Raises:
-        ExperimentError: ``out`` holds results of a different experiment.
+        ExperimentError: ``out`` holds results of a different experiment; or points failed
+            (the others are stored; running the sweep again retries the failed ones).
+        OutputError: a file cannot be written (a full disk); finished points are kept.
     """
     started = time.perf_counter()
     out = Path(out)
@@ -112,11 +128,36 @@ def run_sweep(
     done = finished_points(out)
     missing = [int(p) for p in table["point"] if int(p) not in done]
     total = len(table)
-    if on_progress is not None:
-        on_progress(total - len(missing), total)
-    if missing:
-        _run(experiment, out, table, values, missing, workers, scheduler, on_progress)
-    write_catalog(out)
+    status: dict[str, Any] = {
+        "status": "running",
+        "points": total,
+        "finished": len(done),
+        "started": _now(),
+        # A status left at "running" by a killed sweep is told apart by host and pid.
+        "host": platform.node(),
+        "pid": os.getpid(),
+    }
+    write_status(out, status)
+    try:
+        if on_progress is not None:
+            on_progress(total - len(missing), total)
+        if missing:
+            _run(experiment, out, table, values, missing, workers, scheduler, on_progress)
+        write_catalog(out)
+    except BaseException as err:
+        status.update(
+            status="interrupted" if isinstance(err, KeyboardInterrupt | SystemExit) else "failed",
+            finished=len(finished_points(out)),
+            ended=_now(),
+            error=f"{type(err).__name__}: {err}",
+        )
+        # The error that stopped the sweep is the one to report, even when the status cannot
+        # be written (a full disk): the previous status is then left whole, saying "running".
+        with suppress(StreetlevelError):
+            write_status(out, status)
+        raise
+    status.update(status="complete", finished=total, ended=_now())
+    write_status(out, status)
     return SweepResult(
         out=out,
         points=total,
@@ -153,9 +194,15 @@ def _run(
             )
             future = client.submit(run_point, scenario, int(seeds[point]), replications, pure=False)
             futures[future] = point
+        failed: dict[int, str] = {}
         for future in as_completed(futures):  # type: ignore[no-untyped-call]
             point = futures[future]
-            rows = future.result()
+            try:
+                rows = future.result()
+            except Exception as err:
+                # One point's failure must not throw away the points still running.
+                failed[point] = _failure(err)
+                continue
             frame = _partition(point, int(seeds[point]), values[point], rows, outcomes)
             write_point(out, point, frame)
             if finished == 0:
@@ -163,6 +210,29 @@ def _run(
             finished += 1
             if on_progress is not None:
                 on_progress(finished, total)
+    if failed:
+        listed = "; ".join(
+            f"point {point}: {why}" for point, why in sorted(failed.items())[:FAILURES_LISTED]
+        )
+        more = len(failed) - FAILURES_LISTED
+        raise ExperimentError(
+            f"{out}: {len(failed)} of {len(missing)} points failed ({listed}"
+            + (f"; and {more} more" if more > 0 else "")
+            + "); the other points are stored, and running the sweep again retries these"
+        )
+
+
+def _failure(err: Exception) -> str:
+    """Why a point failed, in a line."""
+    from distributed import KilledWorker
+
+    if isinstance(err, KilledWorker):
+        return (
+            f"the worker process running it died, {err.allowed_failures + 1} time(s) in a "
+            "row (killed, or out of memory?); Dask's distributed.scheduler.allowed-failures "
+            "says how many deaths a point is given"
+        )
+    return f"{type(err).__name__}: {err}"
 
 
 def _client(stack: ExitStack, workers: int | None, scheduler: str | None) -> Any:
@@ -177,6 +247,7 @@ def _client(stack: ExitStack, workers: int | None, scheduler: str | None) -> Any
             processes=True,
             dashboard_address=None,
             silence_logs=logging.ERROR,
+            preload=[__name__],  # dask_setup, in each worker process
         )
         stack.enter_context(cluster)
         return stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
@@ -189,6 +260,17 @@ def _client(stack: ExitStack, workers: int | None, scheduler: str | None) -> Any
     stack.enter_context(client)
     _check_workers(client, scheduler)
     return client
+
+
+def dask_setup(worker: Any) -> None:
+    """Dask's preload hook, run by each worker process of a sweep's local cluster as it starts.
+
+    Ctrl-C at a terminal reaches every process of its group, and the sweep alone decides what
+    follows (it closes its cluster and records the sweep as interrupted): a worker ignores it,
+    instead of printing Dask's traceback of its own interruption.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _check_workers(client: Any, scheduler: str) -> None:
@@ -280,5 +362,9 @@ def _record(experiment: Experiment) -> dict[str, Any]:
         "source": experiment.origin,
         "package_version": _version(),
         "python": platform.python_version(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": _now(),
     }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
