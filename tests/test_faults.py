@@ -74,6 +74,13 @@ def digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def status_of(out: Path) -> dict[str, Any]:
+    """The sweep's status record, which every sweep writes."""
+    status = read_status(out)
+    assert status is not None, f"{out}: no status record"
+    return status
+
+
 def partials(folder: Path) -> list[Path]:
     return list(folder.rglob(f"*{records.PARTIAL_SUFFIX}"))
 
@@ -132,7 +139,7 @@ def reference(folder: Path, tiny_file: Path, cluster: str) -> pd.DataFrame:
     """The tiny experiment swept without disturbance."""
     out = folder / "undisturbed"
     run_sweep(load_experiment(tiny_file), out, scheduler=cluster)
-    assert read_status(out) is not None and read_status(out)["status"] == "complete"  # type: ignore[index]
+    assert status_of(out)["status"] == "complete"
     return read_results(out)
 
 
@@ -195,8 +202,7 @@ def test_a_signalled_sweep_keeps_whole_points_says_interrupted_and_resumes(
         with duckdb.connect(str(out / CATALOG), read_only=True) as con:
             counted = con.execute("SELECT count(*) FROM results").fetchone()
         assert counted is not None and counted[0] >= TINY_REPLICATIONS
-    status = read_status(out)
-    assert status is not None
+    status = status_of(out)
     assert status["status"] == "interrupted"
     assert (status["finished"], status["points"]) == (len(done), TINY_POINTS)
     assert status["pid"] == process.pid
@@ -204,7 +210,7 @@ def test_a_signalled_sweep_keeps_whole_points_says_interrupted_and_resumes(
     result = run_sweep(load_experiment(tiny_file), out, scheduler=cluster)
     assert (result.ran, result.resumed) == (TINY_POINTS - len(done), len(done))
     pd.testing.assert_frame_equal(ordered(read_results(out)), ordered(reference))
-    assert read_status(out)["status"] == "complete"  # type: ignore[index]
+    assert status_of(out)["status"] == "complete"
 
 
 def test_an_interrupt_while_the_catalog_is_written_leaves_none_half_written(
@@ -231,8 +237,8 @@ def test_an_interrupt_while_the_catalog_is_written_leaves_none_half_written(
     assert interrupted
     assert not (out / CATALOG).exists()  # the half-made one stays in tmp/, never in place
     done = assert_points_equal_reference(out, reference)
-    status = read_status(out)
-    assert status is not None and status["status"] == "interrupted"
+    status = status_of(out)
+    assert status["status"] == "interrupted"
     assert status["finished"] == len(done)
     result = run_sweep(load_experiment(tiny_file), out, scheduler=cluster)
     assert result.ran == TINY_POINTS - len(done)
@@ -284,7 +290,7 @@ def test_a_worker_killed_mid_point_is_replaced_and_the_sweep_completes(
     assert len(again) >= 2
     assert any(not name.endswith(f"-{killed['pid']}") for name in again)
     pd.testing.assert_frame_equal(ordered(read_results(out)), ordered(reference))
-    assert read_status(out)["status"] == "complete"  # type: ignore[index]
+    assert status_of(out)["status"] == "complete"
 
 
 def point_that_kills_its_worker(doomed: int, scenario: Scenario, seed: int, reps: int) -> Any:
@@ -320,8 +326,8 @@ def test_a_point_that_kills_its_workers_does_not_discard_the_others(
     assert 1 in failed
     assert finished_points(out) == set(range(TINY_POINTS)) - failed
     assert "died, 1 time(s) in a row" in str(raised.value)
-    status = read_status(out)
-    assert status is not None and status["status"] == "failed"
+    status = status_of(out)
+    assert status["status"] == "failed"
     assert status["finished"] == TINY_POINTS - len(failed)
     monkeypatch.undo()
     assert run_sweep(experiment, out, scheduler=cluster).ran == len(failed)
@@ -468,8 +474,8 @@ def test_a_full_disk_during_a_sweep_keeps_the_finished_points(
     done = assert_points_equal_reference(out, reference)
     assert len(done) == 2
     assert not partials(out)
-    status = read_status(out)
-    assert status is not None and status["status"] == "failed"
+    status = status_of(out)
+    assert status["status"] == "failed"
     assert status["finished"] == 2 and "no space left on device" in status["error"]
     kept = {p: digest(partition_path(out, p)) for p in done}
     run_sweep(load_experiment(tiny_file), out, scheduler=cluster)
@@ -571,8 +577,8 @@ def test_a_full_tmpfs_during_a_sweep(
     done = assert_points_equal_reference(out, reference)
     assert len(done) == kept
     assert min(partition_path(out, p).stat().st_size for p in done) > SLACK
-    status = read_status(out)
-    assert status is not None and status["status"] == "failed"
+    status = status_of(out)
+    assert status["status"] == "failed"
     # The command line, on the disk still full: the message, no traceback, exit status 2.
     again = cli("sweep", str(tiny_file), "--out", str(out), "--workers", "1")
     assert again.returncode == 2
@@ -585,7 +591,7 @@ def test_a_full_tmpfs_during_a_sweep(
     run_sweep(load_experiment(tiny_file), out, scheduler=cluster)
     assert {p: digest(partition_path(out, p)) for p in done} == kept_bytes
     pd.testing.assert_frame_equal(ordered(read_results(out)), ordered(reference))
-    assert read_status(out)["status"] == "complete"  # type: ignore[index]
+    assert status_of(out)["status"] == "complete"
 
 
 # -- 4. SIGKILL during a run --------------------------------------------------------------------
