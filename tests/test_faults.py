@@ -157,8 +157,10 @@ def tiny_run(tmp_path: Path, tiny: Scenario) -> Path:
 @pytest.mark.parametrize(
     ("sig", "group"),
     [
-        (signal.SIGTERM, False),  # `kill PID`, or a batch system ending a job
-        (signal.SIGINT, True),  # Ctrl-C at a terminal: the sweep and its workers get it
+        # `kill PID`, or a batch system ending a job
+        pytest.param(signal.SIGTERM, False, id="SIGTERM-to-the-sweep"),
+        # Ctrl-C at a terminal: the sweep and its workers get it
+        pytest.param(signal.SIGINT, True, id="SIGINT-to-its-process-group"),
     ],
 )
 def test_a_signalled_sweep_keeps_whole_points_says_interrupted_and_resumes(
