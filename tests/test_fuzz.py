@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -560,3 +561,22 @@ def test_devices_are_refused_not_read_forever() -> None:
             read_decisions(endless)
         with pytest.raises(ExperimentError, match="/dev/zero: not a regular file"):
             load_experiment(endless)
+
+
+def test_experiment_messages_quote_odd_keys_and_say_a_bad_value_once(tmp_path: Path) -> None:
+    """An empty level name was shown as ``levels..[key]``; a table where a value belongs was
+    reported four times, once per type of the union (bool, int, float, str)."""
+    data = fs._copy(fs.experiment_data()[0])
+    levels = data["levers"][0]["levels"]
+    levels[""] = levels.pop("caseworker")
+    data["levers"][2]["values"] = [{"a": 1}, True]
+    path = tmp_path / "experiment.toml"
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    with pytest.raises(ExperimentError) as err:
+        load_experiment(path)
+    lines = str(err.value).splitlines()
+    assert lines[0].endswith("2 problem(s) in the experiment:")
+    assert lines[1].startswith('  levers[0].levels."": String should have at least 1 character')
+    assert lines[2] == (
+        "  levers[2].values[0]: expected true or false, a number or text (got a table)"
+    )

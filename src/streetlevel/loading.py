@@ -10,6 +10,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import tomllib
 import types
@@ -41,6 +42,13 @@ __all__ = [
 PRESET_SUFFIX = ".toml"
 KEY_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*")
 """A key path as error messages write it: ``municipalities[1].management_strictness``."""
+SCALAR_TAGS = ("bool", "int", "float", "str")
+"""The last part of pydantic's location of an error in a union of scalar types (an
+experiment's values and constants); no streetlevel key has these names."""
+SHOWN_CHARS = 80
+"""A bad value is shown in a message up to this length."""
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+"""A TOML key that needs no quotes."""
 
 
 def list_presets() -> list[str]:
@@ -220,36 +228,58 @@ def _explain(
 ) -> str:
     """One line per problem, each naming its key path; unknown keys list those of ``model``
     that were expected there (shared by every file validated with pydantic)."""
-    lines = [f"{origin}: {err.error_count()} problem(s) in {what}:"]
+    problems: list[str] = []
+    scalar_at: set[tuple[int | str, ...]] = set()
     for e in err.errors(include_url=False):
         loc = e["loc"]
+        if loc and loc[-1] in SCALAR_TAGS:
+            # Pydantic reports a value that is none of a union's types once per type; one
+            # line says the same.
+            if loc[:-1] not in scalar_at:
+                scalar_at.add(loc[:-1])
+                problems.append(
+                    f"  {_key_path(loc[:-1])}: expected true or false, a number or text "
+                    f"(got {_shown(e.get('input'))})"
+                )
+            continue
         where = _key_path(loc) or "(top level)"
         if e["type"] == "extra_forbidden":
             allowed = _allowed_keys(loc[:-1], model)
             expected = f" (expected one of: {', '.join(allowed)})" if allowed else ""
-            lines.append(f"  {where}: unknown key{expected}")
+            problems.append(f"  {where}: unknown key{expected}")
         elif e["type"] == "missing":
-            lines.append(f"  {where}: missing (required)")
+            problems.append(f"  {where}: missing (required)")
         elif e["type"] == "value_error" and isinstance(e.get("input"), dict):
             # A cross-check of a whole table: its message names the keys involved.
             message = str(e["msg"]).removeprefix("Value error, ")
-            lines.append(f"  {message}" if not loc else f"  {where}: {message}")
+            problems.append(f"  {message}" if not loc else f"  {where}: {message}")
         else:
-            got = e.get("input")
-            shown = repr(got) if not isinstance(got, dict) else "a table"
-            if len(shown) > 80:
-                shown = shown[:77] + "..."
-            lines.append(f"  {where}: {e['msg']} (got {shown})")
-    return "\n".join(lines)
+            problems.append(f"  {where}: {e['msg']} (got {_shown(e.get('input'))})")
+    return "\n".join([f"{origin}: {len(problems)} problem(s) in {what}:", *problems])
+
+
+def _shown(value: Any) -> str:
+    """A value as a message shows it: a table by that word, anything long cut short."""
+    shown = repr(value) if not isinstance(value, dict) else "a table"
+    return shown if len(shown) <= SHOWN_CHARS else shown[: SHOWN_CHARS - 3] + "..."
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic location as a TOML key path; a key that is not a bare TOML key (empty,
+    dotted) is quoted, and pydantic's ``[key]`` marker (the key itself is wrong) dropped.
+
+    >>> _key_path(("levers", 0, "levels", "", "[key]"))
+    'levers[0].levels.""'
+    >>> _key_path(("constants", "a.b"))
+    'constants."a.b"'
+    """
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
+        elif part != "[key]":
+            key = part if BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False)
+            out += f".{key}" if out else key
     return out
 
 
