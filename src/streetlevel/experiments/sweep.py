@@ -73,7 +73,7 @@ SCENARIO = "scenario.toml"
 SCHEDULER_TIMEOUT = "20s"
 """How long to try to reach a scheduler given by address before giving up."""
 FAILURES_LISTED = 5
-"""Failed points named in the error that ends a sweep (all are in ``status.json``)."""
+"""Failed points named one by one in the error that ends a sweep; the rest are counted."""
 PROBE_SCALE = 0.0
 """``scale.client_scale`` of the run that lists a scenario's outcomes: each municipality
 then has its minimum of one client, enough to produce every indicator's name."""
@@ -269,7 +269,7 @@ def dask_setup(worker: Any) -> None:
     follows (it closes its cluster and records the sweep as interrupted): a worker ignores it,
     instead of printing Dask's traceback of its own interruption.
     """
-    if threading.current_thread() is threading.main_thread():
+    if threading.current_thread() is threading.main_thread():  # the only one allowed to
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
