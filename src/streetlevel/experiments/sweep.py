@@ -269,7 +269,8 @@ def dask_setup(worker: Any) -> None:
     follows (it closes its cluster and records the sweep as interrupted): a worker ignores it,
     instead of printing Dask's traceback of its own interruption.
     """
-    if threading.current_thread() is threading.main_thread():  # the only one allowed to
+    # Python sets signal handlers from the main thread only (elsewhere it raises).
+    if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
