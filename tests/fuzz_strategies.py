@@ -293,7 +293,9 @@ def experiment_mutant(draw: st.DrawFn) -> Mutant:
     """The example experiment changed in one place: anywhere, as for a scenario, or in what
     an experiment alone has (key paths of levers, levels, designs, constants)."""
     original, text = experiment_data()
-    kind = draw(st.sampled_from(("generic", "key", "levels", "design", "constant", "scenario")))
+    kind = draw(
+        st.sampled_from(("generic", "key", "levels", "label", "design", "constant", "scenario"))
+    )
     if kind == "generic":
         return draw(toml_mutant(original, text))
     data = _copy(original)
@@ -316,6 +318,12 @@ def experiment_mutant(draw: st.DrawFn) -> Mutant:
             st.sampled_from(({}, {"a": {}}, {"a": 1}, {"a": {"time": {"burn_in_years": -1}}}))
         )
         where = f"levers[{i}]"
+    elif kind == "label":
+        levels = data["levers"][0]["levels"]
+        label = draw(st.sampled_from(sorted(levels)))
+        new = draw(st.sampled_from(("", " ", "a.b", "x" * 300, "é", "as_2011")) | st.text())
+        levels[new] = levels.pop(label)
+        where = "levers[0].levels"
     elif kind == "design":
         data["design"] = dict(draw(st.sampled_from(BAD_DESIGNS)))
         where = "design"
