@@ -412,6 +412,7 @@ def table_mutant(draw: st.DrawFn, header: list[str], rows: list[list[str]]) -> M
                 "cell",
                 "cell",
                 "cell",
+                "respell",
                 "drop_column",
                 "duplicate_column",
                 "extra_column",
@@ -432,6 +433,12 @@ def table_mutant(draw: st.DrawFn, header: list[str], rows: list[list[str]]) -> M
         r = draw(st.integers(0, len(rows) - 1))
         c = draw(st.integers(0, len(header) - 1))
         rows[r][c] = draw(st.sampled_from(BAD_CELLS) | st.text(max_size=6))
+        return Mutant(write_csv(header, rows), kind, row=r + 1, column=header[c])
+    if kind == "respell":
+        # The same value in capitals and padded with spaces, as a hand edit might leave it.
+        r = draw(st.integers(0, len(rows) - 1))
+        c = draw(st.integers(0, len(header) - 1))
+        rows[r][c] = f" {rows[r][c].upper()} "
         return Mutant(write_csv(header, rows), kind, row=r + 1, column=header[c])
     if kind in ("drop_column", "duplicate_column"):
         c = draw(st.integers(0, len(header) - 1))
