@@ -491,7 +491,7 @@ def test_decisions_parquet_with_a_list_column_is_refused(tmp_path: Path) -> None
 
 def test_outcome_probe_of_one_week_years_lists_the_same_names() -> None:
     """load_experiment lists the outcomes with a probe run; it now runs without burn-in and
-    with one-week years (a scenario of 200 years of 5,200 weeks took hours to check)."""
+    with one-week years (200 years of 5,200 weeks took about ten minutes to check)."""
     from streetlevel.experiments.sweep import outcome_names
 
     for preset in ("denmark-2011", "norway-2010"):
