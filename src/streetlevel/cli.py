@@ -553,7 +553,7 @@ def sweep(
             target,
             workers=workers,
             scheduler=scheduler,
-            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            on_progress=lambda done, total: _swept(progress, task, done, total),
         )
     out_console.print(
         f"{result.points} points: {result.ran} run now, {result.resumed} already done "
@@ -711,6 +711,13 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     # would be lost; the run's weekly check raises it again.
     _signalled.append(signum)
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _swept(progress: Progress, task: TaskID, done: int, total: int) -> None:
+    """After each finished point: raise a signal that was lost, move the progress bar."""
+    if _signalled:
+        raise KeyboardInterrupt(f"signal {_signalled[0]}")
+    progress.update(task, completed=done, total=total)
 
 
 def _weekly(progress: Progress, task: TaskID, completed: float) -> None:

@@ -356,6 +356,14 @@ def write_table_atomic(table: pa.Table, path: Path) -> None:
         # Closed here even when writing fails, so that the space it took is freed at once.
         with pa.OSFile(str(partial), "wb") as sink:
             pq.write_table(table, sink, compression="zstd")
+        # On disk before the rename, as write_bytes_atomic does: after a power loss the name
+        # holds the whole file or the old one (these files are small; batch files are not
+        # flushed, and a resumed run rewrites any batch the manifest does not list).
+        fd = os.open(partial, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(partial, path)
     except OSError as err:
         partial.unlink(missing_ok=True)

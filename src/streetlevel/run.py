@@ -19,6 +19,7 @@ interrupted run keeps, and can resume from, the batches it finished.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -39,7 +40,7 @@ import pyarrow as pa
 
 from streetlevel.country import Country, build_country
 from streetlevel.engine import Simulation
-from streetlevel.errors import OutputExistsError
+from streetlevel.errors import OutputExistsError, StreetlevelError
 from streetlevel.loading import scenario_hash, scenario_to_toml
 from streetlevel.records import (
     PARTIAL_SUFFIX,
@@ -140,7 +141,7 @@ def run_scenario(
     country = build_country(scenario)
     batch = batch_size or default_batch_size(country.n_slots)
     batches = plan_batches(replications, batch)
-    workers = plan_workers(scenario, country.n_slots, batch, len(batches), out, workers)
+    workers = plan_workers(scenario, country.n_slots, batch, replications, out, workers)
     manifest: dict[str, Any] = {
         "status": "running",
         "scenario": scenario.scenario.name,
@@ -195,7 +196,10 @@ def run_scenario(
             error=f"{type(err).__name__}: {err}",
             wall_seconds=round(time.perf_counter() - started, 3),
         )
-        write_json_atomic(manifest, out / MANIFEST)
+        # On a full disk the manifest may not fit either: the error to report is the first
+        # (it names the table); the manifest left behind still says "running", never "complete".
+        with contextlib.suppress(StreetlevelError):
+            write_json_atomic(manifest, out / MANIFEST)
         raise
     manifest.update(
         status="complete",

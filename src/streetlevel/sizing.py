@@ -97,7 +97,7 @@ def plan_workers(
     scenario: Scenario,
     slots: int,
     batch: int,
-    batches: int,
+    replications: int,
     out: Path,
     workers: int | None,
     *,
@@ -120,6 +120,7 @@ def plan_workers(
             "clients in the scenario."
         )
     fit = max(1, limit // one.per_worker)
+    batches = -(-replications // batch)
     if workers is None:
         workers = int(min(os.cpu_count() or 1, batches, fit))
     elif workers > fit:
@@ -129,11 +130,11 @@ def plan_workers(
             f"of memory; {_gib(limit)} may be used here. Use --workers {fit} or fewer."
         )
     years = scenario.time.reporting_years.value
-    written = Estimate(slots, batch, workers, slots * batch * batches * years).disk
+    written = Estimate(slots, batch, workers, slots * replications * years).disk
     free = shutil.disk_usage(_existing(out)).free
     if written > free:
         raise ResourceError(
-            f"{out}: the run would write about {_gib(written)} ({batches * batch} replications x "
+            f"{out}: the run would write about {_gib(written)} ({replications} replications x "
             f"{years} years x {slots:,} clients); the disk has {_gib(free)} free. Write "
             "elsewhere (--out) or run fewer replications."
         )
