@@ -600,18 +600,27 @@ def test_a_full_tmpfs_during_a_sweep(
 # -- 4. SIGKILL during a run --------------------------------------------------------------------
 
 
+def _finished_batches(out: Path) -> list[str]:
+    try:
+        return list(json.loads((out / "manifest.json").read_text(encoding="utf-8"))["parts"])
+    except (OSError, ValueError, KeyError):
+        return []
+
+
 def test_sigkill_mid_run_leaves_a_running_manifest_that_readers_refuse(
     tmp_path: Path, tiny: Scenario, tiny_run: Path
 ) -> None:
     out = tmp_path / "run"
-    args = ["run", str(tiny_run), "--seed", "3", "--replications", "2", "--years", "12"]
+    args = ["run", str(tiny_run), "--seed", "3", "--replications", "2", "--years", "12",
+            "--batch-size", "1"]  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "streetlevel", *args, "--out", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + WAIT
-        while not (out.is_dir() and any(is_table(str(p)) for p in partials(out))):
+        # Killed while the second batch writes, the first one finished and in the manifest.
+        while not (out.is_dir() and _finished_batches(out) and partials(out)):
             assert process.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(POLL)
@@ -635,8 +644,9 @@ def test_sigkill_mid_run_leaves_a_running_manifest_that_readers_refuse(
     refused = cli("validate", str(out))
     assert refused.returncode == 2
     assert "not a complete run" in refused.stderr and "Traceback" not in refused.stderr
-    # Run again over it: complete, and equal to a run never killed.
-    again = cli(*args, "--out", str(out), "--overwrite")
+    assert list(manifest["parts"]) == ["replications-00000-00000.parquet"]
+    # Resume it: the finished batch kept, the other run; equal to a run never killed.
+    again = cli(*args, "--out", str(out), "--resume")
     assert again.returncode == 0, again.stderr
     assert not partials(out)
     undisturbed = cli(*args, "--out", str(tmp_path / "undisturbed"))

@@ -136,7 +136,8 @@ def complete_manifest(out: Path | str) -> dict[str, Any]:
     else:
         why = f"its manifest says {status!r} ({manifest.get('error', 'no reason recorded')})"
     raise StreetlevelError(
-        f"{out}: not a complete run: {why}; run it again with --overwrite to read it"
+        f"{out}: not a complete run: {why}; finish it with run --resume (the same --out, "
+        "scenario and seed) or run it again with --overwrite"
     )
 
 
