@@ -29,6 +29,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streetlevel.benchmark import benchmark
 from streetlevel.country import build_country
 from streetlevel.decisions import SCHEMA, DecisionDataError, read_decisions, validate_decisions
 from streetlevel.errors import ExperimentError, ScenarioError, StreetlevelError
@@ -248,6 +249,19 @@ def check_decisions(frame: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(validate_decisions(frame), frame)
 
 
+def check_benchmark(path: Path) -> None:
+    """Data that loads can be benchmarked (the rest of ``streetlevel benchmark``): it runs to
+    the end or refuses with the project's error, and a result has every municipality."""
+    try:
+        result = benchmark(path)
+    except StreetlevelError as err:
+        assert str(path) in str(err), str(err)
+        return
+    assert 0 <= result.national_rate <= 1
+    year = read_decisions(path).query("year == @result.year")
+    assert set(result.risk_adjusted["municipality"]) == set(year["municipality"])
+
+
 def test_decision_csv_files_load_or_fail_clearly(tmp_path: Path) -> None:
     path = tmp_path / "decisions.csv"
 
@@ -264,6 +278,7 @@ def test_decision_csv_files_load_or_fail_clearly(tmp_path: Path) -> None:
         else:
             fs.count("decisions csv", "loaded")
             check_decisions(frame)
+            check_benchmark(path)
 
     case()
     assert_both_branches("decisions csv")
@@ -285,6 +300,7 @@ def test_decision_parquet_files_load_or_fail_clearly(tmp_path: Path) -> None:
         else:
             fs.count("decisions parquet", "loaded")
             check_decisions(frame)
+            check_benchmark(path)
 
     case()
     assert_both_branches("decisions parquet")
@@ -579,4 +595,19 @@ def test_experiment_messages_quote_odd_keys_and_say_a_bad_value_once(tmp_path: P
     assert lines[1].startswith('  levers[0].levels."": String should have at least 1 character')
     assert lines[2] == (
         "  levers[2].values[0]: expected true or false, a number or text (got a table)"
+    )
+
+
+def test_a_mistyped_region_in_a_municipality_first_row_names_that_row(tmp_path: Path) -> None:
+    """The first row of a municipality set its region, so a typo there blamed every other
+    row of the municipality and not the one with the typo."""
+
+    def change(header: list[str], rows: list[list[str]]) -> None:
+        rows[0][header.index("region")] = "Hovedstaden"
+
+    with pytest.raises(DecisionDataError) as err:
+        read_decisions(_decisions_csv(tmp_path, change))
+    assert str(err.value).endswith(
+        "row 1 (line 2), column 'region': 'Hovedstaden' differs from the region of the "
+        "municipality's other rows"
     )

@@ -424,12 +424,17 @@ def _check_rows(columns: dict[str, pd.Series], problems: _Problems) -> None:
         over = np.flatnonzero(columns["weeks_sanctioned"].to_numpy() > weeks)
         if len(over):
             problems.add("weeks_sanctioned", over, "exceeds weeks_in_year", None)
-    regions = pd.DataFrame({"m": columns["municipality"], "r": columns["region"]})
-    first = regions.drop_duplicates("m")
-    expected = regions["m"].map(dict(zip(first["m"], first["r"], strict=True)))
-    moved = np.flatnonzero((regions["r"].astype(object) != expected.astype(object)).to_numpy())
+    regions = pd.DataFrame(
+        {"m": columns["municipality"].astype(object), "r": columns["region"].astype(object)}
+    )
+    # A municipality's region is the one most of its rows give (ties: the first seen), so a
+    # single mistyped row is the one named, even when it comes first.
+    rows = regions.groupby(["m", "r"], sort=False).size()  # pairs in the order first seen
+    usual = rows.sort_values(ascending=False, kind="stable").reset_index().drop_duplicates("m")
+    expected = regions["m"].map(dict(zip(usual["m"], usual["r"], strict=True)))
+    moved = np.flatnonzero((regions["r"] != expected).to_numpy())
     if len(moved):
-        problems.add("region", moved, "differs from the municipality's region in an earlier row",
+        problems.add("region", moved, "differs from the region of the municipality's other rows",
                      columns["region"])  # fmt: skip
     if "client_id" in columns:
         keys = [c for c in ("replication", "year", "client_id") if c in columns]
