@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from streetlevel.loading import preset_text
-from tests.conftest import cli
+from tests.conftest import children, cli, ended
 
 EXPECTED_INDICATORS = {
     "national_sanction_rate",
@@ -99,27 +99,6 @@ def test_presets_and_show(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no such preset" in missing.stderr
 
 
-def _children(pid: int) -> list[int]:
-    """Processes whose parent is ``pid`` (Linux /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _gone(pid: int) -> bool:
-    """Whether process ``pid`` has ended (a zombie has ended, only not been reaped)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_mid_run_leaves_only_complete_files(
@@ -143,8 +122,8 @@ def test_a_signal_mid_run_leaves_only_complete_files(
     while not list(events.glob("*.partial")) and time.monotonic() < deadline:
         time.sleep(0.05)  # wait until the first reporting year is being written
     assert proc.poll() is None, "the run ended before it could be interrupted"
-    children = _children(proc.pid)
-    assert len(children) >= (workers if workers > 1 else 0)
+    spawned = children(proc.pid)
+    assert len(spawned) >= (workers if workers > 1 else 0)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode != 0
@@ -159,7 +138,7 @@ def test_a_signal_mid_run_leaves_only_complete_files(
     # The workers are killed and joined before the run exits; multiprocessing's resource
     # tracker leaves when it sees the run's end of its pipe close, a moment later.
     deadline = time.monotonic() + 10
-    while (alive := [p for p in children if not _gone(p)]) and time.monotonic() < deadline:
+    while (alive := [p for p in spawned if not ended(p)]) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive, [Path(f"/proc/{p}/cmdline").read_bytes() for p in alive]
     assert json.loads(manifest.read_text())["status"] == "interrupted"

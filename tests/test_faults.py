@@ -50,7 +50,7 @@ from streetlevel.loading import scenario_to_toml
 from streetlevel.run import run_in_memory, run_scenario
 from streetlevel.scenario import Scenario
 from streetlevel.summary import summarize
-from tests.conftest import cli
+from tests.conftest import children, cli, ended
 from tests.test_experiments import TINY, TINY_POINTS, TINY_REPLICATIONS, ordered
 
 WAIT = 120.0
@@ -612,7 +612,7 @@ def test_sigkill_mid_run_leaves_a_running_manifest_that_readers_refuse(
 ) -> None:
     out = tmp_path / "run"
     args = ["run", str(tiny_run), "--seed", "3", "--replications", "2", "--years", "12",
-            "--batch-size", "1"]  # fmt: skip
+            "--batch-size", "1", "--workers", "1"]  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "streetlevel", *args, "--out", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -656,3 +656,30 @@ def test_sigkill_mid_run_leaves_a_running_manifest_that_readers_refuse(
             tmp_path / "undisturbed" / f"{table}.parquet"
         )
     assert summarize(out).seed == 3
+
+
+def test_workers_of_a_run_killed_with_sigkill_end_too(tmp_path: Path, tiny_run: Path) -> None:
+    """A run's process killed with SIGKILL cannot stop its workers; they notice it has gone
+    and end, leaving no orphan that finishes its batch for nobody, then waits forever."""
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streetlevel", "run", str(tiny_run), "--replications", "2",
+         "--years", "40", "--batch-size", "1", "--workers", "2", "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + WAIT
+        while not (out.is_dir() and partials(out)):
+            assert process.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(POLL)
+        workers = children(process.pid)
+    finally:
+        process.kill()
+        process.wait()
+    assert len(workers) >= 2
+    deadline = time.monotonic() + WAIT
+    while [w for w in workers if not ended(w)] and time.monotonic() < deadline:
+        time.sleep(POLL)
+    assert all(ended(w) for w in workers), "orphaned workers"
+    assert_parquet_files_whole(out)

@@ -26,6 +26,7 @@ import os
 import platform
 import queue
 import signal
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -71,6 +72,8 @@ SLOTS_PER_BATCH = 1_000_000
 enough to amortise per-week Python overhead (throughput is flat from 10^5 slots up,
 docs/performance.md), small enough that a batch and its year of rows stay near 1 GB and a
 run of many replications divides evenly among worker processes."""
+PARENT_POLL_SECONDS = 0.5
+"""How often a worker checks that the run's process is still there."""
 STATIC_FILES = ("municipalities.parquet", "scenario.toml", MANIFEST)
 RUN_FILES = (*(f"{t}.parquet" for t in TABLES), *STATIC_FILES)
 
@@ -264,12 +267,21 @@ _progress_queue: Any = None
 """In a worker process: where each simulated week is reported to the parent."""
 
 
-def _init_worker(progress: Any) -> None:
+def _init_worker(progress: Any, parent: int) -> None:
     global _progress_queue
     _progress_queue = progress
     # Ctrl-C reaches every process of the terminal's group; the parent alone decides what
     # happens (it stops the workers and records the run as interrupted).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when the run's process has gone (killed with SIGKILL, it could not
+    stop its workers): an orphan would finish its batch for nobody, then wait forever."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
 
 
 def _worker_batch(scenario: Scenario, seed: int, batch: Batch, out: Path) -> dict[str, int]:
@@ -293,7 +305,10 @@ def _run_parallel(
     context = multiprocessing.get_context("spawn")
     weekly = context.Queue()
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(weekly,)
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(weekly, os.getpid()),
     )
     try:
         pending: dict[Future[dict[str, int]], Batch] = {
