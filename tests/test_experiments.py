@@ -24,16 +24,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from streetlevel import sizing
 from streetlevel.errors import ExperimentError
 from streetlevel.experiments import load_experiment, read_results, run_sweep
 from streetlevel.experiments import sweep as sweep_module
 from streetlevel.experiments.compare import comparison, write_comparison
-from streetlevel.experiments.design import build_design, point_seed, point_values
+from streetlevel.experiments.design import build_design, design_size, point_seed, point_values
 from streetlevel.experiments.sensitivity import sensitivity
 from streetlevel.experiments.spec import example_path
 from streetlevel.experiments.store import TMP, finished_points, partition_path
 from streetlevel.experiments.sweep import outcome_names, run_point
 from streetlevel.run import run_scenario
+from streetlevel.sizing import ResourceError
 from streetlevel.summary import interval, summarize
 from tests.conftest import cli
 
@@ -250,6 +252,37 @@ def test_sampled_designs(tmp_path: Path, design: str, points: int) -> None:
     assert (table["deduction_weeks"] == table["x_deduction_weeks"].round()).all()
     assert table["seed"].eq(3).all()  # common random numbers
     assert build_design(experiment).equals(table)  # seeded: the same design every time
+    assert design_size(experiment) == points  # what the size guard counts before building
+
+
+def test_design_size_of_factorial_and_crossed_designs(tiny_file: Path, tmp_path: Path) -> None:
+    assert design_size(load_experiment(tiny_file)) == TINY_POINTS
+    text = TINY.replace(
+        'kind = "full_factorial"', 'kind = "full_factorial"\nuncertainty_samples = 5'
+    ).replace("values = [0.2, 0.4, 0.8]", "range = [0.2, 0.8]")
+    crossed = load_experiment(write(tmp_path, "crossed.toml", text))
+    assert design_size(crossed) == len(build_design(crossed)) == 2 * 2 * 5
+
+
+def test_a_sweep_too_large_for_the_disk_is_refused_before_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten million Latin-hypercube points: refused with the estimate, nothing built."""
+    text = KNOWN.format(design='kind = "latin_hypercube"\nsamples = 10_000_000')
+    experiment = load_experiment(write(tmp_path, "huge.toml", text))
+    out = tmp_path / "sweep"
+    # At least the fixed part of a point file each: 10^7 x 16 kB = 160 GB, more than the disk
+    # of this machine; the free space is fixed so the test does not depend on the disk.
+    free = 100 * 2**30
+    usage = shutil._ntuple_diskusage(total=2 * free, used=free, free=free)  # type: ignore[attr-defined]
+    monkeypatch.setattr(sizing.shutil, "disk_usage", lambda _path: usage)
+    with pytest.raises(
+        ResourceError, match=r"10,000,000 points left would write about [\d,.]+ GiB"
+    ):
+        run_sweep(experiment, out, workers=1)
+    assert not out.exists()
+    with pytest.raises(ResourceError, match=r"need about .* of memory"):
+        sizing.check_sweep("x", 10**6, 8, 1, 8, 40, tmp_path, 2, memory=2**30)
 
 
 def test_levers_crossed_with_the_same_uncertainty_draws(tmp_path: Path) -> None:

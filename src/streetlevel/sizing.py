@@ -30,10 +30,12 @@ from streetlevel.scenario import Scenario
 __all__ = [
     "BYTES_PER_CLIENT_YEAR_ON_DISK",
     "BYTES_PER_SLOT",
+    "INDICATORS_BOUND",
     "PROCESS_BASE_BYTES",
     "Estimate",
     "ResourceError",
     "available_memory",
+    "check_sweep",
     "plan_workers",
 ]
 
@@ -49,6 +51,13 @@ PROCESS_BASE_BYTES = 300 * 2**20
 BYTES_PER_CLIENT_YEAR_ON_DISK = 50
 """Compressed Parquet bytes written per client-year of a reporting year (events and
 client-years; measured 38 B on denmark-2011, benchmarks/memory.py)."""
+POINT_FILE_BYTES = 16_000
+"""Bytes of a sweep's point file besides its values: the Parquet footer with one column per
+outcome and factor (measured 9 to 12 kB for the shipped experiment's 40 columns)."""
+INDICATORS_BOUND = 200
+"""Outcome columns of a point that keeps every indicator, for the estimate: the summary has
+about 50 for the shipped presets (some per category and per reporting year); four times that
+covers scenarios with many more categories and years without running one to count."""
 MEMORY_SHARE = 0.8
 """Share of the available memory a run may plan to use: the rest is for the page cache the
 writer needs and for other programs."""
@@ -151,3 +160,36 @@ def _existing(path: Path) -> Path:
 
 def _gib(n: float) -> str:
     return f"{n / 2**30:,.1f} GiB"
+
+
+def check_sweep(
+    name: str,
+    slots: int,
+    batch: int,
+    points: int,
+    replications: int,
+    columns: int,
+    out: Path,
+    workers: int | None,
+    *,
+    memory: int | None = None,
+) -> None:
+    """Refuse a sweep whose points cannot fit: one batch of the base scenario per local
+    worker in memory (``workers=None``: one per core; a remote cluster's workers are not
+    known here and are not checked), and the point files on the disk holding ``out``."""
+    limit = int(MEMORY_SHARE * (memory if memory is not None else available_memory()))
+    local = workers if workers is not None else (os.cpu_count() or 1)
+    need = Estimate(slots, min(batch, replications), local, 0).memory
+    if workers != 0 and need > limit:
+        raise ResourceError(
+            f"{name}: {local} worker(s), each simulating a batch of {min(batch, replications)} "
+            f"replication(s) of {slots:,} clients, need about {_gib(need)} of memory; "
+            f"{_gib(limit)} may be used here. Use fewer --workers or a smaller client_scale."
+        )
+    written = points * (POINT_FILE_BYTES + replications * columns * 8)
+    free = shutil.disk_usage(_existing(out)).free
+    if written > free:
+        raise ResourceError(
+            f"{out}: the sweep's {points:,} points left would write about {_gib(written)}; the "
+            f"disk has {_gib(free)} free. Write elsewhere (--out) or use fewer points."
+        )

@@ -63,6 +63,22 @@ def salib_problem(factors: list[Factor]) -> dict[str, Any]:
     }
 
 
+def design_size(experiment: Experiment) -> int:
+    """The points :func:`build_design` will make, without making them (for the size guard)."""
+    design = experiment.spec.design
+    k = len(experiment.factors)
+    n = int(design.samples or 0)
+    if design.kind == "full_factorial":
+        levers = experiment.spec.levers if design.uncertainty_samples else experiment.factors
+        combos = int(np.prod([len(f.labels) for f in levers], dtype=np.float64))
+        return combos * int(design.uncertainty_samples or 1)
+    if design.kind == "latin_hypercube":
+        return n
+    if design.kind == "sobol":
+        return n * (2 * k + 2 if design.second_order else k + 2)
+    return n * (k + 1)  # morris: trajectories of k + 1 points
+
+
 def build_design(experiment: Experiment) -> pd.DataFrame:
     """The design table of ``experiment`` (see the module's docstring)."""
     design = experiment.spec.design

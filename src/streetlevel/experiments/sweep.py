@@ -50,8 +50,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from streetlevel.country import build_country
 from streetlevel.errors import ExperimentError, StreetlevelError
-from streetlevel.experiments.design import build_design, point_values
+from streetlevel.experiments.design import build_design, design_size, point_values
 from streetlevel.experiments.spec import Experiment
 from streetlevel.experiments.store import (
     DESIGN,
@@ -64,8 +65,10 @@ from streetlevel.experiments.store import (
 )
 from streetlevel.loading import scenario_to_toml, with_values
 from streetlevel.records import write_json_atomic, write_table_atomic, write_text_atomic
+from streetlevel.run import default_batch_size
 from streetlevel.run import run_in_memory as run_point
 from streetlevel.scenario import Scenario
+from streetlevel.sizing import INDICATORS_BOUND, check_sweep
 
 __all__ = ["SweepResult", "dask_setup", "outcome_names", "run_point", "run_sweep"]
 
@@ -123,6 +126,17 @@ def run_sweep(
     """
     started = time.perf_counter()
     out = Path(out)
+    slots = build_country(experiment.base).n_slots
+    check_sweep(
+        experiment.spec.experiment.name,
+        slots,
+        default_batch_size(slots),
+        design_size(experiment) - (len(finished_points(out)) if out.is_dir() else 0),
+        experiment.spec.experiment.replications,
+        len(experiment.factors) + (len(experiment.spec.outcomes) or INDICATORS_BOUND),
+        out,
+        workers if scheduler is None else 0,
+    )
     table = _prepare(experiment, out)
     values = point_values(experiment, table)
     done = finished_points(out)
