@@ -34,6 +34,7 @@ from streetlevel.experiments.sensitivity import sensitivity
 from streetlevel.experiments.spec import example_path
 from streetlevel.experiments.store import TMP, finished_points, partition_path
 from streetlevel.experiments.sweep import outcome_names, run_point
+from streetlevel.locking import DirectoryBusyError, DirectoryLock
 from streetlevel.run import run_scenario
 from streetlevel.sizing import ResourceError
 from streetlevel.summary import interval, summarize
@@ -362,6 +363,15 @@ def test_one_and_two_workers_give_identical_tables(
 def test_sweep_again_runs_nothing(folder: Path, tiny_file: Path, reference: pd.DataFrame) -> None:
     result = run_sweep(load_experiment(tiny_file), folder / "one-worker", workers=1)
     assert (result.ran, result.resumed) == (0, TINY_POINTS)
+
+
+def test_a_second_sweep_on_a_directory_being_written_is_refused(
+    tmp_path: Path, tiny_file: Path
+) -> None:
+    out = tmp_path / "sweep"
+    with DirectoryLock(out), pytest.raises(DirectoryBusyError, match="another streetlevel"):
+        run_sweep(load_experiment(tiny_file), out, workers=1)
+    assert [p.name for p in out.iterdir()] == [".lock"]  # nothing written by the refused one
 
 
 def test_another_experiment_is_refused(

@@ -7,6 +7,8 @@ import itertools
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from streetlevel import sizing
 from streetlevel.country import build_country
 from streetlevel.errors import OutputExistsError
 from streetlevel.loading import load_scenario, with_values
+from streetlevel.locking import DirectoryBusyError
 from streetlevel.run import run_scenario
 from streetlevel.scenario import Scenario
 from streetlevel.sizing import MEMORY_SHARE, Estimate, ResourceError, plan_workers
@@ -135,6 +138,33 @@ def test_a_run_too_large_for_the_disk_is_refused(
     with pytest.raises(ResourceError, match=r"would write about .* the disk has 0.0 GiB free"):
         run_scenario(tiny, seed=1, replications=3, out=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_second_writer_of_a_run_directory_is_refused(tmp_path: Path, tiny: Scenario) -> None:
+    """While a run writes a directory, another run (even --resume or --overwrite) on it is
+    refused, naming the holder; the lock goes with its holder, even one killed outright."""
+    out = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(out)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        for kwargs in ({}, {"overwrite": True}, {"resume": True}):
+            with pytest.raises(DirectoryBusyError, match=rf"pid {holder.pid} on "):
+                run_scenario(tiny, seed=1, replications=1, out=out, **kwargs)  # type: ignore[arg-type]
+    finally:
+        holder.kill()  # SIGKILL: the kernel releases the lock
+        holder.wait()
+    assert run_scenario(tiny, seed=1, replications=1, out=out).manifest["status"] == "complete"
+
+
+HOLD_LOCK = """
+import sys, time, pathlib
+from streetlevel.locking import DirectoryLock
+with DirectoryLock(pathlib.Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(600)
+"""
 
 
 def test_output_directory_is_not_overwritten(tmp_path: Path, tiny: Scenario) -> None:

@@ -9,7 +9,7 @@ interrupted run keeps, and can resume from, the batches it finished.
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "run"
 >>> result = run_scenario(load_scenario("municipality-b"), seed=3, replications=2, out=out)
 >>> sorted(p.name for p in out.iterdir())  # doctest: +NORMALIZE_WHITESPACE
-['client_years.parquet', 'events.parquet', 'manifest.json', 'municipalities.parquet',
+['.lock', 'client_years.parquet', 'events.parquet', 'manifest.json', 'municipalities.parquet',
  'municipality_years.parquet', 'scenario.toml']
 >>> sorted(p.name for p in (out / "events.parquet").iterdir())
 ['replications-00000-00001.parquet']
@@ -43,6 +43,7 @@ from streetlevel.country import Country, build_country
 from streetlevel.engine import Simulation
 from streetlevel.errors import OutputExistsError, StreetlevelError
 from streetlevel.loading import scenario_hash, scenario_to_toml
+from streetlevel.locking import LOCK, DirectoryLock
 from streetlevel.records import (
     PARTIAL_SUFFIX,
     TABLES,
@@ -166,53 +167,58 @@ def run_scenario(
         "reporting_years": scenario.time.reporting_years.value,
         "burn_in_years": scenario.time.burn_in_years.value,
     }
-    done = _prepare(out, overwrite, resume, manifest, batches)
-    manifest["parts"] = done
-    write_json_atomic(manifest, out / MANIFEST)
-    write_text_atomic(scenario_to_toml(scenario), out / "scenario.toml")
-    write_table_atomic(_municipalities_table(country), out / "municipalities.parquet")
-    weeks = (scenario.time.burn_in_years.value + scenario.time.reporting_years.value) * (
-        scenario.time.weeks_per_year.value
-    )
-    todo = [b for b in batches if b.part not in done]
-    progress = _Progress(
-        on_progress,
-        weeks * country.n_slots,
-        replications - sum(b.count for b in batches if b.part in done),
-    )
-    started = time.perf_counter()
-
-    def finished(b: Batch, rows: dict[str, int]) -> None:
-        done[b.part] = rows
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"{out}: exists and is not a directory")
+    # One writer at a time: a second run (or --resume) on this directory is refused.
+    with DirectoryLock(out):
+        done = _prepare(out, overwrite, resume, manifest, batches)
+        manifest["parts"] = done
         write_json_atomic(manifest, out / MANIFEST)
-
-    try:
-        if workers <= 1 or len(todo) <= 1:
-            for b in todo:
-                finished(b, simulate_batch(scenario, seed, b, out, progress.on_week(b)))
-        else:
-            _run_parallel(scenario, seed, todo, out, workers, progress, finished)
-    except BaseException as err:
-        _remove_partials(out)
-        manifest.update(
-            status="interrupted" if isinstance(err, KeyboardInterrupt | SystemExit) else "failed",
-            error=f"{type(err).__name__}: {err}",
-            wall_seconds=round(time.perf_counter() - started, 3),
+        write_text_atomic(scenario_to_toml(scenario), out / "scenario.toml")
+        write_table_atomic(_municipalities_table(country), out / "municipalities.parquet")
+        weeks = (scenario.time.burn_in_years.value + scenario.time.reporting_years.value) * (
+            scenario.time.weeks_per_year.value
         )
-        # On a full disk the manifest may not fit either: the error to report is the first
-        # (it names the table); the manifest left behind still says "running", never "complete".
-        with contextlib.suppress(StreetlevelError):
+        todo = [b for b in batches if b.part not in done]
+        progress = _Progress(
+            on_progress,
+            weeks * country.n_slots,
+            replications - sum(b.count for b in batches if b.part in done),
+        )
+        started = time.perf_counter()
+
+        def finished(b: Batch, rows: dict[str, int]) -> None:
+            done[b.part] = rows
             write_json_atomic(manifest, out / MANIFEST)
-        raise
-    manifest.update(
-        status="complete",
-        finished=datetime.now(UTC).isoformat(timespec="seconds"),
-        wall_seconds=round(time.perf_counter() - started, 3),
-        client_weeks=weeks * country.n_slots * replications,
-        tables={t: sum(rows[t] for rows in done.values()) for t in TABLES},
-    )
-    write_json_atomic(manifest, out / MANIFEST)
-    return RunResult(out, manifest)
+
+        try:
+            if workers <= 1 or len(todo) <= 1:
+                for b in todo:
+                    finished(b, simulate_batch(scenario, seed, b, out, progress.on_week(b)))
+            else:
+                _run_parallel(scenario, seed, todo, out, workers, progress, finished)
+        except BaseException as err:
+            _remove_partials(out)
+            stopped = isinstance(err, KeyboardInterrupt | SystemExit)
+            manifest.update(
+                status="interrupted" if stopped else "failed",
+                error=f"{type(err).__name__}: {err}",
+                wall_seconds=round(time.perf_counter() - started, 3),
+            )
+            # On a full disk the manifest may not fit either: the error to report is the first
+            # (it names the table); the manifest left behind still says "running", never "complete".
+            with contextlib.suppress(StreetlevelError):
+                write_json_atomic(manifest, out / MANIFEST)
+            raise
+        manifest.update(
+            status="complete",
+            finished=datetime.now(UTC).isoformat(timespec="seconds"),
+            wall_seconds=round(time.perf_counter() - started, 3),
+            client_weeks=weeks * country.n_slots * replications,
+            tables={t: sum(rows[t] for rows in done.values()) for t in TABLES},
+        )
+        write_json_atomic(manifest, out / MANIFEST)
+        return RunResult(out, manifest)
 
 
 def simulate_batch(
@@ -354,10 +360,8 @@ def _prepare(
     batches: list[Batch],
 ) -> dict[str, dict[str, int]]:
     """Make ``out`` ready; returns the batches already done (only when resuming)."""
-    if out.exists() and not out.is_dir():
-        raise OutputExistsError(f"{out}: exists and is not a directory")
     done: dict[str, dict[str, int]] = {}
-    if out.exists() and any(out.iterdir()):
+    if any(p.name != LOCK for p in out.iterdir()):
         if resume:
             done = _resumable(out, manifest, batches)
         elif not overwrite:

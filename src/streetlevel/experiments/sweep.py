@@ -64,6 +64,7 @@ from streetlevel.experiments.store import (
     write_status,
 )
 from streetlevel.loading import scenario_to_toml, with_values
+from streetlevel.locking import LOCK, DirectoryLock
 from streetlevel.records import write_json_atomic, write_table_atomic, write_text_atomic
 from streetlevel.run import default_batch_size
 from streetlevel.run import run_in_memory as run_point
@@ -137,6 +138,22 @@ def run_sweep(
         out,
         workers if scheduler is None else 0,
     )
+    if out.exists() and not out.is_dir():
+        raise ExperimentError(f"{out}: exists and is not a directory")
+    # One sweep at a time in a directory: a second one is refused while the first runs.
+    with DirectoryLock(out):
+        return _sweep(experiment, out, workers, scheduler, on_progress, started)
+
+
+def _sweep(
+    experiment: Experiment,
+    out: Path,
+    workers: int | None,
+    scheduler: str | None,
+    on_progress: Callable[[int, int], None] | None,
+    started: float,
+) -> SweepResult:
+    """The sweep itself, with ``out`` locked (see :func:`run_sweep`)."""
     table = _prepare(experiment, out)
     values = point_values(experiment, table)
     done = finished_points(out)
@@ -330,8 +347,6 @@ def _partition(
 def _prepare(experiment: Experiment, out: Path) -> pd.DataFrame:
     """Start or resume ``out``: check it holds this experiment; write what a sweep needs
     first (each file atomically); return the design."""
-    if out.exists() and not out.is_dir():
-        raise ExperimentError(f"{out}: exists and is not a directory")
     record = out / EXPERIMENT
     if record.is_file():
         held = json.loads(record.read_text(encoding="utf-8"))
@@ -347,7 +362,7 @@ def _prepare(experiment: Experiment, out: Path) -> pd.DataFrame:
                 f"{_version()}; resuming would mix results of two versions of the model: "
                 "choose another --out"
             )
-    elif out.exists() and any(out.iterdir()):
+    elif any(p.name != LOCK for p in out.iterdir()):
         raise ExperimentError(
             f"{out}: already holds files but no {EXPERIMENT}; choose another --out"
         )
