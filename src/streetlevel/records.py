@@ -83,6 +83,15 @@ _EVENT_CODES = {
     "destination": DESTINATIONS,
 }
 _EVENT_FLAGS = ("legitimate", "documented")
+_EVENT_COLUMNS: dict[str, type[np.integer[Any]]] = {
+    "replication": np.int32,
+    "year": np.int16,
+    "week": np.int16,
+    "client_id": np.int64,
+    "municipality": np.int16,
+    "caseworker": np.int32,
+}
+"""The events table's columns common to every kind, with their types in the table."""
 
 
 def _dictionary(codes: npt.NDArray[np.integer], labels: Sequence[str]) -> pa.Array:
@@ -199,8 +208,13 @@ class Recorder:
         if n == 0:
             return
         self._events["event"].append(np.full(n, EVENTS.index(kind), dtype=np.int16))
-        for name in ("replication", "year", "week", "client_id", "municipality", "caseworker"):
-            self._events[name].append(np.broadcast_to(np.asarray(columns[name]), (n,)))
+        # Each column in its table's type from the start: the year's concatenation is then
+        # the only copy (casting after it copied every column again on the writer thread).
+        for name, dtype in _EVENT_COLUMNS.items():
+            given = columns[name]
+            self._events[name].append(
+                np.full(n, given, dtype) if np.ndim(given) == 0 else np.asarray(given, dtype)
+            )
         for name in _EVENT_CODES:
             value = columns.get(name)
             self._events[name].append(
@@ -269,34 +283,23 @@ class Recorder:
             writer.abort()
 
     def _events_schema(self) -> pa.Schema:
-        return self._events_table_from(
-            {
-                k: [np.empty(0, np.int16)]
-                for k in (
-                    "event",
-                    "replication",
-                    "year",
-                    "week",
-                    "client_id",
-                    "municipality",
-                    "caseworker",
-                    *_EVENT_CODES,
-                    *_EVENT_FLAGS,
-                )
-            }
-        ).schema
+        empty: dict[str, list[npt.NDArray[Any]]] = {
+            k: [np.empty(0, np.int16)] for k in ("event", *_EVENT_CODES, *_EVENT_FLAGS)
+        }
+        empty.update({k: [np.empty(0, dtype)] for k, dtype in _EVENT_COLUMNS.items()})
+        return self._events_table_from(empty).schema
 
     def _events_table_from(self, buf: dict[str, list[npt.NDArray[Any]]]) -> pa.Table:
         col = {k: np.concatenate(v) for k, v in buf.items()}
         flags = {name: pa.array(col[name] == 1, mask=col[name] < 0) for name in _EVENT_FLAGS}
         return pa.table(
             {
-                "replication": pa.array(col["replication"].astype(np.int32)),
-                "year": pa.array(col["year"].astype(np.int16)),
-                "week": pa.array(col["week"].astype(np.int16)),
-                "client_id": pa.array(col["client_id"].astype(np.int64)),
+                "replication": pa.array(col["replication"]),
+                "year": pa.array(col["year"]),
+                "week": pa.array(col["week"]),
+                "client_id": pa.array(col["client_id"]),
                 "municipality": _dictionary(col["municipality"], self.municipalities),
-                "caseworker": pa.array(col["caseworker"].astype(np.int32)),
+                "caseworker": pa.array(col["caseworker"]),
                 "event": _dictionary(col["event"], EVENTS),
                 **{name: _dictionary(col[name], labels) for name, labels in _EVENT_CODES.items()},
                 **flags,
