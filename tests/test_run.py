@@ -167,6 +167,19 @@ with DirectoryLock(pathlib.Path(sys.argv[1])):
 """
 
 
+def test_a_run_written_before_batch_files_still_reads(tmp_path: Path, tiny: Scenario) -> None:
+    """Runs of earlier versions hold one file per table: the summary reads them the same."""
+    new = run_scenario(tiny, seed=2, replications=2, out=tmp_path / "new", batch_size=1).out
+    old = tmp_path / "old"
+    shutil.copytree(new, old)
+    for name in TABLES:
+        table = pq.read_table(old / f"{name}.parquet")
+        shutil.rmtree(old / f"{name}.parquet")
+        pq.write_table(table, old / f"{name}.parquet")
+    a, b = summarize(new), summarize(old)
+    assert a.indicators == b.indicators
+
+
 def test_output_directory_is_not_overwritten(tmp_path: Path, tiny: Scenario) -> None:
     run_scenario(tiny, seed=1, replications=1, out=tmp_path / "run")
     with pytest.raises(OutputExistsError, match="already holds results"):

@@ -288,7 +288,9 @@ def _profile_gaps(out: Path) -> list[tuple[str, Any, str]]:
     all recipients (CHM: positive for all three)."""
     # DuckDB counts over the batch files in parallel, comparing dictionary codes; decoding a
     # national run's 70 million client-years to strings took longer than writing them.
-    files = str(out / "client_years.parquet" / "*.parquet")
+    table = out / "client_years.parquet"
+    # A directory of batch files; one file in runs written before batches had their own.
+    files = str(table / "*.parquet") if table.is_dir() else str(table)
     counts = (
         duckdb.connect()
         .execute(
