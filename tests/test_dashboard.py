@@ -1,10 +1,11 @@
 """The dashboard end to end: `streetlevel dashboard` in a subprocess, driven by Playwright in
 the system's headless chromium (installed by .ci/run; never `playwright install`). The same
-tests write the screenshots in docs/img/dashboard-*.png.
+tests write the screenshots in docs/img/dashboard-*.png when STREETLEVEL_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -34,6 +35,18 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
+
+
+def screenshot(page: Any, name: str, tmp_path: Path) -> None:
+    """Take the page's screenshot: into docs/img with STREETLEVEL_SCREENSHOTS=1 (to refresh
+    the README's pictures), else into the test's own directory, so that running the tests
+    leaves the working tree as it was."""
+    folder = DOCS_IMG if os.environ.get("STREETLEVEL_SCREENSHOTS") == "1" else tmp_path
+    path = folder / f"dashboard-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 0
+
+
 VIEWPORT = {"width": 1200, "height": 900}
 WAIT_MS = 30_000
 RUN_WAIT_MS = 120_000
@@ -181,7 +194,9 @@ def rows(page: Any, table: str) -> list[list[str]]:
     ]
 
 
-def test_municipality_view_shows_its_figures(page: Any, dirs: dict[str, Path]) -> None:
+def test_municipality_view_shows_its_figures(
+    page: Any, dirs: dict[str, Path], tmp_path: Path
+) -> None:
     page.wait_for_selector("#muni-figures")
     choose(page, "municipality", CHOSEN)
     page.wait_for_function(
@@ -202,7 +217,7 @@ def test_municipality_view_shows_its_figures(page: Any, dirs: dict[str, Path]) -
     highlighted = page.inner_text("#ranking tr.highlight").split("\t")
     assert highlighted[:2] == [str(ranking["rank"]), CHOSEN]
     assert page.get_attribute("#funnel-img", "src").startswith("data:image/png;base64,")
-    page.screenshot(path=str(DOCS_IMG / "dashboard-municipalities.png"), full_page=True)
+    screenshot(page, "municipalities", tmp_path)
 
     choose(page, "compare-with", OTHER)
     page.wait_for_function(
@@ -212,7 +227,9 @@ def test_municipality_view_shows_its_figures(page: Any, dirs: dict[str, Path]) -
     )
 
 
-def test_policy_view_puts_two_policies_side_by_side(page: Any, dirs: dict[str, Path]) -> None:
+def test_policy_view_puts_two_policies_side_by_side(
+    page: Any, dirs: dict[str, Path], tmp_path: Path
+) -> None:
     page.click("text=Policies")
     page.wait_for_selector("#policy-side")
     choose(page, "policy-a", "benefit_office / True")
@@ -233,10 +250,12 @@ def test_policy_view_puts_two_policies_side_by_side(page: Any, dirs: dict[str, P
         assert float(shown[outcome][4]) == pytest.approx(mean_b, abs=5e-4)
     policies = table.drop_duplicates(["route", "pressure"])
     assert page.locator("#policy-graph .point").count() == len(policies) == 4
-    page.screenshot(path=str(DOCS_IMG / "dashboard-policies.png"), full_page=True)
+    screenshot(page, "policies", tmp_path)
 
 
-def test_run_one_finishes_and_shows_results(page: Any, dirs: dict[str, Path]) -> None:
+def test_run_one_finishes_and_shows_results(
+    page: Any, dirs: dict[str, Path], tmp_path: Path
+) -> None:
     page.click("text=Run one")
     choose(page, "lever-route", "benefit_office")
     page.fill("#run-scale", "0.02")
@@ -251,7 +270,7 @@ def test_run_one_finishes_and_shows_results(page: Any, dirs: dict[str, Path]) ->
     assert scenario.municipalities[0].absence_route.value == "benefit_office"
     assert scenario.synthetic is not None
     assert scenario.synthetic.benefit_office_route.value == 1.0
-    page.screenshot(path=str(DOCS_IMG / "dashboard-run.png"), full_page=True)
+    screenshot(page, "run", tmp_path)
 
     page.click("text=Municipalities")
     choose(page, "run-dir", f"{dirs['work'].name}/{runs[0].name}")
