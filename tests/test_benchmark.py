@@ -295,3 +295,21 @@ def test_the_example_data_benchmark(tmp_path: Path) -> None:
     assert len(result.risk_adjusted) == result.indicators["municipality"].nunique()
     written = write_benchmark(result, tmp_path / "example")
     assert all(path.exists() for path in written)
+
+
+def test_perfectly_separated_risk_cells_are_benchmarked(tmp_path: Path) -> None:
+    """Two cells of the risk model, one all sanctioned, the other never (found by the fuzz):
+    the fitted values' pandas wrapper failed ("Length mismatch"), and their exp overflowed."""
+    header = (
+        "municipality,region,year,category,age_group,sex,education,minority,"
+        "weeks_on_benefit,weeks_in_year,sanctions,weeks_sanctioned,exit"
+    )
+    rows = [
+        "Aarhus,Midtjylland,2011,match-1,under 30,male,low,false,60,52,1,1,",
+        "Randers,Midtjylland,2011,match-2,under 30,male,low,false,60,52,0,0,",
+    ]
+    path = tmp_path / "separated.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    result = benchmark(path)  # RuntimeWarnings are errors in the tests
+    assert result.national_rate == pytest.approx(1 / 2)
+    assert set(result.risk_adjusted["municipality"]) == {"Aarhus", "Randers"}

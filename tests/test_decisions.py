@@ -113,6 +113,16 @@ def test_a_bad_value_names_row_line_and_column(
     assert f"{path}: row {row} (line {row + 1}), column {column!r}: {text}" in str(err.value)
 
 
+def test_a_quoted_line_break_moves_the_lines_named_after_it(tmp_path: Path) -> None:
+    """A quoted municipality name holding a line break spans two lines: the rows after it
+    start one line later than their number + 1, and the message says so."""
+    first = GOOD_ROWS[0].replace("Aarhus", '"Aarhus\nKommune"', 1)
+    path = write_csv(tmp_path, [first, *with_value(2, "sanctions", "-1")[1:]])
+    with pytest.raises(DecisionDataError) as err:
+        read_decisions(path)
+    assert f"{path}: row 3 (line 5), column 'sanctions'" in str(err.value)
+
+
 @pytest.mark.parametrize(
     ("header", "expected"),
     [

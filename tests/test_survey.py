@@ -212,6 +212,21 @@ def test_bad_value_names_row_and_column(tmp_path: Path) -> None:
     assert "row 3 (line 4), column push" in result.stderr
 
 
+def test_a_quoted_line_break_moves_the_lines_named_after_it(tmp_path: Path) -> None:
+    """A quoted cell holding a line break spans two lines: later rows' lines move down."""
+    lines = example_path().read_text().splitlines()
+    for row, value in ((1, '"never\nreally"'), (3, "sometimes")):
+        cells = lines[row].split(",")
+        cells[COLUMNS.index("push")] = value
+        lines[row] = ",".join(cells)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SurveyDataError) as err:
+        read_survey_csv(bad)
+    assert "row 1 (line 2), column push" in str(err.value)
+    assert "row 3 (line 5), column push: 'sometimes'" in str(err.value)
+
+
 def test_missing_column_is_named(tmp_path: Path) -> None:
     frame = read_survey_csv(example_path()).drop(columns=["oslo"])
     path = tmp_path / "no_oslo.csv"

@@ -324,7 +324,11 @@ def expected_sanctioned(frame: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
                     "p_value": np.asarray(fit.pvalues),
                 }
             )
-    cells["p"] = np.asarray(fit.fittedvalues, dtype=np.float64)
+            # The fitted probabilities, from the linear predictor: inside errstate too (exp
+            # overflows at separated levels, where the probability is 0 or 1, which is what it
+            # gives). Not fit.fittedvalues: its pandas wrapper fails on a single cell.
+            linear = design.to_numpy() @ np.asarray(fit.params, dtype=np.float64)
+            cells["p"] = np.asarray(fit.family.link.inverse(linear), dtype=np.float64)
     probability = factors.merge(cells[[*RISK_FACTORS, "p"]], on=list(RISK_FACTORS), how="left")
     return pd.Series(probability["p"].to_numpy(), index=frame.index, name="p"), model
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -204,8 +204,10 @@ def read_decisions(path: Path | str, categories: Sequence[str] | None = None) ->
         # Any other directory, or a device or pipe that would never end (/dev/zero).
         what = "not a regular file" if path.exists() else "no such file"
         raise DecisionDataError(f"{path}: {what}")
+    lines: bool | Callable[[int], int]
     if suffix == ".csv":
-        table, lines = _read_csv(path), True
+        table, text = _read_csv(path)
+        lines = _record_lines(text)
     elif suffix in (".parquet", ".pq"):
         try:
             table, lines = pq.read_table(path), False
@@ -216,8 +218,26 @@ def read_decisions(path: Path | str, categories: Sequence[str] | None = None) ->
     return validate_decisions(table, str(path), categories, csv_lines=lines)
 
 
-def _read_csv(path: Path) -> pa.Table:
-    """All columns as text (empty fields null); types are checked value by value later."""
+def _record_lines(text: str) -> Callable[[int], int]:
+    """The file line on which each data row starts. A quoted field may hold line breaks, so a
+    row's line is not always its number + 1; counted only when a message needs one."""
+    starts: list[int] = []
+
+    def line(row: int) -> int:
+        if not starts:
+            reader = csv.reader(io.StringIO(text, newline=""))
+            start = 1
+            for _ in reader:
+                starts.append(start)
+                start = reader.line_num + 1
+        return starts[row + 1] if row + 1 < len(starts) else row + 2  # [0] is the header
+
+    return line
+
+
+def _read_csv(path: Path) -> tuple[pa.Table, str]:
+    """All columns as text (empty fields null), and the file's text; types are checked value
+    by value later."""
     raw = path.read_bytes()
     try:
         # A byte-order mark (spreadsheet exports write one) is not part of the first name.
@@ -232,7 +252,7 @@ def _read_csv(path: Path) -> pa.Table:
     if not header:
         raise DecisionDataError(f"{path}: empty file (expected a header line)")
     try:
-        return pa_csv.read_csv(
+        table = pa_csv.read_csv(
             io.BytesIO(text.encode("utf-8")),
             # Empty lines become rows (and then errors) rather than vanishing, so a data row's
             # file line is always its number + 1.
@@ -245,6 +265,7 @@ def _read_csv(path: Path) -> pa.Table:
         )
     except pa.ArrowInvalid as err:
         raise DecisionDataError(f"{path}: {_csv_shape_problem(text, len(header)) or err}") from None
+    return table, text
 
 
 def _csv_shape_problem(text: str, fields: int) -> str | None:
@@ -267,7 +288,7 @@ def validate_decisions(
     source: str = "<data>",
     categories: Sequence[str] | None = None,
     *,
-    csv_lines: bool = False,
+    csv_lines: bool | Callable[[int], int] = False,
 ) -> pd.DataFrame:
     """Check decision data against :data:`SCHEMA`; return it with canonical dtypes.
 
@@ -275,7 +296,8 @@ def validate_decisions(
         table: the data, with values of any type (text is parsed).
         source: the file name for messages.
         categories: allowed category names (default: those of the shipped presets).
-        csv_lines: rows came from a CSV file with a header line (messages give the line too).
+        csv_lines: rows came from a CSV file with a header line (messages give the line
+            too): ``True`` when row r is on line r + 2, or the function giving a row's line.
 
     Raises:
         DecisionDataError: for missing, duplicated or unknown columns, no rows, and every bad
@@ -444,11 +466,12 @@ def _check_rows(columns: dict[str, pd.Series], problems: _Problems) -> None:
                          columns["client_id"])  # fmt: skip
 
 
-def _message(source: str, problems: _Problems, csv_lines: bool) -> str:
+def _message(source: str, problems: _Problems, csv_lines: bool | Callable[[int], int]) -> str:
     items = sorted(problems.items)
     lines = []
+    line_of = csv_lines if callable(csv_lines) else (lambda row: row + 2)
     for row, column, text in items[:MAX_REPORTED]:
-        where = f"row {row + 1} (line {row + 2})" if csv_lines else f"row {row + 1}"
+        where = f"row {row + 1} (line {line_of(row)})" if csv_lines else f"row {row + 1}"
         lines.append(f"{source}: {where}, column {column!r}: {text}")
     if len(items) > MAX_REPORTED:
         lines.append(f"{source}: ... {len(items) - MAX_REPORTED} more problems not shown")

@@ -102,10 +102,12 @@ def read_survey_csv(path: str | Path) -> pd.DataFrame:
         raise SurveyDataError(f"{path}: {not_utf8(raw, err)}") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     rows: list[list[str]] = []
+    starts: list[int] = []  # each row's first line: a quoted cell may hold line breaks
     start = 1
     try:
         for row in reader:
             rows.append(row)
+            starts.append(start)
             start = reader.line_num + 1
     except csv.Error as err:
         raise SurveyDataError(
@@ -129,7 +131,7 @@ def read_survey_csv(path: str | Path) -> pd.DataFrame:
     data: dict[str, list[str]] = {c: [] for c in COLUMNS}
     problems: list[str] = []
     for row_number, row in enumerate(rows[1:], start=1):
-        line = row_number + 1
+        line = starts[row_number]
         if not any(cell.strip() for cell in row):
             problems.append(f"row {row_number} (line {line}): blank row")
             continue
