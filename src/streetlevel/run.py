@@ -146,27 +146,7 @@ def run_scenario(
     batch = batch_size or default_batch_size(country.n_slots)
     batches = plan_batches(replications, batch)
     workers = plan_workers(scenario, country.n_slots, batch, replications, out, workers)
-    manifest: dict[str, Any] = {
-        "status": "running",
-        "scenario": scenario.scenario.name,
-        "scenario_hash": scenario_hash(scenario),
-        "seed": seed,
-        "replications": replications,
-        "batch_size": batch,
-        "package_version": _version(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pyarrow": pa.__version__,
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        # A manifest left at "running" by a killed process is told apart by host and pid.
-        "host": platform.node(),
-        "pid": os.getpid(),
-        "workers": workers,
-        "clients": country.n_slots,
-        "municipalities": country.n_municipalities,
-        "reporting_years": scenario.time.reporting_years.value,
-        "burn_in_years": scenario.time.burn_in_years.value,
-    }
+    manifest = _new_manifest(scenario, country, seed, replications, batch, workers)
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a directory")
     # One writer at a time: a second run (or --resume) on this directory is refused.
@@ -219,6 +199,33 @@ def run_scenario(
         )
         write_json_atomic(manifest, out / MANIFEST)
         return RunResult(out, manifest)
+
+
+def _new_manifest(
+    scenario: Scenario, country: Country, seed: int, replications: int, batch: int, workers: int
+) -> dict[str, Any]:
+    """What a run records about itself before it starts (status "running")."""
+    return {
+        "status": "running",
+        "scenario": scenario.scenario.name,
+        "scenario_hash": scenario_hash(scenario),
+        "seed": seed,
+        "replications": replications,
+        "batch_size": batch,
+        "package_version": _version(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pyarrow": pa.__version__,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        # A manifest left at "running" by a killed process is told apart by host and pid.
+        "host": platform.node(),
+        "pid": os.getpid(),
+        "workers": workers,
+        "clients": country.n_slots,
+        "municipalities": country.n_municipalities,
+        "reporting_years": scenario.time.reporting_years.value,
+        "burn_in_years": scenario.time.burn_in_years.value,
+    }
 
 
 def simulate_batch(
