@@ -24,7 +24,7 @@ from streetlevel.loading import load_scenario, with_values
 from streetlevel.locking import DirectoryBusyError
 from streetlevel.run import run_scenario
 from streetlevel.scenario import Scenario
-from streetlevel.sizing import MEMORY_SHARE, Estimate, ResourceError, plan_workers
+from streetlevel.sizing import MEMORY_SHARE, ResourceError, batch_memory, plan_workers
 from streetlevel.summary import summarize
 from tests.conftest import cli, small
 
@@ -123,7 +123,7 @@ def test_a_run_too_large_for_the_machine_is_refused(tmp_path: Path, tiny: Scenar
     assert re.search(r"needs about [\d,.]+ GiB of memory; [\d,.]+ GiB may be used", result.stderr)
     assert not out.exists()
     slots = build_country(tiny).n_slots
-    one_batch = Estimate(slots, 1, 1, 0).per_worker
+    one_batch = batch_memory(slots, 1)
     with pytest.raises(ResourceError, match="--workers 2 or fewer"):
         plan_workers(tiny, slots, 1, 5, tmp_path, 3, memory=int(2.5 * one_batch / MEMORY_SHARE))
     chosen = plan_workers(tiny, slots, 1, 5, tmp_path, None, memory=2 * one_batch)

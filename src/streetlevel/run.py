@@ -160,11 +160,8 @@ def run_scenario(
             scenario.time.weeks_per_year.value
         )
         todo = [b for b in batches if b.part not in done]
-        progress = _Progress(
-            on_progress,
-            weeks * country.n_slots,
-            replications - sum(b.count for b in batches if b.part in done),
-        )
+        left = sum(b.count for b in todo)
+        progress = _Progress(on_progress, country.n_slots, weeks * country.n_slots * left)
         started = time.perf_counter()
 
         def finished(b: Batch, rows: dict[str, int]) -> None:
@@ -256,19 +253,16 @@ def simulate_batch(
 class _Progress:
     """Client-weeks done over all batches, from each batch's weeks done."""
 
-    def __init__(
-        self, report: Callable[[int, int], None] | None, per_replication: int, replications: int
-    ) -> None:
+    def __init__(self, report: Callable[[int, int], None] | None, slots: int, total: int) -> None:
         self.report = report
-        self.per_replication = per_replication
-        self.total = per_replication * replications
-        self.weeks: dict[int, tuple[int, int]] = {}
+        self.slots = slots
+        self.total = total
+        self.replication_weeks: dict[int, int] = {}  # per batch, by its first replication
 
-    def update(self, first: int, count: int, weeks_done: int, weeks: int) -> None:
-        self.weeks[first] = (count, weeks_done)
+    def update(self, first: int, count: int, weeks_done: int, _weeks: int) -> None:
+        self.replication_weeks[first] = count * weeks_done
         if self.report is not None:
-            done = sum(c * w for c, w in self.weeks.values()) * self.per_replication // weeks
-            self.report(done, self.total)
+            self.report(sum(self.replication_weeks.values()) * self.slots, self.total)
 
     def on_week(self, batch: Batch) -> Callable[[int, int], None] | None:
         if self.report is None:

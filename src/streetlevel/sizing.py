@@ -12,8 +12,7 @@ The per-slot figures are measured, not modelled: ``benchmarks/memory.py`` re-mea
 ``denmark-2011``) and docs/performance.md records the runs. They are upper bounds with a
 stated margin, since event rates vary between scenarios.
 
->>> estimate = Estimate(slots=125_000, batch=8, workers=2, client_years=0)
->>> round(estimate.memory / 2**30, 1)
+>>> round(2 * batch_memory(slots=125_000, batch=8) / 2**30, 1)
 4.3
 """
 
@@ -21,8 +20,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from streetlevel.errors import StreetlevelError
 from streetlevel.scenario import Scenario
@@ -32,9 +32,9 @@ __all__ = [
     "BYTES_PER_SLOT",
     "INDICATORS_BOUND",
     "PROCESS_BASE_BYTES",
-    "Estimate",
     "ResourceError",
     "available_memory",
+    "batch_memory",
     "check_sweep",
     "plan_workers",
 ]
@@ -58,6 +58,8 @@ INDICATORS_BOUND = 200
 """Outcome columns of a point that keeps every indicator, for the estimate: the summary has
 about 50 for the shipped presets (some per category and per reporting year); four times that
 covers scenarios with many more categories and years without running one to count."""
+VALUE_BYTES = np.dtype(np.float64).itemsize
+"""A point file stores each outcome of each replication as a float64."""
 MEMORY_SHARE = 0.8
 """Share of the available memory a run may plan to use: the rest is for the page cache the
 writer needs and for other programs."""
@@ -67,27 +69,9 @@ class ResourceError(StreetlevelError):
     """A run would need more memory or disk than the machine has."""
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """What a run needs: ``slots`` clients per replication, ``batch`` replications per
-    batch, ``workers`` batches at once, ``client_years`` written in all."""
-
-    slots: int
-    batch: int
-    workers: int
-    client_years: int
-
-    @property
-    def per_worker(self) -> int:
-        return PROCESS_BASE_BYTES + BYTES_PER_SLOT * self.slots * self.batch
-
-    @property
-    def memory(self) -> int:
-        return self.workers * self.per_worker
-
-    @property
-    def disk(self) -> int:
-        return BYTES_PER_CLIENT_YEAR_ON_DISK * self.client_years
+def batch_memory(slots: int, batch: int) -> int:
+    """Peak resident bytes of a process simulating ``batch`` replications of ``slots`` clients."""
+    return PROCESS_BASE_BYTES + BYTES_PER_SLOT * slots * batch
 
 
 def available_memory() -> int:
@@ -119,35 +103,50 @@ def plan_workers(
     memory, when the requested workers do not, or when the tables would not fit on the disk
     holding ``out``.
     """
-    limit = int(MEMORY_SHARE * (memory if memory is not None else available_memory()))
-    one = Estimate(slots, batch, 1, 0)
-    if one.per_worker > limit:
+    limit = _memory_limit(memory)
+    one = batch_memory(slots, batch)
+    if one > limit:
         raise ResourceError(
             f"{scenario.scenario.name}: a batch of {batch} replication(s) of {slots:,} clients "
-            f"needs about {_gib(one.per_worker)} of memory; {_gib(limit)} may be used here "
+            f"needs about {_gib(one)} of memory; {_gib(limit)} may be used here "
             f"({MEMORY_SHARE:.0%} of the memory available). Lower scale.client_scale or the "
             "clients in the scenario."
         )
-    fit = max(1, limit // one.per_worker)
+    fit = max(1, limit // one)
     batches = -(-replications // batch)
     if workers is None:
         workers = int(min(os.cpu_count() or 1, batches, fit))
     elif workers > fit:
         raise ResourceError(
             f"{scenario.scenario.name}: {workers} workers with batches of {batch} replication(s) "
-            f"of {slots:,} clients need about {_gib(Estimate(slots, batch, workers, 0).memory)} "
-            f"of memory; {_gib(limit)} may be used here. Use --workers {fit} or fewer."
+            f"of {slots:,} clients need about {_gib(workers * one)} of memory; {_gib(limit)} "
+            f"may be used here. Use --workers {fit} or fewer."
         )
     years = scenario.time.reporting_years.value
-    written = Estimate(slots, batch, workers, slots * replications * years).disk
+    _check_disk(
+        out,
+        BYTES_PER_CLIENT_YEAR_ON_DISK * slots * replications * years,
+        f"the run would write about {{}} ({replications} replications x {years} years x "
+        f"{slots:,} clients)",
+        "run fewer replications",
+    )
+    return workers
+
+
+def _memory_limit(memory: int | None) -> int:
+    """What a run may plan to use of ``memory`` (default: the memory available now)."""
+    return int(MEMORY_SHARE * (memory if memory is not None else available_memory()))
+
+
+def _check_disk(out: Path, written: int, what: str, instead: str) -> None:
+    """Refuse ``written`` bytes more than the disk holding ``out`` has free; ``what`` says
+    what would be written, with ``{}`` where the size goes."""
     free = shutil.disk_usage(_existing(out)).free
     if written > free:
         raise ResourceError(
-            f"{out}: the run would write about {_gib(written)} ({replications} replications x "
-            f"{years} years x {slots:,} clients); the disk has {_gib(free)} free. Write "
-            "elsewhere (--out) or run fewer replications."
+            f"{out}: {what.format(_gib(written))}; the disk has {_gib(free)} free. Write "
+            f"elsewhere (--out) or {instead}."
         )
-    return workers
 
 
 def _existing(path: Path) -> Path:
@@ -170,26 +169,25 @@ def check_sweep(
     replications: int,
     columns: int,
     out: Path,
-    workers: int | None,
+    local_workers: int | None,
     *,
     memory: int | None = None,
 ) -> None:
     """Refuse a sweep whose points cannot fit: one batch of the base scenario per local
-    worker in memory (``workers=None``: one per core; a remote cluster's workers are not
-    known here and are not checked), and the point files on the disk holding ``out``."""
-    limit = int(MEMORY_SHARE * (memory if memory is not None else available_memory()))
-    local = workers if workers is not None else (os.cpu_count() or 1)
-    need = Estimate(slots, min(batch, replications), local, 0).memory
-    if workers != 0 and need > limit:
+    worker in memory (``local_workers=None``: the workers of a remote cluster, not known here
+    and not checked), and the point files on the disk holding ``out``."""
+    limit = _memory_limit(memory)
+    batch = min(batch, replications)
+    if local_workers is not None and local_workers * batch_memory(slots, batch) > limit:
+        need = local_workers * batch_memory(slots, batch)
         raise ResourceError(
-            f"{name}: {local} worker(s), each simulating a batch of {min(batch, replications)} "
+            f"{name}: {local_workers} worker(s), each simulating a batch of {batch} "
             f"replication(s) of {slots:,} clients, need about {_gib(need)} of memory; "
             f"{_gib(limit)} may be used here. Use fewer --workers or a smaller client_scale."
         )
-    written = points * (POINT_FILE_BYTES + replications * columns * 8)
-    free = shutil.disk_usage(_existing(out)).free
-    if written > free:
-        raise ResourceError(
-            f"{out}: the sweep's {points:,} points left would write about {_gib(written)}; the "
-            f"disk has {_gib(free)} free. Write elsewhere (--out) or use fewer points."
-        )
+    _check_disk(
+        out,
+        points * (POINT_FILE_BYTES + replications * columns * VALUE_BYTES),
+        f"the sweep's {points:,} points left would write about {{}}",
+        "use fewer points",
+    )

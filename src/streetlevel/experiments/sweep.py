@@ -136,7 +136,8 @@ def run_sweep(
         experiment.spec.experiment.replications,
         len(experiment.factors) + (len(experiment.spec.outcomes) or INDICATORS_BOUND),
         out,
-        workers if scheduler is None else 0,
+        # A local cluster has one worker per core unless told; a remote one is not known here.
+        (workers or os.cpu_count() or 1) if scheduler is None else None,
     )
     if out.exists() and not out.is_dir():
         raise ExperimentError(f"{out}: exists and is not a directory")
