@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import signal
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -33,7 +33,7 @@ from streetlevel.benchmark import benchmark
 from streetlevel.country import build_country
 from streetlevel.decisions import SCHEMA, DecisionDataError, read_decisions, validate_decisions
 from streetlevel.errors import ExperimentError, ScenarioError, StreetlevelError
-from streetlevel.experiments.spec import load_experiment
+from streetlevel.experiments.spec import Experiment, load_experiment
 from streetlevel.loading import (
     load_scenario,
     parse_assignment,
@@ -152,22 +152,35 @@ def check_scenario(scenario: Scenario) -> None:
     assert np.isfinite(country.recipients).all() and (country.slots >= 1).all()
 
 
+def try_door(
+    door: str,
+    path: Path,
+    mutant: fs.Mutant,
+    load: Callable[[Path], Any],
+    error: type[StreetlevelError],
+    check_loaded: Callable[[Any], None],
+) -> None:
+    """One case of a file door: write the mutant, load it (bounded in time), and check the
+    refusal's message or what loaded; count which it was."""
+    path.write_bytes(mutant.content)
+    try:
+        with bounded():
+            loaded = load(path)
+    except error as err:
+        fs.count(door, "refused")
+        check_refusal(err, path, mutant)
+    else:
+        fs.count(door, "loaded")
+        check_loaded(loaded)
+
+
 def test_scenario_files_load_or_fail_clearly(tmp_path: Path) -> None:
     path = tmp_path / "scenario.toml"
 
     @settings(FUZZ, max_examples=SCENARIO_CASES)
     @given(fs.scenario_mutant())
     def case(mutant: fs.Mutant) -> None:
-        path.write_bytes(mutant.content)
-        try:
-            with bounded():
-                scenario = load_scenario(path)
-        except ScenarioError as err:
-            fs.count("scenario", "refused")
-            check_refusal(err, path, mutant)
-        else:
-            fs.count("scenario", "loaded")
-            check_scenario(scenario)
+        try_door("scenario", path, mutant, load_scenario, ScenarioError, check_scenario)
 
     case()
     assert_both_branches("scenario")
@@ -205,27 +218,21 @@ def test_overrides_load_or_fail_clearly() -> None:
 # -- experiment files --------------------------------------------------------------------------
 
 
+def check_experiment(experiment: Experiment) -> None:
+    """A loaded experiment varies something and builds a sane scenario at a point."""
+    assert experiment.factors
+    assert len(experiment.fingerprint) == SHA256_HEX_DIGITS
+    point = {f.name: f.labels[0] if f.range is None else f.range[0] for f in experiment.factors}
+    check_scenario(experiment.scenario_at(point, "fuzz"))
+
+
 def test_experiment_files_load_or_fail_clearly(tmp_path: Path) -> None:
     path = tmp_path / "experiment.toml"
 
     @settings(FUZZ, max_examples=EXPERIMENT_CASES)
     @given(fs.experiment_mutant())
     def case(mutant: fs.Mutant) -> None:
-        path.write_bytes(mutant.content)
-        try:
-            with bounded():
-                experiment = load_experiment(path)
-        except ExperimentError as err:
-            fs.count("experiment", "refused")
-            check_refusal(err, path, mutant)
-        else:
-            fs.count("experiment", "loaded")
-            assert experiment.factors
-            assert len(experiment.fingerprint) == SHA256_HEX_DIGITS
-            point = {
-                f.name: f.labels[0] if f.range is None else f.range[0] for f in experiment.factors
-            }
-            check_scenario(experiment.scenario_at(point, "fuzz"))
+        try_door("experiment", path, mutant, load_experiment, ExperimentError, check_experiment)
 
     case()
     assert_both_branches("experiment")
@@ -272,23 +279,24 @@ def check_benchmark(path: Path) -> None:
     assert set(result.risk_adjusted["municipality"]) == set(year["municipality"])
 
 
+def checks_of_decisions(path: Path) -> Callable[[pd.DataFrame], None]:
+    """What loaded decision data from ``path`` must pass: its frame, then the benchmark."""
+
+    def check(frame: pd.DataFrame) -> None:
+        check_decisions(frame)
+        check_benchmark(path)
+
+    return check
+
+
 def test_decision_csv_files_load_or_fail_clearly(tmp_path: Path) -> None:
     path = tmp_path / "decisions.csv"
+    loaded = checks_of_decisions(path)
 
     @settings(FUZZ, max_examples=DECISION_CSV_CASES)
     @given(fs.decision_mutant())
     def case(mutant: fs.Mutant) -> None:
-        path.write_bytes(mutant.content)
-        try:
-            with bounded():
-                frame = read_decisions(path)
-        except DecisionDataError as err:
-            fs.count("decisions csv", "refused")
-            check_refusal(err, path, mutant)
-        else:
-            fs.count("decisions csv", "loaded")
-            check_decisions(frame)
-            check_benchmark(path)
+        try_door("decisions csv", path, mutant, read_decisions, DecisionDataError, loaded)
 
     case()
     assert_both_branches("decisions csv")
@@ -296,21 +304,12 @@ def test_decision_csv_files_load_or_fail_clearly(tmp_path: Path) -> None:
 
 def test_decision_parquet_files_load_or_fail_clearly(tmp_path: Path) -> None:
     path = tmp_path / "decisions.parquet"
+    loaded = checks_of_decisions(path)
 
     @settings(FUZZ, max_examples=DECISION_PARQUET_CASES)
     @given(fs.parquet_mutant())
     def case(mutant: fs.Mutant) -> None:
-        path.write_bytes(mutant.content)
-        try:
-            with bounded():
-                frame = read_decisions(path)
-        except DecisionDataError as err:
-            fs.count("decisions parquet", "refused")
-            check_refusal(err, path, mutant)
-        else:
-            fs.count("decisions parquet", "loaded")
-            check_decisions(frame)
-            check_benchmark(path)
+        try_door("decisions parquet", path, mutant, read_decisions, DecisionDataError, loaded)
 
     case()
     assert_both_branches("decisions parquet")
@@ -323,21 +322,15 @@ def test_survey_files_load_or_fail_clearly(tmp_path: Path) -> None:
     path = tmp_path / "survey.csv"
     allowed = allowed_values()
 
+    def check_survey(frame: pd.DataFrame) -> None:
+        assert list(frame.columns) == list(COLUMNS) and len(frame) > 0
+        for column in COLUMNS:
+            assert frame[column].astype(str).isin(allowed[column]).all(), column
+
     @settings(FUZZ, max_examples=SURVEY_CASES)
     @given(fs.survey_mutant())
     def case(mutant: fs.Mutant) -> None:
-        path.write_bytes(mutant.content)
-        try:
-            with bounded():
-                frame = read_survey_csv(path)
-        except SurveyDataError as err:
-            fs.count("survey", "refused")
-            check_refusal(err, path, mutant)
-        else:
-            fs.count("survey", "loaded")
-            assert list(frame.columns) == list(COLUMNS) and len(frame) > 0
-            for column in COLUMNS:
-                assert frame[column].astype(str).isin(allowed[column]).all(), column
+        try_door("survey", path, mutant, read_survey_csv, SurveyDataError, check_survey)
 
     case()
     assert_both_branches("survey")
