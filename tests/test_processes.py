@@ -247,7 +247,8 @@ def test_subset_matches_the_mask(mask: list[bool], reps: int) -> None:
     keep = np.arange(len(sub)) % 2 == 0
     half = sub.select(keep)
     assert np.array_equal(half.flat, sub.flat[keep])
-    assert half.counts.sum() == keep.sum()
+    assert np.array_equal(half.rows, rows[keep]) and np.array_equal(half.cols, cols[keep])
+    assert np.array_equal(half.counts, np.bincount(rows[keep], minlength=reps))
 
 
 def test_inflow_refills_exits_with_new_clients() -> None:

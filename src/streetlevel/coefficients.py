@@ -26,8 +26,14 @@ def logistic(x: npt.ArrayLike) -> F64:
 
 def duration_factor(e: Exits, years_on: npt.ArrayLike) -> F64:
     """Multiplier of the exit hazards after ``years_on`` whole years on benefit."""
-    years = np.minimum(years_on, e.duration_decay_years.value)
-    return np.asarray((1.0 - e.duration_decay.value) ** years, dtype=np.float64)
+    last = e.duration_decay_years.value
+    years = np.minimum(years_on, last)
+    if np.ndim(years) == 0 or years.min() < 0:
+        return np.asarray((1.0 - e.duration_decay.value) ** years, dtype=np.float64)
+    # A lookup of the few distinct powers, the same numbers as a power per client (profiled:
+    # the power was a third of the exit hazards' time).
+    table = np.asarray((1.0 - e.duration_decay.value) ** np.arange(last + 1), dtype=np.float64)
+    return table[years]
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,8 @@ class Simulation:
         """Who is sanctioned, from sanctions until the end of the week."""
         self.obligated = np.zeros((reps, slots), dtype=bool)
         self.offer_active = np.zeros((reps, slots), dtype=bool)
+        self.leaving = np.zeros((reps, slots), dtype=bool)
+        """Who leaves this week (set by exits)."""
         self.absent = Subset.of(np.zeros((reps, slots), dtype=bool))
         """This week's absences (set by attendance)."""
         self.new_sanctions = self.absent

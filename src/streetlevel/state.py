@@ -100,20 +100,29 @@ class Subset:
     @classmethod
     def of(cls, mask: npt.NDArray[np.bool_]) -> Subset:
         """The clients where ``mask`` (replications x slots) is true."""
-        reps, slots = mask.shape
-        flat = flat_true(mask)
-        return cls._from_flat(flat, reps, slots)
+        return cls.at(flat_true(mask), mask.shape)
 
     @classmethod
-    def _from_flat(cls, flat: npt.NDArray[np.intp], reps: int, slots: int) -> Subset:
-        rows, cols = np.divmod(flat, slots)
-        bounds = np.searchsorted(flat, np.arange(reps + 1) * slots)
-        return cls(flat, rows, cols, np.diff(bounds))
+    def at(cls, flat: npt.NDArray[np.intp], shape: tuple[int, ...]) -> Subset:
+        """The clients at sorted flat indices into (replications x slots) arrays of ``shape``."""
+        reps, slots = shape
+        # The flat indices are sorted: each replication's block is found by bisection, and its
+        # rows repeated, at a third of the time of an integer division of every index.
+        counts = np.diff(np.searchsorted(flat, np.arange(reps + 1) * slots))
+        rows = np.repeat(np.arange(reps, dtype=np.intp), counts)
+        return cls(flat, rows, flat - rows * slots, counts)
 
     def select(self, keep: npt.NDArray[np.bool_]) -> Subset:
         """The clients of this subset where ``keep`` is true."""
-        counts = np.bincount(self.rows[keep], minlength=len(self.counts))
-        return Subset(self.flat[keep], self.rows[keep], self.cols[keep], counts)
+        # Indices first, then three integer gathers: boolean indexing branches on every
+        # element and mispredicts on random masks (8 times slower at half the clients kept).
+        return self.pick(flat_true(keep))
+
+    def pick(self, at: npt.NDArray[np.intp]) -> Subset:
+        """The clients at positions ``at`` (sorted) of this subset."""
+        rows = self.rows[at]
+        counts = np.diff(np.searchsorted(rows, np.arange(len(self.counts) + 1)))
+        return Subset(self.flat[at], rows, self.cols[at], counts)
 
     def __len__(self) -> int:
         return len(self.flat)

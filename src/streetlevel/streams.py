@@ -9,12 +9,17 @@ in row-major order, so each replication's stream advances by its own subset only
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
 __all__ = ["Streams"]
 
 F32 = npt.NDArray[np.float32]
+_INVERSION_BELOW = 0.333333333333333333333333
+"""NumPy's geometric draws by inversion below this p, by search above (distributions.c)."""
+_INT64_LIMIT = 9.223372036854776e18
 
 
 class Streams:
@@ -67,6 +72,35 @@ class Streams:
                 out[start:stop] = g.geometric(p[start:stop])
             start = stop
         return out
+
+    def geometric_fixed(self, p: float, counts: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
+        """Waiting times (>= 1 week) with one success probability ``p`` for every draw.
+
+        The numbers of :meth:`geometric` with ``p`` repeated, at a third of its time. For
+        ``p < 1/3`` NumPy draws ``ceil(-E / log1p(-p))`` with ``E`` its standard exponential
+        (``random_geometric_inversion`` in NumPy's ``distributions.c``), computing the
+        logarithm again for every draw; here it is computed once and the exponentials are
+        drawn as one array, which is bit for bit the same (``tests/test_streams.py``). Larger
+        ``p`` uses NumPy's search, which draws differently.
+        """
+        if p >= _INVERSION_BELOW:
+            return np.concatenate(
+                [g.geometric(p, int(c)) for g, c in zip(self.generators, counts, strict=True)]
+            )
+        z = np.ceil(-self.exponential(counts) / math.log1p(-p))
+        # NumPy returns INT64_MAX where the quotient leaves int64 (a vanishing p).
+        huge = z >= _INT64_LIMIT
+        if huge.any():
+            z[huge] = 0.0
+        out = z.astype(np.int64)
+        out[huge] = np.iinfo(np.int64).max
+        return out
+
+    def exponential(self, counts: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """``counts[r]`` standard exponential draws from replication r, concatenated."""
+        return np.concatenate(
+            [g.standard_exponential(int(c)) for g, c in zip(self.generators, counts, strict=True)]
+        )
 
     def lognormal(self, sigma: float, counts: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         """Log-normal draws with median 1 and log standard deviation ``sigma``."""

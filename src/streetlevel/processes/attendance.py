@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from streetlevel.coefficients import logistic
 from streetlevel.state import Subset
@@ -24,40 +25,60 @@ from streetlevel.state import Subset
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
 
-__all__ = ["attend", "refresh", "set_base_logit"]
+__all__ = ["attend", "base_logit", "probability", "refresh"]
 
 
-def set_base_logit(sim: Simulation, sub: Subset) -> None:
-    """The fixed part of the absence log-odds, from category and attributes."""
-    st, a = sim.state, sim.scenario.attendance
-    age = sub.take(st.age_group)
-    logit = (
+def base_logit(
+    sim: Simulation,
+    category: npt.NDArray[np.integer],
+    age_group: npt.NDArray[np.integer],
+    male: npt.NDArray[np.bool_],
+    low_education: npt.NDArray[np.bool_],
+    problems: npt.NDArray[np.bool_],
+    motivation: npt.NDArray[np.float32],
+) -> npt.NDArray[np.float64]:
+    """The fixed part of the absence log-odds, from category and attributes (set at entry)."""
+    a = sim.scenario.attendance
+    return np.asarray(
         a.intercept.value
-        + sim.coef.absence[sub.take(st.category)]
-        + a.problems.value * sub.take(st.problems)
-        + a.age_under_30.value * (age == 0)
-        + a.age_50_plus.value * (age == 2)
-        + a.male.value * sub.take(st.male)
-        + a.low_education.value * sub.take(st.low_education)
-        + a.motivation.value * sub.take(st.motivation)
+        + sim.coef.absence[category]
+        + a.problems.value * problems
+        + a.age_under_30.value * (age_group == 0)
+        + a.age_50_plus.value * (age_group == 2)
+        + a.male.value * male
+        + a.low_education.value * low_education
+        + a.motivation.value * motivation
     )
-    sub.put(st.absence_logit, logit)
+
+
+def probability(
+    sim: Simulation,
+    sub: Subset,
+    logit: npt.NDArray[np.float32],
+    sanctioned_before: npt.NDArray[np.bool_] | None,
+) -> npt.NDArray[np.float64]:
+    """The weekly absence probability of ``sub``, from its cached ``logit`` and whether it
+    was sanctioned before (``None``: none was, as for new clients)."""
+    a = sim.scenario.attendance
+    muni = sim.slot_municipality[sub.cols]
+    risk = sim.perceived_risk.reshape(-1)[sub.rows * sim.perceived_risk.shape[1] + muni]
+    p = logistic(logit + a.perceived_risk.value * risk)
+    if sanctioned_before is not None:
+        p *= np.where(sanctioned_before, 1.0 - a.repeat_reduction.value, 1.0)
+    return p
 
 
 def refresh(sim: Simulation, sub: Subset | None = None) -> None:
     """Recompute the cached weekly absence probability of ``sub`` (default: everyone)."""
     st, a = sim.state, sim.scenario.attendance
-    reduction = 1.0 - a.repeat_reduction.value
     if sub is None:
         risk = sim.perceived_risk[:, sim.slot_municipality]
         p = logistic(st.absence_logit + a.perceived_risk.value * risk)
-        p *= np.where(st.sanctions_total > 0, reduction, 1.0)
+        p *= np.where(st.sanctions_total > 0, 1.0 - a.repeat_reduction.value, 1.0)
         st.p_absence[:] = p
         return
-    risk = sim.perceived_risk[sub.rows, sim.slot_municipality[sub.cols]]
-    p = logistic(sub.take(st.absence_logit) + a.perceived_risk.value * risk)
-    p *= np.where(sub.take(st.sanctions_total) > 0, reduction, 1.0)
-    sub.put(st.p_absence, p)
+    logit, before = sub.take(st.absence_logit), sub.take(st.sanctions_total) > 0
+    sub.put(st.p_absence, probability(sim, sub, logit, before))
 
 
 def attend(sim: Simulation) -> None:

@@ -25,6 +25,7 @@ NO_EXIT = -1
 def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) -> None:
     """Close the client-years of ``sub``; ``destination`` is an exit code or ``NO_EXIT``."""
     st, tally = sim.state, sim.tally
+    exits = bool(np.any(destination != NO_EXIT))  # none at the end of a year
     rows = sub.rows
     muni = sim.slot_municipality[sub.cols]
     cat = sub.take(st.category)
@@ -36,21 +37,24 @@ def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) ->
     key = tally.key(rows, muni)  # once for the many counts below (profiled)
     tally.add_at("recipients", key)
     tally.add_by_category_at("recipients", key, cat)
-    tally.add_at("sanctioned", key[sanctioned])
-    tally.add_by_category_at("sanctioned", key[sanctioned], cat[sanctioned])
-    tally.add_at("repeat_sanctioned", key[sanctions >= 2])
+    # Flags as weights rather than selections: boolean indexing mispredicts on random masks.
+    tally.add_at("sanctioned", key, sanctioned)
+    tally.add_by_category_at("sanctioned", key, cat, sanctioned)
+    tally.add_at("repeat_sanctioned", key, sanctions >= 2)
     tally.add_at("sanctions", key, sanctions)
     tally.add_at("weeks_in_year", key, weeks_in_year)
     tally.add_by_category_at("weeks_in_year", key, cat, weeks_in_year)
     tally.add_at("weeks_sanctioned", key, weeks_sanctioned)
     tally.add_at("weeks_offer", key, sub.take(st.y_weeks_offer))
     tally.add_at("amount_withheld", key, withheld)
-    for code, name in enumerate(DESTINATIONS):
-        tally.add_at(f"exits_{name}", key[destination == code])
-    # Who leaves after a sanction this year, and to where (NAO 2016: as often without work).
-    for name in ("work", "unknown"):
-        gone = sanctioned & (destination == DESTINATIONS.index(name))
-        tally.add_at(f"exits_{name}_sanctioned", key[gone])
+    if exits:
+        for code, name in enumerate(DESTINATIONS):
+            tally.add_at(f"exits_{name}", key, destination == code)
+        # Who leaves after a sanction this year, and to where (NAO 2016: as often without
+        # work).
+        for name in ("work", "unknown"):
+            gone = sanctioned & (destination == DESTINATIONS.index(name))
+            tally.add_at(f"exits_{name}_sanctioned", key, gone)
     if sim.recording:
         assert sim.recorder is not None
         sim.recorder.client_years(

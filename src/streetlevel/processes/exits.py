@@ -30,36 +30,41 @@ from streetlevel.state import EXITED, SANCTIONED, Subset
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
 
-__all__ = ["hazards", "leave", "refresh"]
+__all__ = ["hazards", "leave", "refresh", "threshold"]
 
 
-def _years_on(sim: Simulation, sub: Subset | None, now: bool) -> npt.NDArray[np.int64]:
-    """Whole years on benefit, counted ``now`` (at a refresh) or as the last refresh counted
-    them: at the last year end, or at entry for clients who entered since (or at week 0)."""
-    entry = sim.state.entry_week if sub is None else sub.take(sim.state.entry_week)
+def _years_on(sim: Simulation, entry: npt.NDArray[np.integer], now: bool) -> npt.NDArray[np.int64]:
+    """Whole years on benefit since ``entry``, counted ``now`` (at a refresh) or as the last
+    refresh counted them: at the last year end, or at entry for clients who entered since (or
+    at week 0)."""
     wpy = sim.weeks_per_year
     counted = sim.week if now else np.maximum(entry, max(sim.year * wpy - 1, 0))
     return np.asarray((counted - entry) // wpy, dtype=np.int64)
 
 
+def threshold(
+    sim: Simulation, category: npt.NDArray[np.integer], entry: npt.NDArray[np.integer]
+) -> npt.NDArray[np.float64]:
+    """1 - the weekly exit hazard with no recent sanction, for clients of ``category`` on
+    benefit since ``entry``, counted now."""
+    total = sim.coef.exit_rates.sum(axis=1)[category]
+    return 1.0 - total * duration_factor(sim.scenario.exits, _years_on(sim, entry, now=True))
+
+
 def refresh(sim: Simulation, sub: Subset | None = None) -> None:
     """Recompute the cached exit threshold (no recent sanction) of ``sub`` (default: all)."""
     st = sim.state
-    category = st.category if sub is None else sub.take(st.category)
-    total = sim.coef.exit_rates.sum(axis=1)[category]
-    years = _years_on(sim, sub, now=True)
-    threshold = 1.0 - total * duration_factor(sim.scenario.exits, years)
     if sub is None:
-        st.exit_threshold[:] = threshold
+        st.exit_threshold[:] = threshold(sim, st.category, st.entry_week)
     else:
-        sub.put(st.exit_threshold, threshold)
+        sub.put(st.exit_threshold, threshold(sim, sub.take(st.category), sub.take(st.entry_week)))
 
 
 def hazards(sim: Simulation, sub: Subset) -> npt.NDArray[np.float64]:
     """This week's hazards (clients x [work, other, unknown]), sanction effects included."""
     st, e = sim.state, sim.scenario.exits
     # The same years as the cached threshold, so a sanction changes nothing but its effects.
-    factor = duration_factor(e, _years_on(sim, sub, now=False))
+    factor = duration_factor(e, _years_on(sim, sub.take(st.entry_week), now=False))
     h = sim.coef.exit_rates[sub.take(st.category)] * factor[:, None]
     since = sim.week - sub.take(st.last_sanction).astype(np.int64)
     fade = np.clip(1.0 - since / e.post_effect_weeks.value, 0.0, 1.0)
@@ -68,19 +73,30 @@ def hazards(sim: Simulation, sub: Subset) -> npt.NDArray[np.float64]:
     return np.asarray(np.clip(h, 0.0, 1.0), dtype=np.float64)
 
 
+def _candidates(sim: Simulation) -> Subset:
+    """Mark in ``sim.leaving`` the clients whose cached threshold this week's uniform reaches;
+    return the sanctioned and recently sanctioned clients it may reach, whose hazards are
+    their own and changing."""
+    st, u = sim.state, sim.uniform
+    recent_after = sim.week - sim.scenario.exits.post_effect_weeks.value
+    # Their hazards are computed only where this week's uniform could reach them: below
+    # 1 - (the largest hazard any of them can have) none leaves (profiled: a tenth of the
+    # work). Compared in float32, as NumPy compares a float32 array with a Python float.
+    reach = np.float32(1.0 - sim.coef.exit_hazard_bound)
+    np.greater_equal(u, st.exit_threshold, out=sim.leaving)
+    special = st.last_sanction > recent_after
+    special |= sim.sanctioned  # set by sanctions.apply this week
+    sim.leaving &= ~special
+    special &= u >= reach
+    return Subset.of(special)
+
+
 def leave(sim: Simulation) -> None:
     """Exit clients, close their client-years and free their slots for next week's inflow."""
     st = sim.state
     u = sim.uniform
-    leaving = u >= st.exit_threshold
-    # Sanctioned and recently sanctioned clients have their own, changing, hazards.
-    special = st.last_sanction > sim.week - sim.scenario.exits.post_effect_weeks.value
-    special |= sim.sanctioned  # set by sanctions.apply this week
-    # Their hazards are computed only where this week's uniform could reach them: below
-    # 1 - (the largest hazard any of them can have) none leaves (profiled: a tenth of the work).
-    leaving &= ~special
-    special &= u >= 1.0 - sim.coef.exit_hazard_bound
-    sp = Subset.of(special)
+    leaving = sim.leaving
+    sp = _candidates(sim)
     if len(sp):
         total = np.minimum(hazards(sim, sp).sum(axis=1), 1.0)
         sp.put(leaving, sp.take(u) >= 1.0 - total)

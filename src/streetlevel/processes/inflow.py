@@ -45,26 +45,31 @@ def _new_clients(sim: Simulation, sub: Subset, initial: bool) -> None:
     c = s.clients
     age = np.where(
         u[:, 1] < c.age_under_30.value, 0, np.where(u[:, 1] < 1 - c.age_50_plus.value, 1, 2)
-    )
+    ).astype(np.int8)
+    male = u[:, 2] < c.male.value
+    low_education = u[:, 3] < c.low_education.value
+    minority = u[:, 4] < c.minority.value
+    problems = u[:, 5] < coef.problems_share[cat]
     sub.put(st.category, cat)
     sub.put(st.age_group, age)
-    sub.put(st.male, u[:, 2] < c.male.value)
-    sub.put(st.low_education, u[:, 3] < c.low_education.value)
-    sub.put(st.minority, u[:, 4] < c.minority.value)
-    sub.put(st.problems, u[:, 5] < coef.problems_share[cat])
+    sub.put(st.male, male)
+    sub.put(st.low_education, low_education)
+    sub.put(st.minority, minority)
+    sub.put(st.problems, problems)
     # The first meeting falls somewhere in the first interval.
     interval = s.meetings.interval.value
     sub.put(st.next_meeting, sim.week + (u[:, 6] * interval).astype(np.int32))
     # Freed before the draws below: 64 bytes per client of the initial stock's peak memory.
-    del u, age
-    sub.put(st.motivation, sim.streams.normal(sub.counts))
+    del u, minority
+    # The cached values below are computed from the values in hand, in the types the state
+    # holds them in (float32 motivation), so they are those that gathering them back gives.
+    motivation = sim.streams.normal(sub.counts).astype(np.float32)
+    sub.put(st.motivation, motivation)
     sub.put(st.client_id, sim.next_id[sub.rows] + _rank_within(sub))
     sim.next_id += sub.counts
     week = sim.week
-    if initial:
-        sub.put(st.entry_week, week - _steady_state_durations(sim, cat, sub.counts))
-    else:
-        sub.put(st.entry_week, week)
+    entry = week - _steady_state_durations(sim, cat, sub.counts) if initial else week
+    sub.put(st.entry_week, entry)
     sub.put(st.status, RECEIVING)
     sub.put(st.y_first_week, week)
     for name in ("y_sanctions", "y_absences", "y_weeks_sanctioned", "y_weeks_offer"):
@@ -76,9 +81,13 @@ def _new_clients(sim: Simulation, sub: Subset, initial: bool) -> None:
     sub.put(st.recomply_week, NEVER)
     sub.put(st.meeting_late, False)
     _first_offer(sim, sub, cat, initial)
-    attendance.set_base_logit(sim, sub)
-    attendance.refresh(sim, sub)
-    exits.refresh(sim, sub)
+    logit = attendance.base_logit(sim, cat, age, male, low_education, problems, motivation)
+    sub.put(st.absence_logit, logit)
+    del age, male, low_education, problems, motivation
+    sub.put(st.p_absence, attendance.probability(sim, sub, logit.astype(np.float32), None))
+    del logit
+    entry_weeks = np.asarray(entry if initial else np.full(n, week), dtype=np.int32)
+    sub.put(st.exit_threshold, exits.threshold(sim, cat, entry_weeks))
 
 
 def _first_offer(sim: Simulation, sub: Subset, cat: npt.NDArray[np.intp], initial: bool) -> None:
@@ -87,7 +96,7 @@ def _first_offer(sim: Simulation, sub: Subset, cat: npt.NDArray[np.intp], initia
     week = sim.week
     start_p = coef.offer_start[cat]
     wait = sim.streams.geometric(np.where(start_p > 0, start_p, 1.0), sub.counts) - 1
-    length = sim.streams.geometric(np.full(len(cat), coef.offer_end), sub.counts)
+    length = sim.streams.geometric_fixed(coef.offer_end, sub.counts)
     start = np.where(start_p > 0, week + wait, NEVER)
     if initial:
         # In the steady state a client has an offer now with the activation degree's chance.

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from streetlevel.kernels import flat_true
 from streetlevel.state import RECEIVING, Subset
 
 if TYPE_CHECKING:
@@ -35,10 +36,11 @@ def hold(sim: Simulation) -> None:
     held = sim.streams.uniform(sub.counts) < p_timely
     was_late = sub.take(st.meeting_late)
     sub.put(st.meeting_late, ~held)
-    meet = sub.select(held)
+    at = flat_true(held)
+    meet = sub.pick(at)
     meet.put(sim.obligated, True)
     meet.put(st.next_meeting, sim.week + sim.scenario.meetings.interval.value)
-    muni = sim.slot_municipality[meet.cols]
-    on_time = ~was_late[held]
-    sim.tally.add("meetings_timely", meet.rows[on_time], muni[on_time])
-    sim.tally.add("meetings_late", meet.rows[~on_time], muni[~on_time])
+    on_time = ~was_late[at]
+    key = sim.tally.key(meet.rows, sim.slot_municipality[meet.cols])
+    sim.tally.add_at("meetings_timely", key, on_time)
+    sim.tally.add_at("meetings_late", key, ~on_time)

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from streetlevel.state import Subset
 
 if TYPE_CHECKING:
@@ -30,6 +28,6 @@ def schedule(sim: Simulation) -> None:
     if len(sub) == 0:
         return
     wait = sim.streams.geometric(coef.offer_start[sub.take(st.category)], sub.counts) - 1
-    length = sim.streams.geometric(np.full(len(sub), coef.offer_end), sub.counts)
+    length = sim.streams.geometric_fixed(coef.offer_end, sub.counts)
     sub.put(st.offer_start, sim.week + wait)
     sub.put(st.offer_end, sim.week + wait + length)

@@ -42,7 +42,7 @@ def apply(sim: Simulation) -> None:
             new.put(st.status, SANCTIONED)
             new.put(sanctioned, True)
             if p > 0:
-                wait = sim.streams.geometric(np.full(len(new), p), new.counts)
+                wait = sim.streams.geometric_fixed(p, new.counts)
                 new.put(st.recomply_week, week + wait)
             else:
                 new.put(st.recomply_week, NEVER)
