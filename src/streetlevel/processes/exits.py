@@ -47,7 +47,7 @@ def threshold(
 ) -> npt.NDArray[np.float64]:
     """1 - the weekly exit hazard with no recent sanction, for clients of ``category`` on
     benefit since ``entry``, counted now."""
-    total = sim.coef.exit_rates.sum(axis=1)[category]
+    total: npt.NDArray[np.float64] = sim.coef.exit_rates.sum(axis=1)[category]
     return 1.0 - total * duration_factor(sim.scenario.exits, _years_on(sim, entry, now=True))
 
 
