@@ -9,7 +9,9 @@ in row-major order, so each replication's stream advances by its own subset only
 
 from __future__ import annotations
 
+import itertools
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -50,15 +52,30 @@ class Streams:
 
     def uniform(self, counts: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         """``counts[r]`` U(0, 1) draws from replication r, concatenated in replication order."""
-        return np.concatenate(
-            [g.random(int(c)) for g, c in zip(self.generators, counts, strict=True)]
-        )
+        out = np.empty(int(counts.sum()))
+        for g, part in zip(self.generators, self._blocks(out, counts), strict=True):
+            g.random(out=part)
+        return out
 
     def normal(self, counts: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         """``counts[r]`` standard normal draws from replication r, concatenated."""
-        return np.concatenate(
-            [g.standard_normal(int(c)) for g, c in zip(self.generators, counts, strict=True)]
-        )
+        out = np.empty(int(counts.sum()))
+        for g, part in zip(self.generators, self._blocks(out, counts), strict=True):
+            g.standard_normal(out=part)
+        return out
+
+    def exponential(self, counts: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """``counts[r]`` standard exponential draws from replication r, concatenated."""
+        out = np.empty(int(counts.sum()))
+        for g, part in zip(self.generators, self._blocks(out, counts), strict=True):
+            g.standard_exponential(out=part)
+        return out
+
+    @staticmethod
+    def _blocks(out: npt.NDArray[np.float64], counts: npt.NDArray[np.intp]) -> list[Any]:
+        """Each replication's part of ``out``: drawn in place, with no copy to join them."""
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        return [out[a:b] for a, b in itertools.pairwise(bounds)]
 
     def geometric(
         self, p: npt.NDArray[np.float64], counts: npt.NDArray[np.intp]
@@ -72,6 +89,22 @@ class Streams:
                 out[start:stop] = g.geometric(p[start:stop])
             start = stop
         return out
+
+    def geometric_of(
+        self,
+        table: npt.NDArray[np.float64],
+        index: npt.NDArray[np.integer],
+        counts: npt.NDArray[np.intp],
+    ) -> npt.NDArray[np.int64]:
+        """Waiting times with success probability ``table[index]``: :meth:`geometric`'s numbers,
+        drawn as :meth:`geometric_fixed` draws them when every probability used is below 1/3
+        (NumPy draws larger ones differently, so they are left to it)."""
+        used = np.bincount(index, minlength=len(table))[: len(table)] > 0
+        p = table[used]
+        if len(index) == 0 or not np.all((p > 0) & (p < _INVERSION_BELOW)):
+            return self.geometric(table[index], counts)
+        log_q = np.array([math.log1p(-float(x)) if x > 0 else 1.0 for x in table])
+        return _saturated(np.ceil(-self.exponential(counts) / log_q[index]))
 
     def geometric_fixed(self, p: float, counts: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
         """Waiting times (>= 1 week) with one success probability ``p`` for every draw.
@@ -87,23 +120,21 @@ class Streams:
             return np.concatenate(
                 [g.geometric(p, int(c)) for g, c in zip(self.generators, counts, strict=True)]
             )
-        z = np.ceil(-self.exponential(counts) / math.log1p(-p))
-        # NumPy returns INT64_MAX where the quotient leaves int64 (a vanishing p).
-        huge = z >= _INT64_LIMIT
-        if huge.any():
-            z[huge] = 0.0
-        out = z.astype(np.int64)
-        out[huge] = np.iinfo(np.int64).max
-        return out
-
-    def exponential(self, counts: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-        """``counts[r]`` standard exponential draws from replication r, concatenated."""
-        return np.concatenate(
-            [g.standard_exponential(int(c)) for g, c in zip(self.generators, counts, strict=True)]
-        )
+        return _saturated(np.ceil(-self.exponential(counts) / math.log1p(-p)))
 
     def lognormal(self, sigma: float, counts: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         """Log-normal draws with median 1 and log standard deviation ``sigma``."""
         return np.concatenate(
             [g.lognormal(0.0, sigma, int(c)) for g, c in zip(self.generators, counts, strict=True)]
         )
+
+
+def _saturated(z: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """Whole-number floats as int64, INT64_MAX where they leave its range (as NumPy's geometric
+    returns for a vanishing p)."""
+    huge = z >= _INT64_LIMIT
+    if huge.any():
+        z[huge] = 0.0
+    out = z.astype(np.int64)
+    out[huge] = np.iinfo(np.int64).max
+    return out

@@ -27,7 +27,7 @@ def schedule(sim: Simulation) -> None:
     sub = Subset.of(st.offer_end <= sim.week)
     if len(sub) == 0:
         return
-    wait = sim.streams.geometric(coef.offer_start[sub.take(st.category)], sub.counts) - 1
+    wait = sim.streams.geometric_of(coef.offer_start, sub.take(st.category), sub.counts) - 1
     length = sim.streams.geometric_fixed(coef.offer_end, sub.counts)
     sub.put(st.offer_start, sim.week + wait)
     sub.put(st.offer_end, sim.week + wait + length)
