@@ -63,10 +63,22 @@ TABLES = ("events", "client_years", "municipality_years")
 """The tables a run streams, one directory ``<table>.parquet`` of batch files each."""
 
 # Parquet's own dictionary pages only help columns with few distinct values; building one for
-# client or caseworker ids costs a hash of every value and is then abandoned. Statistics are
-# kept for the columns readers filter on (replication, year): computing min/max for every
-# column was a third of the writing time of a national run (docs/performance.md).
-_NO_PARQUET_DICTIONARY = ("client_id", "caseworker", "amount_withheld")
+# client or caseworker ids costs a hash of every value and is then abandoned. Nor do they help
+# the long runs of replication, year and week, or small counts, which compress as well plain
+# at half the time (measured per column on a national year: docs/performance.md). Statistics
+# are kept for the columns readers filter on (replication, year): computing min/max for every
+# column was a third of the writing time of a national run.
+_NO_PARQUET_DICTIONARY = (
+    "replication",
+    "year",
+    "week",
+    "client_id",
+    "caseworker",
+    "sanctions",
+    "weeks_sanctioned",
+    "absences",
+    "amount_withheld",
+)
 _STATISTICS = ["replication", "year"]
 
 

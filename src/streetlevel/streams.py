@@ -104,7 +104,8 @@ class Streams:
         if len(index) == 0 or not np.all((p > 0) & (p < _INVERSION_BELOW)):
             return self.geometric(table[index], counts)
         log_q = np.array([math.log1p(-float(x)) if x > 0 else 1.0 for x in table])
-        return _saturated(np.ceil(-self.exponential(counts) / log_q[index]))
+        with np.errstate(over="ignore"):  # a vanishing p: saturated below, as NumPy does
+            return _saturated(np.ceil(-self.exponential(counts) / log_q[index]))
 
     def geometric_fixed(self, p: float, counts: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
         """Waiting times (>= 1 week) with one success probability ``p`` for every draw.
@@ -120,7 +121,8 @@ class Streams:
             return np.concatenate(
                 [g.geometric(p, int(c)) for g, c in zip(self.generators, counts, strict=True)]
             )
-        return _saturated(np.ceil(-self.exponential(counts) / math.log1p(-p)))
+        with np.errstate(over="ignore"):  # a vanishing p: saturated below, as NumPy does
+            return _saturated(np.ceil(-self.exponential(counts) / math.log1p(-p)))
 
     def lognormal(self, sigma: float, counts: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         """Log-normal draws with median 1 and log standard deviation ``sigma``."""
