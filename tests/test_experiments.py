@@ -337,6 +337,8 @@ def test_in_memory_point_equals_the_summary_of_a_written_run(
     base = load_experiment(tiny_file).base
     rows = run_point(base, seed=9, replications=3)
     summary = summarize(run_scenario(base, seed=9, replications=3, out=tmp_path / "r").out)
+    # Every indicator of the summary, the profile gaps included (counted by the engine).
+    assert set(rows) == {i.name for i in summary.indicators}
     for name, values in rows.items():
         assert len(values) == 3
         indicator = summary.get(name)

@@ -180,6 +180,25 @@ def test_a_run_written_before_batch_files_still_reads(tmp_path: Path, tiny: Scen
     assert a.indicators == b.indicators
 
 
+def test_a_run_written_before_the_profile_counts_still_reads(
+    tmp_path: Path, tiny: Scenario
+) -> None:
+    """Earlier runs' municipality-years carry no profile counts: the summary counts the
+    profile gaps from the client-years instead, to the same numbers."""
+    new = run_scenario(tiny, seed=2, replications=3, out=tmp_path / "new").out
+    old = tmp_path / "old"
+    shutil.copytree(new, old)
+    table = pq.read_table(old / "municipality_years.parquet")
+    profile = [c for c in table.column_names if c.startswith(("recipients_", "sanctioned_"))]
+    assert {"recipients_young", "sanctioned_low_education"} <= set(profile)
+    shutil.rmtree(old / "municipality_years.parquet")
+    kept = table.drop_columns([c for c in profile if "category" not in c])
+    pq.write_table(kept, old / "municipality_years.parquet")
+    a, b = summarize(new), summarize(old)
+    assert a.indicators == b.indicators
+    assert any(i.name == "young_share_gap" for i in b.indicators)
+
+
 def test_output_directory_is_not_overwritten(tmp_path: Path, tiny: Scenario) -> None:
     run_scenario(tiny, seed=1, replications=1, out=tmp_path / "run")
     with pytest.raises(OutputExistsError, match="already holds results"):
@@ -257,6 +276,18 @@ def check_invariants(out: Path, scenario: Scenario) -> None:
     assert (per_year == recipients).all()
     sanctioned = cy[cy.sanctions > 0].groupby(["replication", "year"]).size()
     assert (sanctioned == my.groupby(["replication", "year"])["sanctioned"].sum()).all()
+    # The engine's profile counts are the client-years' (what the summary's gaps read).
+    cells = ["replication", "year", "municipality"]
+    traits = {
+        "young": cy.age_group == "under 30",
+        "male": cy.sex == "male",
+        "low_education": cy.education == "low",
+    }
+    for trait, has in traits.items():
+        for who, rows in (("recipients", has), ("sanctioned", has & (cy.sanctions > 0))):
+            counted = rows.groupby([cy[c] for c in cells], observed=True).sum()
+            stored = my.set_index(cells)[f"{who}_{trait}"]
+            assert (counted.reindex(stored.index, fill_value=0) == stored).all(), (who, trait)
     # The events add up to the client-years: absences, sanctions and exits per client-year.
     ev = pq.read_table(out / "events.parquet").to_pandas()
     keys = ["replication", "year", "client_id"]

@@ -123,6 +123,8 @@ def municipality_year(sim: Simulation) -> dict[str, npt.NDArray[Any]]:
         )
         cols[f"sanctioned_category_{k + 1}"] = t.by_category["sanctioned"][..., k].ravel()
         cols[f"sanction_rate_category_{k + 1}"] = k_rates[..., k].ravel()
+    for name, values in t.profile_counts().items():
+        cols[name] = values.ravel()
     cols["timeliness"] = ratio(
         c["meetings_timely"], c["meetings_timely"] + c["meetings_late"]
     ).ravel()

@@ -454,7 +454,7 @@ def _version() -> str:
 
 def run_in_memory(scenario: Scenario, seed: int, replications: int) -> dict[str, list[float]]:
     """Simulate ``replications`` replications of ``scenario`` in memory; each indicator of
-    the summary (but the profile gaps, which need the client-years) per replication."""
+    the summary per replication."""
     size = default_batch_size(build_country(scenario).n_slots)
     frames = []
     for first in range(0, replications, size):

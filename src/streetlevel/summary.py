@@ -151,7 +151,7 @@ def summarize(out: Path) -> Summary:
         Indicator(name, *interval(values), description)
         for name, values, description in [
             *replication_indicators(my, scenario),
-            *_profile_gaps(out),
+            *([] if "recipients_young" in my.columns else _profile_gaps(out)),
         ]
     ]
     return Summary(
@@ -170,7 +170,8 @@ def replication_indicators(
     """Each indicator per replication (in replication order), from the municipality-year rows
     of the reporting years (the ``municipality_years`` table, as a data frame): what
     :func:`summarize` reduces to intervals and what an experiment stores per replication.
-    The profile gaps of the sanctioned, which need the client-years, are not among them."""
+    The profile gaps of the sanctioned are among them when the table has the profile counts
+    (runs written before the engine counted them have not)."""
     scale = scenario.scale.client_scale.value
     indicators: list[tuple[str, npt.NDArray[np.float64], str]] = []
 
@@ -280,12 +281,17 @@ def replication_indicators(
         my.groupby("replication")["management_strictness"].mean(),
         "management strictness, mean over municipalities and years",
     )
+    if all(f"recipients_{trait}" in my.columns for trait, _, _ in _TRAITS):
+        # Runs written since the engine counts the profile; older ones: _profile_gaps.
+        per_replication = my.groupby("replication").sum(numeric_only=True)
+        counts = {name: per_replication[name].to_numpy() for name in per_replication.columns}
+        indicators.extend(_gaps(counts, "recipients_{}", "sanctioned_{}"))
     return indicators
 
 
 def _profile_gaps(out: Path) -> list[tuple[str, Any, str]]:
-    """Who is sanctioned: share young / male / low-educated among the sanctioned minus among
-    all recipients (CHM: positive for all three)."""
+    """The profile gaps counted from the client-years, for runs whose municipality-years do
+    not carry the profile counts (written before the engine counted them)."""
     # DuckDB counts over the batch files in parallel, comparing dictionary codes; decoding a
     # national run's 70 million client-years to strings took longer than writing them.
     table = out / "client_years.parquet"
@@ -313,11 +319,24 @@ def _profile_gaps(out: Path) -> list[tuple[str, Any, str]]:
         values[reps] = counts[name]
         return values
 
-    all_n, s_n = per_replication("n"), per_replication("s")
+    names = ["n", "s", *(f"{who}_{trait}" for trait, _, _ in _TRAITS for who in ("all", "s"))]
+    by_name = {name: per_replication(name) for name in names}
+    return _gaps(
+        {"recipients": by_name["n"], "sanctioned": by_name["s"], **by_name}, "all_{}", "s_{}"
+    )
+
+
+def _gaps(
+    counts: dict[str, npt.NDArray[Any]], all_of: str, sanctioned_of: str
+) -> list[tuple[str, Any, str]]:
+    """Who is sanctioned: share young / male / low-educated among the sanctioned minus among
+    all recipients (CHM: positive for all three), per replication from client-year counts
+    (``counts[all_of.format(trait)]`` of all, ``counts[sanctioned_of.format(trait)]`` of the
+    sanctioned, over ``counts["recipients"]`` and ``counts["sanctioned"]``)."""
     gaps = []
     for trait, _, _ in _TRAITS:
-        share_all = ratio(per_replication(f"all_{trait}"), all_n)
-        share_s = ratio(per_replication(f"s_{trait}"), s_n)
+        share_all = ratio(counts[all_of.format(trait)], counts["recipients"])
+        share_s = ratio(counts[sanctioned_of.format(trait)], counts["sanctioned"])
         gaps.append(
             (
                 f"{trait}_share_gap",

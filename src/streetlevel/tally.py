@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BY_CATEGORY", "COUNTS", "Tally"]
+__all__ = ["BY_CATEGORY", "COUNTS", "PROFILE", "SANCTIONED_BIT", "Tally"]
 
 COUNTS = (
     "recipients",
@@ -39,6 +39,12 @@ COUNTS = (
 BY_CATEGORY = ("recipients", "sanctioned", "weeks_in_year")
 """Counts also kept per client category."""
 
+PROFILE = ("young", "male", "low_education")
+"""Traits whose shares among the sanctioned and among all recipients are compared (CHM: the
+sanctioned are younger, more often men and less educated). A client-year's profile code has
+bit ``i`` set for ``PROFILE[i]`` and bit ``len(PROFILE)`` when it was sanctioned."""
+SANCTIONED_BIT = len(PROFILE)
+
 
 class Tally:
     """Float64 counters of shape (replications, municipalities[, categories])."""
@@ -48,11 +54,32 @@ class Tally:
         self.categories = categories
         self.counts: dict[str, npt.NDArray[np.float64]] = {}
         self.by_category: dict[str, npt.NDArray[np.float64]] = {}
+        self.by_profile = np.zeros(0)
+        """Client-years per profile code (see :data:`PROFILE`), shape (..., 2 ** (traits + 1))."""
         self.reset()
 
     def reset(self) -> None:
         self.counts = {name: np.zeros(self.shape) for name in COUNTS}
         self.by_category = {name: np.zeros((*self.shape, self.categories)) for name in BY_CATEGORY}
+        self.by_profile = np.zeros((*self.shape, 2 ** (SANCTIONED_BIT + 1)))
+
+    def add_profile_at(self, key: npt.NDArray[np.intp], code: npt.NDArray[np.integer]) -> None:
+        """Count client-years per profile code at flat cells from :meth:`key`: one pass for
+        the six counts of :meth:`profile_counts`."""
+        k = self.by_profile.shape[-1]
+        counts = np.bincount(key * k + code, minlength=self.by_profile.size)
+        self.by_profile += counts.reshape(self.by_profile.shape)
+
+    def profile_counts(self) -> dict[str, npt.NDArray[np.float64]]:
+        """``recipients_<trait>`` and ``sanctioned_<trait>`` per (replication, municipality)."""
+        codes = np.arange(self.by_profile.shape[-1])
+        sanctioned = (codes >> SANCTIONED_BIT) & 1 == 1
+        out = {}
+        for bit, trait in enumerate(PROFILE):
+            has = (codes >> bit) & 1 == 1
+            out[f"recipients_{trait}"] = self.by_profile[..., has].sum(axis=-1)
+            out[f"sanctioned_{trait}"] = self.by_profile[..., has & sanctioned].sum(axis=-1)
+        return out
 
     def add(
         self,

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from streetlevel.records import DESTINATIONS
+from streetlevel.records import AGE_GROUPS, DESTINATIONS
 from streetlevel.state import Subset
+from streetlevel.tally import PROFILE, SANCTIONED_BIT
 
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
@@ -47,6 +48,9 @@ def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) ->
     tally.add_at("weeks_sanctioned", key, weeks_sanctioned)
     tally.add_at("weeks_offer", key, sub.take(st.y_weeks_offer))
     tally.add_at("amount_withheld", key, withheld)
+    age_group, male = sub.take(st.age_group), sub.take(st.male)
+    low_education = sub.take(st.low_education)
+    tally.add_profile_at(key, _profile_code(age_group, male, low_education, sanctioned))
     if exits:
         for code, name in enumerate(DESTINATIONS):
             tally.add_at(f"exits_{name}", key, destination == code)
@@ -63,9 +67,9 @@ def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) ->
             client_id=sub.take(st.client_id),
             municipality=muni,
             category=cat,
-            age_group=sub.take(st.age_group),
-            male=sub.take(st.male),
-            low_education=sub.take(st.low_education),
+            age_group=age_group,
+            male=male,
+            low_education=low_education,
             minority=sub.take(st.minority),
             problems=sub.take(st.problems),
             entered=sub.take(st.entry_week) >= sim.year * sim.weeks_per_year,
@@ -77,3 +81,18 @@ def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) ->
             amount_withheld=withheld,
             exit=destination,
         )
+
+
+def _profile_code(
+    age_group: npt.NDArray[np.integer],
+    male: npt.NDArray[np.bool_],
+    low_education: npt.NDArray[np.bool_],
+    sanctioned: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.intp]:
+    """Each client-year's profile code (:data:`streetlevel.tally.PROFILE`)."""
+    traits = (age_group == AGE_GROUPS.index("under 30"), male, low_education)
+    assert len(traits) == len(PROFILE)
+    code = sanctioned.astype(np.intp) << SANCTIONED_BIT
+    for bit, has in enumerate(traits):
+        code |= has.astype(np.intp) << bit
+    return code
