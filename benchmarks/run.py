@@ -31,8 +31,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from streetlevel import kernels
 from streetlevel.country import build_country
 from streetlevel.engine import Simulation
 from streetlevel.loading import load_scenario, with_values
@@ -96,6 +98,11 @@ def scaling_point(preset: str, clients: int, weeks: int, seed: int) -> dict[str,
     base = load_scenario(preset)
     national = build_country(base).n_slots
     scenario = with_values(base, {"scale.client_scale": clients / national}, "benchmark")
+    before_kernels = _peak_bytes()
+    # The compiled kernels are loaded before the baseline: Numba and LLVM take about 110 MB
+    # once per process, whatever the clients, which is not memory per client (at 10^6
+    # clients it would add 110 bytes to each). It is reported as kernels_mb.
+    kernels.flat_true(np.zeros(kernels.MIN_SIZE, dtype=bool))
     baseline = _peak_bytes()
     sim = Simulation(scenario, seed, [0])
     # The stepping is timed (as for the engine against the peer); memory includes the setup.
@@ -113,6 +120,7 @@ def scaling_point(preset: str, clients: int, weeks: int, seed: int) -> dict[str,
         "wall_seconds": round(wall, 3),
         "client_weeks_per_cpu_second": round(n * weeks / cpu),
         "peak_rss_mb": round(peak / 1e6, 1),
+        "kernels_mb": round((baseline - before_kernels) / 1e6, 1),
         "bytes_per_client": round((peak - baseline) / n, 1),
     }
 
