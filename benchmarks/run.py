@@ -40,19 +40,19 @@ from streetlevel.engine import Simulation
 from streetlevel.loading import load_scenario, with_values
 from streetlevel.records import write_text_atomic
 from streetlevel.reports import new_figure, save_png
-from streetlevel.run import default_batch_size
+from streetlevel.run import default_batch_size, plan_batches
 
 PEER = Path(__file__).parent / "peers" / "mesa_model.py"
 
 
 def engine_throughput(preset: str, replications: int, seed: int) -> tuple[float, int]:
-    """CPU seconds and client-weeks of the engine's stepping (whole runs, batched)."""
+    """CPU seconds and client-weeks of the engine's stepping (whole runs, batched as
+    ``streetlevel run`` batches them)."""
     scenario = load_scenario(preset)
     cpu, client_weeks = 0.0, 0
     slots = Simulation(scenario, seed, [0]).country.n_slots
-    batch = default_batch_size(slots)
-    for first in range(0, replications, batch):
-        reps = list(range(first, min(first + batch, replications)))
+    for batch in plan_batches(replications, default_batch_size(slots)):
+        reps = batch.replications
         sim = Simulation(scenario, seed, reps)
         started = time.process_time()
         sim.run()

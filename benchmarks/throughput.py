@@ -16,7 +16,7 @@ from pathlib import Path
 
 from streetlevel.engine import Simulation
 from streetlevel.loading import load_scenario
-from streetlevel.run import default_batch_size, run_scenario
+from streetlevel.run import default_batch_size, plan_batches, run_scenario
 
 
 def engine_only(preset: str, replications: int, seed: int) -> tuple[float, float, int]:
@@ -25,9 +25,8 @@ def engine_only(preset: str, replications: int, seed: int) -> tuple[float, float
     started, cpu = time.perf_counter(), time.process_time()
     client_weeks = 0
     sim = Simulation(scenario, seed, [0])
-    batch = default_batch_size(sim.country.n_slots)
-    for first in range(0, replications, batch):
-        reps = list(range(first, min(first + batch, replications)))
+    for batch in plan_batches(replications, default_batch_size(sim.country.n_slots)):
+        reps = batch.replications
         sim = Simulation(scenario, seed, reps)
         sim.run()
         client_weeks += sim.total_weeks * sim.country.n_slots * len(reps)
