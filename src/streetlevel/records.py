@@ -74,12 +74,19 @@ _NO_PARQUET_DICTIONARY = (
     "week",
     "client_id",
     "caseworker",
+    "weeks_on_benefit",
     "sanctions",
     "weeks_sanctioned",
     "absences",
     "amount_withheld",
 )
 _STATISTICS = ["replication", "year"]
+# Ids and durations as Parquet's DELTA_BINARY_PACKED rather than plain: 40 % of the time and
+# smaller files (client ids 43 instead of 106 ms and 12.6 instead of 14.2 MB for 5 million
+# events; caseworkers 25 instead of 64 ms, 4.1 instead of 6.5 MB). Every Parquet reader
+# (pyarrow, DuckDB, polars, Spark) decodes it; BYTE_STREAM_SPLIT, faster again, is not read
+# for integers by readers older than 2024.
+_DELTA = ("client_id", "caseworker", "weeks_on_benefit")
 
 
 def part_name(first: int, count: int) -> str:
@@ -184,6 +191,7 @@ def _parquet_writer(where: pa.NativeFile, schema: pa.Schema) -> pq.ParquetWriter
         compression="zstd",
         use_dictionary=dictionary,
         write_statistics=statistics,
+        column_encoding={name: "DELTA_BINARY_PACKED" for name in _DELTA if name in schema.names},
     )
 
 
