@@ -81,16 +81,6 @@ class Tally:
             out[f"sanctioned_{trait}"] = self.by_profile[..., has & sanctioned].sum(axis=-1)
         return out
 
-    def add(
-        self,
-        name: str,
-        rep: npt.NDArray[np.intp],
-        municipality: npt.NDArray[np.integer],
-        weights: npt.ArrayLike | None = None,
-    ) -> None:
-        """Add ``weights`` (default 1 each) at (rep, municipality) pairs."""
-        self.add_at(name, self.key(rep, municipality), weights)
-
     def key(
         self, rep: npt.NDArray[np.intp], municipality: npt.NDArray[np.integer]
     ) -> npt.NDArray[np.intp]:
@@ -104,16 +94,6 @@ class Tally:
         reps, ms = self.shape
         w = None if weights is None else np.asarray(weights, dtype=np.float64)
         self.counts[name] += np.bincount(key, w, minlength=reps * ms).reshape(self.shape)
-
-    def add_by_category(
-        self,
-        name: str,
-        rep: npt.NDArray[np.intp],
-        municipality: npt.NDArray[np.integer],
-        category: npt.NDArray[np.integer],
-        weights: npt.ArrayLike | None = None,
-    ) -> None:
-        self.add_by_category_at(name, self.key(rep, municipality), category, weights)
 
     def add_by_category_at(
         self,
