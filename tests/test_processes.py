@@ -17,6 +17,7 @@ from streetlevel.indicators import rank_within_regions
 from streetlevel.processes import attendance, exits, inflow, meetings, offers, routing, sanctions
 from streetlevel.records import OUTCOMES
 from streetlevel.state import NEVER, RECEIVING, SANCTIONED, Subset
+from streetlevel.tally import Cells
 from tests.conftest import simulation, small
 
 Z = 4.0
@@ -274,3 +275,33 @@ def test_inflow_refills_exits_with_new_clients() -> None:
         assert within((cats == k).mean(), share, n), k
     # Their year counters start at zero.
     assert np.all(st.y_sanctions[gone] == 0) and np.all(st.y_weeks_offer[gone] == 0)
+
+
+@given(
+    sizes=st.lists(st.integers(0, 4), min_size=1, max_size=12),
+    seed=st.integers(0, 2**16),
+    kind=st.sampled_from(["none", "bool", "int16", "float"]),
+)
+def test_cell_sums_are_bincounts(sizes: list[int], seed: int, kind: str) -> None:
+    """Sums over each cell's run of sorted clients: np.bincount's numbers, empty cells (first,
+    last, between) included."""
+    key = np.repeat(np.arange(len(sizes)), sizes).astype(np.intp)
+    rng = np.random.default_rng(seed)
+    weights: np.ndarray | None = {
+        "none": None,
+        "bool": rng.random(len(key)) < 0.5,
+        "int16": rng.integers(-3, 300, len(key)).astype(np.int16),
+        "float": rng.random(len(key)) * 1000.3,
+    }[kind]
+    got = Cells(key, len(sizes)).sums(weights)
+    want = np.bincount(key, None if weights is None else weights.astype(np.float64), len(sizes))
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_subsets_cells_are_sorted() -> None:
+    """Cells sums rely on it: slots are grouped by municipality, subsets sorted by slot."""
+    sim = simulation(small("denmark-2011", scale=0.05), replications=3)
+    sub = Subset.of(np.random.default_rng(2).random(sim.state.status.shape) < 0.3)
+    cells = sim.tally.cells(sub.rows, sim.slot_municipality[sub.cols])
+    assert len(cells.key) > 100 and np.all(np.diff(cells.key) >= 0)

@@ -35,30 +35,30 @@ def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) ->
     weeks_in_year = sim.week - sub.take(st.y_first_week) + 1
     withheld = weeks_sanctioned * sim.scenario.legislation.benefit.value + sub.take(st.y_withheld)
     sanctioned = sanctions > 0
-    key = tally.key(rows, muni)  # once for the many counts below (profiled)
-    tally.add_at("recipients", key)
-    tally.add_by_category_at("recipients", key, cat)
+    cells = tally.cells(rows, muni)  # once for the many counts below (profiled)
+    tally.add_at("recipients", cells)
+    tally.add_by_category_at("recipients", cells, cat)
     # Flags as weights rather than selections: boolean indexing mispredicts on random masks.
-    tally.add_at("sanctioned", key, sanctioned)
-    tally.add_by_category_at("sanctioned", key, cat, sanctioned)
-    tally.add_at("repeat_sanctioned", key, sanctions >= 2)
-    tally.add_at("sanctions", key, sanctions)
-    tally.add_at("weeks_in_year", key, weeks_in_year)
-    tally.add_by_category_at("weeks_in_year", key, cat, weeks_in_year)
-    tally.add_at("weeks_sanctioned", key, weeks_sanctioned)
-    tally.add_at("weeks_offer", key, sub.take(st.y_weeks_offer))
-    tally.add_at("amount_withheld", key, withheld)
+    tally.add_at("sanctioned", cells, sanctioned)
+    tally.add_by_category_at("sanctioned", cells, cat, sanctioned)
+    tally.add_at("repeat_sanctioned", cells, sanctions >= 2)
+    tally.add_at("sanctions", cells, sanctions)
+    tally.add_at("weeks_in_year", cells, weeks_in_year)
+    tally.add_by_category_at("weeks_in_year", cells, cat, weeks_in_year)
+    tally.add_at("weeks_sanctioned", cells, weeks_sanctioned)
+    tally.add_at("weeks_offer", cells, sub.take(st.y_weeks_offer))
+    tally.add_at("amount_withheld", cells, withheld)
     age_group, male = sub.take(st.age_group), sub.take(st.male)
     low_education = sub.take(st.low_education)
-    tally.add_profile_at(key, _profile_code(age_group, male, low_education, sanctioned))
+    tally.add_profile_at(cells, _profile_code(age_group, male, low_education, sanctioned))
     if exits:
         for code, name in enumerate(DESTINATIONS):
-            tally.add_at(f"exits_{name}", key, destination == code)
+            tally.add_at(f"exits_{name}", cells, destination == code)
         # Who leaves after a sanction this year, and to where (NAO 2016: as often without
         # work).
         for name in ("work", "unknown"):
             gone = sanctioned & (destination == DESTINATIONS.index(name))
-            tally.add_at(f"exits_{name}_sanctioned", key, gone)
+            tally.add_at(f"exits_{name}_sanctioned", cells, gone)
     if sim.recording:
         assert sim.recorder is not None
         sim.recorder.client_years(

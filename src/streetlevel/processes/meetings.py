@@ -41,6 +41,6 @@ def hold(sim: Simulation) -> None:
     meet.put(sim.obligated, True)
     meet.put(st.next_meeting, sim.week + sim.scenario.meetings.interval.value)
     on_time = ~was_late[at]
-    key = sim.tally.key(meet.rows, sim.slot_municipality[meet.cols])
-    sim.tally.add_at("meetings_timely", key, on_time)
-    sim.tally.add_at("meetings_late", key, ~on_time)
+    cells = sim.tally.cells(meet.rows, sim.slot_municipality[meet.cols])
+    sim.tally.add_at("meetings_timely", cells, on_time)
+    sim.tally.add_at("meetings_late", cells, ~on_time)

@@ -71,9 +71,9 @@ def decide(sim: Simulation) -> None:
     breach = ~accepted
     absent.put(st.y_absences, absent.take(st.y_absences) + 1)
     absent.put(st.breaches_total, absent.take(st.breaches_total) + breach)
-    key = sim.tally.key(rows, muni)
-    sim.tally.add_at("absences", key)
-    sim.tally.add_at("breaches", key, breach)
+    cells = sim.tally.cells(rows, muni)
+    sim.tally.add_at("absences", cells)
+    sim.tally.add_at("breaches", cells, breach)
     sim.new_sanctions = absent.select(sanction)
 
     if sim.recording:

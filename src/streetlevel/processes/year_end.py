@@ -34,12 +34,12 @@ def close_year(sim: Simulation) -> None:
     st, tally = sim.state, sim.tally
     alive = Subset.of(st.status != EXITED)
     client_years.close(sim, alive, np.full(len(alive), client_years.NO_EXIT))
-    key = tally.key(alive.rows, sim.slot_municipality[alive.cols])
-    tally.add_at("stock_end", key)
+    cells = tally.cells(alive.rows, sim.slot_municipality[alive.cols])
+    tally.add_at("stock_end", cells)
     weeks_on = sim.week - alive.take(st.entry_week) + 1
     for years in LONG_TERM_YEARS:
         # As weights, not a selection: a boolean selection of a million clients mispredicts.
-        tally.add_at(f"long_term_{years}y", key, weeks_on > years * sim.weeks_per_year)
+        tally.add_at(f"long_term_{years}y", cells, weeks_on > years * sim.weeks_per_year)
 
     table = municipality_year(sim)
     sim.yearly.append(table)
