@@ -30,7 +30,9 @@ def test_geometric_of_a_vanishing_p_saturates_as_numpy_does(p: float) -> None:
     assert np.all(fixed == np.iinfo(np.int64).max) and np.all(table == fixed)
 
 
-@pytest.mark.parametrize("table", [[0.0, 0.01, 0.2], [0.5, 0.01, 0.2], [0.3, 0.01, 1.0]])
+@pytest.mark.parametrize(
+    "table", [[0.0, 0.01, 0.2], [0.5, 0.01, 0.2], [0.3, 0.01, 1.0], [1.0, 0.01, 0.2]]
+)
 def test_geometric_of_a_table_is_numpys_geometric(table: list[float]) -> None:
     p = np.array(table)
     counts = np.array([3_000, 0, 5_000])

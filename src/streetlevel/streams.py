@@ -103,7 +103,8 @@ class Streams:
         p = table[used]
         if len(index) == 0 or not np.all((p > 0) & (p < _INVERSION_BELOW)):
             return self.geometric(table[index], counts)
-        log_q = np.array([math.log1p(-float(x)) if x > 0 else 1.0 for x in table])
+        # Only the probabilities used are below 1/3; the others' entries are never read.
+        log_q = np.array([math.log1p(-float(x)) if 0 < x < 1 else 1.0 for x in table])
         with np.errstate(over="ignore"):  # a vanishing p: saturated below, as NumPy does
             return _saturated(np.ceil(-self.exponential(counts) / log_q[index]))
 
