@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streetlevel.coefficients import spell_survival
+from streetlevel.kernels import flat_true
 from streetlevel.processes import attendance, exits
 from streetlevel.state import EXITED, NEVER, RECEIVING, Subset
 
@@ -123,8 +124,10 @@ def _steady_state_durations(
     elapsed = np.zeros(len(cat), dtype=np.int64)
     tail_hazard = np.ones(len(base))
     for k, h0 in enumerate(base):
-        members = cat == k
-        if h0 <= 0 or not members.any():
+        # Positions, not a boolean selection: a category's members are a random tenth to
+        # half of the stock, where boolean indexing mispredicts on every client.
+        members = flat_true(cat == k)
+        if h0 <= 0 or len(members) == 0:
             continue  # no exits, no steady state: such clients start new
         spell = spell_survival(float(h0), e, wpy)
         tail_hazard[k] = spell.tail_hazard
