@@ -56,9 +56,7 @@ def main() -> None:
         f"(CPU {cpu:.2f} s: {cw / cpu / 1e6:.1f} million per CPU-second)"
     )
     sim = Simulation(load_scenario(args.preset), args.seed, [0])
-    per_client = (
-        sim.state.nbytes() + sim.uniform.nbytes + sim.obligated.nbytes * 2
-    ) / sim.country.n_slots
+    per_client = (sim.state.nbytes() + sim.scratch_nbytes()) / sim.country.n_slots
     print(f"state       : {per_client:6.0f} bytes per client slot and replication")
     if args.record:
         seconds, cw = whole_run(args.preset, args.replications, args.seed)

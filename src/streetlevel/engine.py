@@ -152,6 +152,11 @@ class Simulation:
             **codes,
         )
 
+    def scratch_nbytes(self) -> int:
+        """Memory held by the week's scratch arrays: the shared uniform and the masks."""
+        scratch = (self.uniform, self.receiving, self.sanctioned, self.obligated)
+        return sum(a.nbytes for a in (*scratch, self.offer_active, self.leaving))
+
     def step(self) -> None:
         """Advance one week; close the year after its last week."""
         for process in WEEKLY:

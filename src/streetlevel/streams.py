@@ -21,7 +21,8 @@ __all__ = ["Streams"]
 F32 = npt.NDArray[np.float32]
 _INVERSION_BELOW = 0.333333333333333333333333
 """NumPy's geometric draws by inversion below this p, by search above (distributions.c)."""
-_INT64_LIMIT = 9.223372036854776e18
+_INT64_LIMIT = float(2**63)
+"""The first float beyond int64, where NumPy's geometric returns INT64_MAX instead."""
 
 
 class Streams:

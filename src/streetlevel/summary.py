@@ -25,6 +25,7 @@ from streetlevel.errors import StreetlevelError
 from streetlevel.indicators import LONG_TERM_YEARS, ratio, sanction_rate
 from streetlevel.loading import load_scenario
 from streetlevel.records import AGE_GROUPS
+from streetlevel.tally import PROFILE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -151,7 +152,7 @@ def summarize(out: Path) -> Summary:
         Indicator(name, *interval(values), description)
         for name, values, description in [
             *replication_indicators(my, scenario),
-            *([] if "recipients_young" in my.columns else _profile_gaps(out)),
+            *([] if _has_profile_counts(my) else _profile_gaps(out)),
         ]
     ]
     return Summary(
@@ -281,12 +282,16 @@ def replication_indicators(
         my.groupby("replication")["management_strictness"].mean(),
         "management strictness, mean over municipalities and years",
     )
-    if all(f"recipients_{trait}" in my.columns for trait, _, _ in _TRAITS):
-        # Runs written since the engine counts the profile; older ones: _profile_gaps.
+    if _has_profile_counts(my):
         per_replication = my.groupby("replication").sum(numeric_only=True)
-        counts = {name: per_replication[name].to_numpy() for name in per_replication.columns}
-        indicators.extend(_gaps(counts, "recipients_{}", "sanctioned_{}"))
+        indicators.extend(_gaps({name: per_replication[name].to_numpy() for name in _COUNTED}))
     return indicators
+
+
+def _has_profile_counts(my: pd.DataFrame) -> bool:
+    """Whether the municipality-years carry the profile counts (runs written before the engine
+    counted them have not: their gaps are counted from the client-years, _profile_gaps)."""
+    return all(name in my.columns for name in _COUNTED)
 
 
 def _profile_gaps(out: Path) -> list[tuple[str, Any, str]]:
@@ -300,10 +305,12 @@ def _profile_gaps(out: Path) -> list[tuple[str, Any, str]]:
     counts = (
         duckdb.connect()
         .execute(
-            "SELECT replication, count(*) AS n, count(*) FILTER (sanctions > 0) AS s, "
+            # The names of the municipality-years' profile counts (_COUNTED).
+            "SELECT replication, count(*) AS recipients, "
+            "count(*) FILTER (sanctions > 0) AS sanctioned, "
             + ", ".join(
-                f"count(*) FILTER ({column} = ?) AS all_{trait}, "
-                f"count(*) FILTER ({column} = ? AND sanctions > 0) AS s_{trait}"
+                f"count(*) FILTER ({column} = ?) AS recipients_{trait}, "
+                f"count(*) FILTER ({column} = ? AND sanctions > 0) AS sanctioned_{trait}"
                 for trait, column, _ in _TRAITS
             )
             + " FROM read_parquet(?) GROUP BY replication ORDER BY replication",
@@ -319,24 +326,17 @@ def _profile_gaps(out: Path) -> list[tuple[str, Any, str]]:
         values[reps] = counts[name]
         return values
 
-    names = ["n", "s", *(f"{who}_{trait}" for trait, _, _ in _TRAITS for who in ("all", "s"))]
-    by_name = {name: per_replication(name) for name in names}
-    return _gaps(
-        {"recipients": by_name["n"], "sanctioned": by_name["s"], **by_name}, "all_{}", "s_{}"
-    )
+    return _gaps({name: per_replication(name) for name in _COUNTED})
 
 
-def _gaps(
-    counts: dict[str, npt.NDArray[Any]], all_of: str, sanctioned_of: str
-) -> list[tuple[str, Any, str]]:
+def _gaps(counts: dict[str, npt.NDArray[Any]]) -> list[tuple[str, Any, str]]:
     """Who is sanctioned: share young / male / low-educated among the sanctioned minus among
-    all recipients (CHM: positive for all three), per replication from client-year counts
-    (``counts[all_of.format(trait)]`` of all, ``counts[sanctioned_of.format(trait)]`` of the
-    sanctioned, over ``counts["recipients"]`` and ``counts["sanctioned"]``)."""
+    all recipients (CHM: positive for all three), per replication from the client-year counts
+    named as in :data:`_COUNTED`."""
     gaps = []
     for trait, _, _ in _TRAITS:
-        share_all = ratio(counts[all_of.format(trait)], counts["recipients"])
-        share_s = ratio(counts[sanctioned_of.format(trait)], counts["sanctioned"])
+        share_all = ratio(counts[f"recipients_{trait}"], counts["recipients"])
+        share_s = ratio(counts[f"sanctioned_{trait}"], counts["sanctioned"])
         gaps.append(
             (
                 f"{trait}_share_gap",
@@ -352,3 +352,10 @@ _TRAITS = (
     ("male", "sex", "male"),
     ("low_education", "education", "low"),
 )
+assert tuple(trait for trait, _, _ in _TRAITS) == PROFILE  # the engine counts the same traits
+_COUNTED = (
+    "recipients",
+    "sanctioned",
+    *(f"{who}_{trait}" for trait in PROFILE for who in ("recipients", "sanctioned")),
+)
+"""The client-year counts the profile gaps are computed from, per replication."""

@@ -53,15 +53,18 @@ def base_logit(
 
 def probability(
     sim: Simulation,
-    sub: Subset,
+    sub: Subset | None,
     logit: npt.NDArray[np.float32],
     sanctioned_before: npt.NDArray[np.bool_] | None,
 ) -> npt.NDArray[np.float64]:
-    """The weekly absence probability of ``sub``, from its cached ``logit`` and whether it
-    was sanctioned before (``None``: none was, as for new clients)."""
+    """The weekly absence probability of ``sub`` (``None``: every slot), from its cached
+    ``logit`` and whether it was sanctioned before (``None``: none was, as for new clients)."""
     a = sim.scenario.attendance
-    muni = sim.slot_municipality[sub.cols]
-    risk = sim.perceived_risk.reshape(-1)[sub.rows * sim.perceived_risk.shape[1] + muni]
+    if sub is None:
+        risk = sim.perceived_risk[:, sim.slot_municipality]
+    else:
+        muni = sim.slot_municipality[sub.cols]
+        risk = sim.perceived_risk.reshape(-1)[sub.rows * sim.perceived_risk.shape[1] + muni]
     p = logistic(logit + a.perceived_risk.value * risk)
     if sanctioned_before is not None:
         p *= np.where(sanctioned_before, 1.0 - a.repeat_reduction.value, 1.0)
@@ -70,15 +73,12 @@ def probability(
 
 def refresh(sim: Simulation, sub: Subset | None = None) -> None:
     """Recompute the cached weekly absence probability of ``sub`` (default: everyone)."""
-    st, a = sim.state, sim.scenario.attendance
+    st = sim.state
     if sub is None:
-        risk = sim.perceived_risk[:, sim.slot_municipality]
-        p = logistic(st.absence_logit + a.perceived_risk.value * risk)
-        p *= np.where(st.sanctions_total > 0, 1.0 - a.repeat_reduction.value, 1.0)
-        st.p_absence[:] = p
-        return
-    logit, before = sub.take(st.absence_logit), sub.take(st.sanctions_total) > 0
-    sub.put(st.p_absence, probability(sim, sub, logit, before))
+        st.p_absence[:] = probability(sim, None, st.absence_logit, st.sanctions_total > 0)
+    else:
+        logit, before = sub.take(st.absence_logit), sub.take(st.sanctions_total) > 0
+        sub.put(st.p_absence, probability(sim, sub, logit, before))
 
 
 def attend(sim: Simulation) -> None:

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from streetlevel.records import AGE_GROUPS, DESTINATIONS
 from streetlevel.state import Subset
-from streetlevel.tally import PROFILE, SANCTIONED_BIT
+from streetlevel.tally import PROFILE, SANCTIONED_BIT, Cells
 
 if TYPE_CHECKING:
     from streetlevel.engine import Simulation
@@ -23,10 +23,12 @@ __all__ = ["NO_EXIT", "close"]
 NO_EXIT = -1
 
 
-def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) -> None:
-    """Close the client-years of ``sub``; ``destination`` is an exit code or ``NO_EXIT``."""
+def close(
+    sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer] | None = None
+) -> Cells:
+    """Close the client-years of ``sub``: at their exits (``destination``, an exit code each)
+    or at the end of the year (``None``). Returns their tally cells, for further counts."""
     st, tally = sim.state, sim.tally
-    exits = bool(np.any(destination != NO_EXIT))  # none at the end of a year
     rows = sub.rows
     muni = sim.slot_municipality[sub.cols]
     cat = sub.take(st.category)
@@ -51,7 +53,7 @@ def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) ->
     age_group, male = sub.take(st.age_group), sub.take(st.male)
     low_education = sub.take(st.low_education)
     tally.add_profile_at(cells, _profile_code(age_group, male, low_education, sanctioned))
-    if exits:
+    if destination is not None:
         for code, name in enumerate(DESTINATIONS):
             tally.add_at(f"exits_{name}", cells, destination == code)
         # Who leaves after a sanction this year, and to where (NAO 2016: as often without
@@ -79,8 +81,9 @@ def close(sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer]) ->
             weeks_sanctioned=weeks_sanctioned,
             absences=sub.take(st.y_absences),
             amount_withheld=withheld,
-            exit=destination,
+            exit=NO_EXIT if destination is None else destination,
         )
+    return cells
 
 
 def _profile_code(

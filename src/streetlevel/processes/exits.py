@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["hazards", "leave", "refresh", "threshold"]
 
 
-def _years_on(sim: Simulation, entry: npt.NDArray[np.integer], now: bool) -> npt.NDArray[np.int64]:
+def _years_on(
+    sim: Simulation, entry: npt.NDArray[np.integer] | int, now: bool
+) -> npt.NDArray[np.int64]:
     """Whole years on benefit since ``entry``, counted ``now`` (at a refresh) or as the last
     refresh counted them: at the last year end, or at entry for clients who entered since (or
     at week 0)."""
@@ -43,7 +45,7 @@ def _years_on(sim: Simulation, entry: npt.NDArray[np.integer], now: bool) -> npt
 
 
 def threshold(
-    sim: Simulation, category: npt.NDArray[np.integer], entry: npt.NDArray[np.integer]
+    sim: Simulation, category: npt.NDArray[np.integer], entry: npt.NDArray[np.integer] | int
 ) -> npt.NDArray[np.float64]:
     """1 - the weekly exit hazard with no recent sanction, for clients of ``category`` on
     benefit since ``entry``, counted now."""

@@ -87,8 +87,7 @@ def _new_clients(sim: Simulation, sub: Subset, initial: bool) -> None:
     del age, male, low_education, problems, motivation
     sub.put(st.p_absence, attendance.probability(sim, sub, logit.astype(np.float32), None))
     del logit
-    entry_weeks = np.asarray(entry if initial else np.full(n, week), dtype=np.int32)
-    sub.put(st.exit_threshold, exits.threshold(sim, cat, entry_weeks))
+    sub.put(st.exit_threshold, exits.threshold(sim, cat, entry))
 
 
 def _first_offer(sim: Simulation, sub: Subset, cat: npt.NDArray[np.intp], initial: bool) -> None:

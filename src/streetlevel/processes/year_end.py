@@ -33,8 +33,7 @@ def close_year(sim: Simulation) -> None:
     """Close the year: client-years, indicators, ranking, pressure, perceived risk."""
     st, tally = sim.state, sim.tally
     alive = Subset.of(st.status != EXITED)
-    client_years.close(sim, alive, np.full(len(alive), client_years.NO_EXIT))
-    cells = tally.cells(alive.rows, sim.slot_municipality[alive.cols])
+    cells = client_years.close(sim, alive)
     tally.add_at("stock_end", cells)
     weeks_on = sim.week - alive.take(st.entry_week) + 1
     for years in LONG_TERM_YEARS:
