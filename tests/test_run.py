@@ -199,6 +199,43 @@ def test_a_run_written_before_the_profile_counts_still_reads(
     assert any(i.name == "young_share_gap" for i in b.indicators)
 
 
+# The columns a value can be missing from: an absence's decision, an exit's destination.
+MAY_BE_NULL = {
+    "events": {"obligation", "route", "decider", "outcome", "destination"}
+    | {"legitimate", "documented"},
+    "client_years": {"exit"},
+    "municipality_years": set(),
+}
+
+
+def test_columns_are_required_unless_they_can_be_missing(tmp_path: Path, tiny: Scenario) -> None:
+    """Parquet ``required`` columns (no definition levels) where a value is never missing,
+    and nulls exactly where a field does not apply to the row."""
+    out = run_scenario(tiny, seed=3, replications=2, out=tmp_path / "r").out
+    for name in TABLES:
+        files = sorted((out / f"{name}.parquet").iterdir())
+        schema = pq.ParquetFile(files[0]).schema
+        optional = {
+            schema.column(i).name
+            for i in range(len(schema))
+            if schema.column(i).max_definition_level > 0
+        }
+        assert optional == MAY_BE_NULL[name], name
+    events = pq.read_table(out / "events.parquet").to_pandas()
+    absence = events["event"] == "absence"
+    other = ~absence & (events["event"] != "placement")  # a placement has an outcome too
+    assert absence.any() and other.any()
+    for column in ("obligation", "route", "decider", "outcome", "legitimate", "documented"):
+        assert events.loc[absence, column].notna().all(), column
+        assert events.loc[other, column].isna().all(), column
+    assert events["legitimate"][absence].isin([True, False]).all()
+    assert (events["destination"].notna() == (events["event"] == "exit")).all()
+    years = pq.read_table(out / "client_years.parquet").to_pandas()
+    assert years["exit"].isna().any() and years["exit"].notna().any()
+    for flag in ("minority", "problems", "entered"):
+        assert years[flag].dtype == bool and years[flag].any() and not years[flag].all(), flag
+
+
 def test_output_directory_is_not_overwritten(tmp_path: Path, tiny: Scenario) -> None:
     run_scenario(tiny, seed=1, replications=1, out=tmp_path / "run")
     with pytest.raises(OutputExistsError, match="already holds results"):
