@@ -16,7 +16,7 @@ from streetlevel.engine import Simulation
 from streetlevel.indicators import rank_within_regions
 from streetlevel.processes import attendance, exits, inflow, meetings, offers, routing, sanctions
 from streetlevel.records import OUTCOMES
-from streetlevel.state import NEVER, RECEIVING, SANCTIONED, Subset
+from streetlevel.state import EXITED, NEVER, RECEIVING, SANCTIONED, Subset
 from streetlevel.tally import Cells
 from tests.conftest import simulation, small
 
@@ -259,7 +259,8 @@ def test_inflow_refills_exits_with_new_clients() -> None:
     before = st.client_id.copy()
     gone = np.zeros(st.status.shape, dtype=bool)
     gone[:, ::3] = True
-    st.status[gone] = 2  # EXITED
+    st.status[gone] = EXITED
+    sim.exited = Subset.of(gone)  # as exits leave them
     inflow.refill(sim)
     assert np.all(st.status[gone] == RECEIVING)
     assert np.all(st.entry_week[gone] == sim.week)
@@ -275,6 +276,21 @@ def test_inflow_refills_exits_with_new_clients() -> None:
         assert within((cats == k).mean(), share, n), k
     # Their year counters start at zero.
     assert np.all(st.y_sanctions[gone] == 0) and np.all(st.y_weeks_offer[gone] == 0)
+
+
+def test_the_exited_slots_are_those_inflow_refills() -> None:
+    """Exits hand their slots to next week's inflow: exactly the clients whose status they
+    set to exited, and no others."""
+    sim = simulation(small("denmark-2011", scale=0.2), replications=2)
+    last_week = np.zeros(sim.state.status.shape, dtype=bool)
+    for _ in range(6):
+        before = sim.state.client_id.copy()
+        sim.step()
+        # New clients this week in exactly the slots exits left last week.
+        assert np.array_equal(sim.state.client_id != before, last_week)
+        last_week = sim.state.status == EXITED
+        assert last_week.any()
+        assert np.array_equal(sim.exited.flat, np.flatnonzero(last_week))
 
 
 @given(

@@ -110,6 +110,8 @@ class Simulation:
         """Who leaves this week (set by exits)."""
         self.absent = Subset.of(np.zeros((reps, slots), dtype=bool))
         """This week's absences (set by attendance)."""
+        self.exited = self.absent
+        """The slots this week's exits left (set by exits), which next week's inflow fills."""
         self.new_sanctions = self.absent
         """This week's sanctions to impose (set by routing)."""
         inflow.populate(self)

@@ -103,6 +103,7 @@ def leave(sim: Simulation) -> None:
         total = np.minimum(hazards(sim, sp).sum(axis=1), 1.0)
         sp.put(leaving, sp.take(u) >= 1.0 - total)
     gone = Subset.of(leaving)
+    sim.exited = gone
     if len(gone) == 0:
         return
     h = hazards(sim, gone)
