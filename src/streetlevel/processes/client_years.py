@@ -24,14 +24,18 @@ NO_EXIT = -1
 
 
 def close(
-    sim: Simulation, sub: Subset, destination: npt.NDArray[np.integer] | None = None
+    sim: Simulation,
+    sub: Subset,
+    destination: npt.NDArray[np.integer] | None = None,
+    category: npt.NDArray[np.integer] | None = None,
 ) -> Cells:
     """Close the client-years of ``sub``: at their exits (``destination``, an exit code each)
-    or at the end of the year (``None``). Returns their tally cells, for further counts."""
+    or at the end of the year (``None``). ``category`` is theirs, when the caller has it.
+    Returns their tally cells, for further counts."""
     st, tally = sim.state, sim.tally
     rows = sub.rows
     muni = sim.slot_municipality[sub.cols]
-    cat = sub.take(st.category)
+    cat = sub.take(st.category) if category is None else category
     sanctions = sub.take(st.y_sanctions)
     weeks_sanctioned = sub.take(st.y_weeks_sanctioned)
     weeks_in_year = sim.week - sub.take(st.y_first_week) + 1

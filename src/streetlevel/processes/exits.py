@@ -65,14 +65,22 @@ def refresh(sim: Simulation, sub: Subset | None = None) -> None:
 def hazards(sim: Simulation, sub: Subset) -> npt.NDArray[np.float64]:
     """This week's hazards (clients x [work, other, unknown]), sanction effects included."""
     st, e = sim.state, sim.scenario.exits
-    # The same years as the cached threshold, so a sanction changes nothing but its effects.
-    factor = duration_factor(e, _years_on(sim, sub.take(st.entry_week), now=False))
-    h = sim.coef.exit_rates[sub.take(st.category)] * factor[:, None]
+    h = _rates(sim, sub.take(st.category), sub.take(st.entry_week))
     since = sim.week - sub.take(st.last_sanction).astype(np.int64)
     fade = np.clip(1.0 - since / e.post_effect_weeks.value, 0.0, 1.0)
     h[:, 0] *= 1.0 + e.post_effect.value * fade
     h[:, 2] *= np.where(sub.take(st.status) == SANCTIONED, e.unknown_while_sanctioned.value, 1.0)
     return np.asarray(np.clip(h, 0.0, 1.0), dtype=np.float64)
+
+
+def _rates(
+    sim: Simulation, category: npt.NDArray[np.integer], entry: npt.NDArray[np.integer]
+) -> npt.NDArray[np.float64]:
+    """The hazards with no sanction effects, before clipping."""
+    # The same years as the cached threshold, so a sanction changes nothing but its effects.
+    factor = duration_factor(sim.scenario.exits, _years_on(sim, entry, now=False))
+    rates: npt.NDArray[np.float64] = sim.coef.exit_rates[category] * factor[:, None]
+    return rates
 
 
 def _candidates(sim: Simulation) -> Subset:
@@ -100,13 +108,20 @@ def leave(sim: Simulation) -> None:
     leaving = sim.leaving
     sp = _candidates(sim)
     if len(sp):
-        total = np.minimum(hazards(sim, sp).sum(axis=1), 1.0)
-        sp.put(leaving, sp.take(u) >= 1.0 - total)
+        h_sp = hazards(sim, sp)
+        sp_leave = sp.take(u) >= 1.0 - np.minimum(h_sp.sum(axis=1), 1.0)
+        sp.put(leaving, sp_leave)
     gone = Subset.of(leaving)
     sim.exited = gone
     if len(gone) == 0:
         return
-    h = hazards(sim, gone)
+    # Most leave at their cached threshold, with no sanction effects: their hazards are the
+    # rates alone (the effects multiply by exactly 1), and the few others' are those just
+    # computed (a tenth of the exits' time).
+    category = gone.take(st.category)
+    h = np.clip(_rates(sim, category, gone.take(st.entry_week)), 0.0, 1.0)
+    if len(sp) and sp_leave.any():
+        h[np.searchsorted(gone.flat, sp.flat[sp_leave])] = h_sp[sp_leave]
     # The running sums of the three hazards, as np.cumsum and np.sum add them, without their
     # per-row loops over an axis of three (a tenth of the exits' time).
     work, work_other = h[:, 0], h[:, 0] + h[:, 1]
@@ -114,7 +129,7 @@ def leave(sim: Simulation) -> None:
     v = sim.streams.uniform(gone.counts) * total
     below = (v >= work).astype(np.int64) + (v >= work_other) + (v >= total)
     destination = np.minimum(below, len(DESTINATIONS) - 1)
-    client_years.close(sim, gone, destination)
+    client_years.close(sim, gone, destination, category)
     if sim.recording:
         sim.record_events("exit", gone, destination=destination)
     gone.put(st.status, EXITED)
