@@ -41,7 +41,11 @@ def decide(sim: Simulation) -> None:
     u = sim.streams.uniform(absent.counts * DRAWS_PER_ABSENCE).reshape(-1, DRAWS_PER_ABSENCE)
     problems = absent.take(st.problems)
     lr = s.legitimate_reason
-    legitimate = u[:, 0] < logistic(lr.intercept.value + lr.problems.value * problems)
+    # Probabilities that take few values are computed once per value and looked up: NumPy's
+    # exp gives each element the same result wherever it stands in an array (checked), so
+    # these are the numbers computed per absence, at a fifth of the time.
+    p_legitimate = logistic(lr.intercept.value + lr.problems.value * np.array([False, True]))
+    legitimate = u[:, 0] < p_legitimate[problems.view(np.int8)]
     documented = legitimate & (u[:, 1] < lr.documented.value)
     rows = absent.rows
     muni = sim.slot_municipality[absent.cols]
@@ -50,8 +54,10 @@ def decide(sim: Simulation) -> None:
     accepted = np.where(to_office, documented, legitimate)
 
     # Flat gathers from the (replications x municipalities / caseworkers) arrays: half the time
-    # of (row, column) indexing at 40,000 absences a week (profiled).
-    strict = sim.strictness.reshape(-1)[rows * sim.strictness.shape[1] + muni]
+    # of (row, column) indexing at 40,000 absences a week (profiled). The tally's cells are
+    # the flat (replication, municipality) indices.
+    cells = sim.tally.cells(rows, muni)
+    strict = sim.strictness.reshape(-1)[cells.key]
     cw = absent.take(st.caseworker)
     at_cw = rows * sim.workforce.n_caseworkers + cw
     first = absent.take(st.breaches_total) == 0
@@ -65,13 +71,13 @@ def decide(sim: Simulation) -> None:
         + b.overloaded.value * sim.workforce.overloaded.reshape(-1)[at_cw]
         + b.first_breach.value * first
     )
-    p_office = logistic(c.intercept.value + c.management_strictness.value * strict)
+    p_office = logistic(c.intercept.value + c.management_strictness.value * sim.strictness)
+    p_office = p_office.reshape(-1)[cells.key]
     sanction = ~accepted & (u[:, 2] < np.where(to_office, p_office, p_caseworker))
 
     breach = ~accepted
     absent.put(st.y_absences, absent.take(st.y_absences) + 1)
     absent.put(st.breaches_total, absent.take(st.breaches_total) + breach)
-    cells = sim.tally.cells(rows, muni)
     sim.tally.add_at("absences", cells)
     sim.tally.add_at("breaches", cells, breach)
     sim.new_sanctions = absent.select(sanction)
