@@ -321,3 +321,17 @@ def test_a_subsets_cells_are_sorted() -> None:
     sub = Subset.of(np.random.default_rng(2).random(sim.state.status.shape) < 0.3)
     cells = sim.tally.cells(sub.rows, sim.slot_municipality[sub.cols])
     assert len(cells.key) > 100 and np.all(np.diff(cells.key) >= 0)
+
+
+@given(
+    values=st.lists(st.floats(-30, 30), min_size=1, max_size=9),
+    seed=st.integers(0, 2**16),
+)
+def test_looked_up_probabilities_are_those_computed_per_element(
+    values: list[float], seed: int
+) -> None:
+    """Routing looks up probabilities that take few values: NumPy's exp must give an element
+    the same result in a short table as anywhere in a long array (SIMD body or tail)."""
+    table = np.array(values)
+    at = np.random.default_rng(seed).integers(0, len(table), 1001)
+    assert np.array_equal(logistic(table)[at], logistic(table[at]))
