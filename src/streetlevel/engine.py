@@ -139,8 +139,17 @@ class Simulation:
     def total_weeks(self) -> int:
         return self.total_years * self.weeks_per_year
 
-    def record_events(self, kind: str, sub: Subset, **codes: npt.NDArray[Any]) -> None:
-        """Record events of one kind for the clients of ``sub``."""
+    def record_events(
+        self,
+        kind: str,
+        sub: Subset,
+        *,
+        municipality: npt.NDArray[np.integer] | None = None,
+        caseworker: npt.NDArray[np.integer] | None = None,
+        **codes: npt.NDArray[Any],
+    ) -> None:
+        """Record events of one kind for the clients of ``sub``; their ``municipality`` and
+        ``caseworker``, when the caller has gathered them already."""
         assert self.recorder is not None
         st = self.state
         self.recorder.events(
@@ -149,8 +158,8 @@ class Simulation:
             year=self.calendar_year,
             week=self.week_of_year + 1,
             client_id=sub.take(st.client_id),
-            municipality=self.slot_municipality[sub.cols],
-            caseworker=sub.take(st.caseworker),
+            municipality=self.slot_municipality[sub.cols] if municipality is None else municipality,
+            caseworker=sub.take(st.caseworker) if caseworker is None else caseworker,
             **codes,
         )
 
