@@ -335,3 +335,19 @@ def test_looked_up_probabilities_are_those_computed_per_element(
     table = np.array(values)
     at = np.random.default_rng(seed).integers(0, len(table), 1001)
     assert np.array_equal(logistic(table)[at], logistic(table[at]))
+
+
+@given(
+    shares=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8).filter(lambda s: sum(s) > 0),
+    seed=st.integers(0, 2**16),
+)
+def test_categories_are_those_of_a_search_of_the_cumulative_shares(
+    shares: list[float], seed: int
+) -> None:
+    """A new client's category is the number of cumulative shares its draw reaches, as
+    ``np.searchsorted`` finds it, at every edge (zero shares, draws on an edge or past all)."""
+    cumulative = np.cumsum(np.array(shares) / sum(shares))
+    u = np.random.default_rng(seed).random(500)
+    u = np.concatenate([u, cumulative, [0.0, 1.0, np.nextafter(1.0, 0.0)]])
+    expected = np.minimum(np.searchsorted(cumulative, u, side="right"), len(shares) - 1)
+    assert np.array_equal(inflow._category(cumulative, u), expected)

@@ -43,7 +43,7 @@ def _new_clients(sim: Simulation, sub: Subset, initial: bool) -> None:
     n = len(sub)
     u = sim.streams.uniform(sub.counts * ATTRIBUTE_DRAWS).reshape(n, ATTRIBUTE_DRAWS)
     shares = coef.stock_share if initial else coef.inflow_share
-    cat = np.minimum(np.searchsorted(np.cumsum(shares), u[:, 0], side="right"), len(shares) - 1)
+    cat = _category(np.cumsum(shares), u[:, 0])
     c = s.clients
     age = np.where(
         u[:, 1] < c.age_under_30.value, 0, np.where(u[:, 1] < 1 - c.age_50_plus.value, 1, 2)
@@ -140,6 +140,22 @@ def _steady_state_durations(
     # been on benefit "forever" (NEVER weeks), which keeps week arithmetic inside int32.
     elapsed = np.minimum(np.where(in_tail, head_weeks + extra, elapsed), NEVER)
     return np.asarray(elapsed, dtype=np.int64)
+
+
+def _category(
+    cumulative: npt.NDArray[np.float64], u: npt.NDArray[np.float64]
+) -> npt.NDArray[np.intp]:
+    """The category of each uniform draw: the number of cumulative shares it reaches (the last
+    category for a draw at or beyond the total, which rounding can leave below one).
+
+    ``np.searchsorted(cumulative, u, side="right")``, clipped to the last category, gives the
+    same; a binary search per draw mispredicts its branches, while a comparison per category
+    is vectorised (a tenth of the time for a few categories).
+    """
+    cat = np.zeros(len(u), dtype=np.intp)
+    for edge in cumulative[:-1]:
+        cat += u >= edge
+    return cat
 
 
 def _rank_within(sub: Subset) -> npt.NDArray[np.int64]:
