@@ -67,6 +67,7 @@ def close(
             tally.add_at(f"exits_{name}_sanctioned", cells, gone)
     if sim.recording:
         assert sim.recorder is not None
+        entry = sub.take(st.entry_week)
         sim.recorder.client_years(
             replication=sim.replication_numbers[rows],
             year=sim.calendar_year,
@@ -78,8 +79,8 @@ def close(
             low_education=low_education,
             minority=sub.take(st.minority),
             problems=sub.take(st.problems),
-            entered=sub.take(st.entry_week) >= sim.year * sim.weeks_per_year,
-            weeks_on_benefit=sim.week - sub.take(st.entry_week) + 1,
+            entered=entry >= sim.year * sim.weeks_per_year,
+            weeks_on_benefit=sim.week - entry + 1,
             weeks_in_year=weeks_in_year,
             sanctions=sanctions,
             weeks_sanctioned=weeks_sanctioned,
