@@ -434,3 +434,39 @@ def test_any_valid_scenario_runs(data: dict[str, object], seed: int) -> None:
             table["sanctioned"][measured] / table["recipient_years"][measured],
         )
     assert np.all(np.isin(sim.state.status, [0, 1, 2]))
+
+
+def test_counts_by_category_and_profile_are_those_of_the_client_years(
+    tmp_path: Path, tiny: Scenario
+) -> None:
+    """The municipality-years' counts per category and per profile trait, tallied by the
+    engine as client-years close, count the rows of the client-years table."""
+    out = run_scenario(tiny, seed=8, replications=2, out=tmp_path / "r").out
+    years = pq.read_table(out / "client_years.parquet").to_pandas()
+    my = pq.read_table(out / "municipality_years.parquet").to_pandas()
+    keys = ["replication", "year", "municipality"]
+    years["municipality"] = years["municipality"].astype(str)
+    my["municipality"] = my["municipality"].astype(str)
+    years["sanctioned"] = years["sanctions"] > 0
+    years["young"] = years["age_group"] == "under 30"
+    years["male"] = years["sex"] == "male"
+    years["low_education"] = years["education"] == "low"
+    names = [c.name for c in tiny.categories]
+    expected = {}
+    for k, name in enumerate(names, start=1):
+        of = years[years["category"] == name]
+        expected[f"recipients_category_{k}"] = of.groupby(keys).size()
+        expected[f"sanctioned_category_{k}"] = of.groupby(keys)["sanctioned"].sum()
+        weeks = of.groupby(keys)["weeks_in_year"].sum()
+        expected[f"recipient_years_category_{k}"] = weeks / tiny.time.weeks_per_year.value
+    for trait in ("young", "male", "low_education"):
+        expected[f"recipients_{trait}"] = years.groupby(keys)[trait].sum()
+        expected[f"sanctioned_{trait}"] = (
+            (years[trait] & years["sanctioned"]).groupby([years[k] for k in keys]).sum()
+        )
+    table = my.set_index(keys)
+    assert (table["recipients_category_1"] > 0).any()
+    for column, counts in expected.items():
+        got = table[column]
+        want = counts.reindex(got.index, fill_value=0)
+        np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-12, err_msg=column)

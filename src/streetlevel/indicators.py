@@ -115,13 +115,14 @@ def municipality_year(sim: Simulation) -> dict[str, npt.NDArray[Any]]:
     cols["recipient_years"] = c["weeks_in_year"].ravel() / wpy
     cols["sanction_rate"] = rate.ravel()
     cols["repeat_share"] = ratio(c["repeat_sanctioned"], c["sanctioned"]).ravel()
-    k_rates = sanction_rate(t.by_category["sanctioned"], t.by_category["weeks_in_year"], wpy)
+    by_category = t.category_counts()
+    k_rates = sanction_rate(by_category["sanctioned"], by_category["weeks_in_year"], wpy)
     for k in range(t.categories):
-        cols[f"recipients_category_{k + 1}"] = t.by_category["recipients"][..., k].ravel()
+        cols[f"recipients_category_{k + 1}"] = by_category["recipients"][..., k].ravel()
         cols[f"recipient_years_category_{k + 1}"] = (
-            t.by_category["weeks_in_year"][..., k].ravel() / wpy
+            by_category["weeks_in_year"][..., k].ravel() / wpy
         )
-        cols[f"sanctioned_category_{k + 1}"] = t.by_category["sanctioned"][..., k].ravel()
+        cols[f"sanctioned_category_{k + 1}"] = by_category["sanctioned"][..., k].ravel()
         cols[f"sanction_rate_category_{k + 1}"] = k_rates[..., k].ravel()
     for name, values in t.profile_counts().items():
         cols[name] = values.ravel()

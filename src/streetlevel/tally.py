@@ -37,7 +37,7 @@ COUNTS = (
 """Counts per municipality and year."""
 
 BY_CATEGORY = ("recipients", "sanctioned", "weeks_in_year")
-"""Counts also kept per client category."""
+"""Counts also kept per client category (:meth:`Tally.category_counts`)."""
 
 PROFILE = ("young", "male", "low_education")
 """Traits whose shares among the sanctioned and among all recipients are compared (CHM: the
@@ -53,32 +53,49 @@ class Tally:
         self.shape = (replications, municipalities)
         self.categories = categories
         self.counts: dict[str, npt.NDArray[np.float64]] = {}
-        self.by_category: dict[str, npt.NDArray[np.float64]] = {}
-        self.by_profile = np.zeros(0)
-        """Client-years per profile code (see :data:`PROFILE`), shape (..., 2 ** (traits + 1))."""
+        self.weeks_by_category = np.zeros(0)
+        """Weeks on benefit per (replication, municipality, category)."""
+        self.closings = np.zeros(0)
+        """Client-years per (replication, municipality, category, profile code): the profile
+        code (see :data:`PROFILE`) holds whether the client-year was sanctioned."""
         self.reset()
 
     def reset(self) -> None:
         self.counts = {name: np.zeros(self.shape) for name in COUNTS}
-        self.by_category = {name: np.zeros((*self.shape, self.categories)) for name in BY_CATEGORY}
-        self.by_profile = np.zeros((*self.shape, 2 ** (SANCTIONED_BIT + 1)))
+        self.weeks_by_category = np.zeros((*self.shape, self.categories))
+        self.closings = np.zeros((*self.shape, self.categories, 2 ** (SANCTIONED_BIT + 1)))
 
-    def add_profile_at(self, cells: Cells, code: npt.NDArray[np.integer]) -> None:
-        """Count client-years per profile code at ``cells``: one pass for the six counts of
-        :meth:`profile_counts`."""
-        k = self.by_profile.shape[-1]
-        counts = np.bincount(cells.key * k + code, minlength=self.by_profile.size)
-        self.by_profile += counts.reshape(self.by_profile.shape)
+    def add_closings_at(
+        self, cells: Cells, category: npt.NDArray[np.integer], code: npt.NDArray[np.integer]
+    ) -> None:
+        """Count client-years per category and profile code at ``cells``: one pass for the
+        counts by category and by profile (:meth:`category_counts`, :meth:`profile_counts`)
+        instead of one each (a third of the time for a million client-years)."""
+        k, codes = self.categories, self.closings.shape[-1]
+        counts = np.bincount(
+            (cells.key * k + category) * codes + code, minlength=self.closings.size
+        )
+        self.closings += counts.reshape(self.closings.shape)
+
+    def category_counts(self) -> dict[str, npt.NDArray[np.float64]]:
+        """The :data:`BY_CATEGORY` counts per (replication, municipality, category)."""
+        sanctioned = (np.arange(self.closings.shape[-1]) >> SANCTIONED_BIT) & 1 == 1
+        return {
+            "recipients": self.closings.sum(axis=-1),
+            "sanctioned": self.closings[..., sanctioned].sum(axis=-1),
+            "weeks_in_year": self.weeks_by_category,
+        }
 
     def profile_counts(self) -> dict[str, npt.NDArray[np.float64]]:
         """``recipients_<trait>`` and ``sanctioned_<trait>`` per (replication, municipality)."""
-        codes = np.arange(self.by_profile.shape[-1])
+        by_profile = self.closings.sum(axis=-2)
+        codes = np.arange(by_profile.shape[-1])
         sanctioned = (codes >> SANCTIONED_BIT) & 1 == 1
         out = {}
         for bit, trait in enumerate(PROFILE):
             has = (codes >> bit) & 1 == 1
-            out[f"recipients_{trait}"] = self.by_profile[..., has].sum(axis=-1)
-            out[f"sanctioned_{trait}"] = self.by_profile[..., has & sanctioned].sum(axis=-1)
+            out[f"recipients_{trait}"] = by_profile[..., has].sum(axis=-1)
+            out[f"sanctioned_{trait}"] = by_profile[..., has & sanctioned].sum(axis=-1)
         return out
 
     def cells(self, rep: npt.NDArray[np.intp], municipality: npt.NDArray[np.integer]) -> Cells:
@@ -97,20 +114,14 @@ class Tally:
         """Add ``weights`` (default 1 each) at ``cells``."""
         self.counts[name] += cells.sums(weights).reshape(self.shape)
 
-    def add_by_category_at(
-        self,
-        name: str,
-        cells: Cells,
-        category: npt.NDArray[np.integer],
-        weights: npt.ArrayLike | None = None,
+    def add_weeks_by_category_at(
+        self, cells: Cells, category: npt.NDArray[np.integer], weeks: npt.ArrayLike
     ) -> None:
-        """Add per category at ``cells``."""
-        reps, ms = self.shape
-        k = self.categories
-        flat = cells.key * k + category
-        w = None if weights is None else np.asarray(weights, dtype=np.float64)
-        counts = np.bincount(flat, w, minlength=reps * ms * k)
-        self.by_category[name] += counts.reshape((*self.shape, k))
+        """Add weeks on benefit per category at ``cells``."""
+        flat = cells.key * self.categories + category
+        w = np.asarray(weeks, dtype=np.float64)
+        counts = np.bincount(flat, w, minlength=self.weeks_by_category.size)
+        self.weeks_by_category += counts.reshape(self.weeks_by_category.shape)
 
 
 class Cells:

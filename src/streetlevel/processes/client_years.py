@@ -43,20 +43,18 @@ def close(
     sanctioned = sanctions > 0
     cells = tally.cells(rows, muni)  # once for the many counts below (profiled)
     tally.add_at("recipients", cells)
-    tally.add_by_category_at("recipients", cells, cat)
     # Flags as weights rather than selections: boolean indexing mispredicts on random masks.
     tally.add_at("sanctioned", cells, sanctioned)
-    tally.add_by_category_at("sanctioned", cells, cat, sanctioned)
     tally.add_at("repeat_sanctioned", cells, sanctions >= 2)
     tally.add_at("sanctions", cells, sanctions)
     tally.add_at("weeks_in_year", cells, weeks_in_year)
-    tally.add_by_category_at("weeks_in_year", cells, cat, weeks_in_year)
+    tally.add_weeks_by_category_at(cells, cat, weeks_in_year)
     tally.add_at("weeks_sanctioned", cells, weeks_sanctioned)
     tally.add_at("weeks_offer", cells, sub.take(st.y_weeks_offer))
     tally.add_at("amount_withheld", cells, withheld)
     age_group, male = sub.take(st.age_group), sub.take(st.male)
     low_education = sub.take(st.low_education)
-    tally.add_profile_at(cells, _profile_code(age_group, male, low_education, sanctioned))
+    tally.add_closings_at(cells, cat, _profile_code(age_group, male, low_education, sanctioned))
     if destination is not None:
         for code, name in enumerate(DESTINATIONS):
             tally.add_at(f"exits_{name}", cells, destination == code)
