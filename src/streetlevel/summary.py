@@ -10,6 +10,7 @@ which a single replication's figure falls, which is what a published figure is c
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -181,16 +182,26 @@ def replication_indicators(
 
     national = my.groupby(["replication", "year"]).sum(numeric_only=True)
     per_rep = national.groupby(level="replication")
+    # Each replication's rows of ``national`` (sorted by replication, then year) as a slice:
+    # a yearly figure is computed for all rows at once and averaged per slice, the same
+    # numbers as per group, without a data frame per replication and indicator (0.3 s of a
+    # 100-replication run's summary).
+    reps = national.index.get_level_values("replication").to_numpy()
+    bounds = np.flatnonzero(np.r_[True, reps[1:] != reps[:-1], True])
+
+    def per_replication(yearly: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.array([_mean_over_years(yearly[a:b]) for a, b in itertools.pairwise(bounds)])
+
+    def column(name: str) -> npt.NDArray[np.float64]:
+        return np.asarray(national[name].to_numpy(), dtype=np.float64)
 
     def national_ratio(num: str, den: str) -> Any:
-        return per_rep.apply(lambda g: _mean_over_years(ratio(g[num], g[den])))
+        return per_replication(ratio(column(num), column(den)))
 
     wpy = scenario.time.weeks_per_year.value
 
     def national_rate(sanctioned: str, weeks: str) -> Any:
-        return per_rep.apply(
-            lambda g: _mean_over_years(sanction_rate(g[sanctioned], g[weeks], wpy))
-        )
+        return per_replication(sanction_rate(column(sanctioned), column(weeks), wpy))
 
     add(
         "national_sanction_rate",
@@ -211,11 +222,7 @@ def replication_indicators(
     while f"recipients_category_{k}" in my.columns:
         add(
             f"sanction_rate_category_{k}",
-            per_rep.apply(
-                lambda g, k=k: _mean_over_years(
-                    ratio(g[f"sanctioned_category_{k}"], g[f"recipient_years_category_{k}"])
-                )
-            ),
+            national_ratio(f"sanctioned_category_{k}", f"recipient_years_category_{k}"),
             f"sanction rate in category {k}",
         )
         k += 1
@@ -241,10 +248,8 @@ def replication_indicators(
     )
     add(
         "timeliness",
-        per_rep.apply(
-            lambda g: _mean_over_years(
-                ratio(g["meetings_timely"], g["meetings_timely"] + g["meetings_late"])
-            )
+        per_replication(
+            ratio(column("meetings_timely"), column("meetings_timely") + column("meetings_late"))
         ),
         "share of meetings held on time",
     )
@@ -283,8 +288,8 @@ def replication_indicators(
         "management strictness, mean over municipalities and years",
     )
     if _has_profile_counts(my):
-        per_replication = my.groupby("replication").sum(numeric_only=True)
-        indicators.extend(_gaps({name: per_replication[name].to_numpy() for name in _COUNTED}))
+        summed = my.groupby("replication").sum(numeric_only=True)
+        indicators.extend(_gaps({name: summed[name].to_numpy() for name in _COUNTED}))
     return indicators
 
 
