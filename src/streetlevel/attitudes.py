@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import ndtri
 
 from streetlevel.scenario import Scenario
 from streetlevel.streams import Streams
@@ -118,6 +117,10 @@ class Question:
 
     def thresholds(self) -> F64:
         """Cut points of the latent response between consecutive substantive answers."""
+        # Imported here: SciPy takes 0.15 s to import, which every process that simulates
+        # (the run's workers) would pay, and only the survey's thresholds need it.
+        from scipy.special import ndtri
+
         cum = np.cumsum(self.counts)[:-1] / sum(self.counts)
         return np.asarray(ndtri(cum), dtype=np.float64)
 
