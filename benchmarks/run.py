@@ -1,7 +1,8 @@
 """Throughput of the engine against its Mesa peer, and how the engine scales with clients.
 
     python benchmarks/run.py [--preset denmark-2011] [--replications 4] [--peer-weeks 4]
-                             [--sizes 1e3,1e4,1e5,1e6,1e7] [--weeks 52] [--out benchmarks/results]
+                             [--rounds 1] [--sizes 1e3,1e4,1e5,1e6,1e7] [--weeks 52]
+                             [--out benchmarks/results]
 
 1. **Engine against peer**, on the same scenario in one run: the engine simulates the whole
    run (burn-in and reporting years, no tables written) for ``--replications`` replications;
@@ -9,7 +10,9 @@
    '.[bench]'``) simulates ``--peer-weeks`` weeks of one replication after building its
    agents. Both are timed in CPU seconds of the stepping alone (the machine is shared, and
    CPU time varies less with the neighbours than wall time) and reported in client-weeks per
-   second; the ratio is printed.
+   second; the ratio is printed. With ``--rounds N`` the two alternate N times (the peer
+   stepping on from where it was) and the medians are printed: on a shared machine the
+   speed changes between minutes, so a ratio within one round is the steadier figure.
 2. **Scaling**: the engine for one replication of ``--weeks`` weeks at each size (clients, by
    ``scale.client_scale``), each point in a fresh process so that its peak resident memory
    (``VmHWM``) is its own; memory per client is the peak above the process's baseline
@@ -61,20 +64,55 @@ def engine_throughput(preset: str, replications: int, seed: int) -> tuple[float,
     return cpu, client_weeks
 
 
-def peer_throughput(preset: str, weeks: int, seed: int) -> tuple[float, int]:
-    """CPU seconds and client-weeks of the Mesa peer's stepping, one replication."""
+def peer_model(preset: str, seed: int) -> Any:
+    """The Mesa peer's model of one replication, built (its setup is not timed)."""
     spec = importlib.util.spec_from_file_location("mesa_model", PEER)
     assert spec is not None and spec.loader is not None
     peer = importlib.util.module_from_spec(spec)
     sys.modules["mesa_model"] = peer
     spec.loader.exec_module(peer)
-    model = peer.DanishModel(load_scenario(preset), seed)
+    return peer.DanishModel(load_scenario(preset), seed)
+
+
+def peer_throughput(model: Any, weeks: int) -> tuple[float, int]:
+    """CPU seconds and client-weeks of ``weeks`` more weeks of the Mesa peer's stepping."""
     started = time.process_time()
     client_weeks = 0
     for _ in range(weeks):
         client_weeks += len(model.agents)
         model.step()
     return time.process_time() - started, client_weeks
+
+
+def engine_against_peer(args: argparse.Namespace) -> None:
+    """Print the engine's and the peer's throughput and their ratio, in ``args.rounds``
+    alternating rounds: on a shared machine the speed changes from minute to minute, and a
+    ratio measured within one round, then the median over rounds, is the steadier figure."""
+    print(f"preset {args.preset}; CPU time (the machine is shared: wall time is noisier)")
+    model = None if args.skip_peer else peer_model(args.preset, args.seed)
+    engines, peers, ratios = [], [], []
+    for round_ in range(1, args.rounds + 1):
+        label = f"round {round_}: " if args.rounds > 1 else ""
+        cpu, cw = engine_throughput(args.preset, args.replications, args.seed)
+        engines.append(cw / cpu)
+        print(
+            f"{label}engine : {cw / cpu / 1e6:8.2f} M client-weeks per CPU-second "
+            f"({cw:,} in {cpu:.1f} s)"
+        )
+        if model is not None:
+            cpu, cw = peer_throughput(model, args.peer_weeks)
+            peers.append(cw / cpu)
+            ratios.append(engines[-1] / peers[-1])
+            print(
+                f"{label}mesa   : {cw / cpu / 1e6:8.3f} M client-weeks per CPU-second "
+                f"({cw:,} in {cpu:.1f} s)"
+            )
+            print(f"{label}ratio  : engine / mesa = {ratios[-1]:.0f}x")
+    if args.rounds > 1:
+        print(f"median over {args.rounds} rounds: engine {np.median(engines) / 1e6:.2f} M", end="")
+        if ratios:
+            print(f", mesa {np.median(peers) / 1e6:.3f} M, ratio {np.median(ratios):.0f}x", end="")
+        print()
 
 
 def _peak_bytes() -> int:
@@ -179,6 +217,9 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=52, help="weeks per scaling point")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="alternating engine and peer rounds (median)"
+    )
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument("--point", type=int, help=argparse.SUPPRESS)
@@ -186,15 +227,7 @@ def main() -> None:
     if args.point is not None:
         print(json.dumps(scaling_point(args.preset, args.point, args.weeks, args.seed)))
         return
-    print(f"preset {args.preset}; CPU time (the machine is shared: wall time is noisier)")
-    cpu, cw = engine_throughput(args.preset, args.replications, args.seed)
-    engine = cw / cpu
-    print(f"engine : {engine / 1e6:8.2f} M client-weeks per CPU-second ({cw:,} in {cpu:.1f} s)")
-    if not args.skip_peer:
-        cpu, cw = peer_throughput(args.preset, args.peer_weeks, args.seed)
-        peer = cw / cpu
-        print(f"mesa   : {peer / 1e6:8.3f} M client-weeks per CPU-second ({cw:,} in {cpu:.1f} s)")
-        print(f"ratio  : engine / mesa = {engine / peer:.0f}x")
+    engine_against_peer(args)
     if not args.skip_scaling:
         print(f"scaling, {args.weeks} weeks, one replication:")
         table = scaling(args)

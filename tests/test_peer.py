@@ -15,6 +15,7 @@ indicator, about 1 in 800 that any of the five fails by chance with the seeds fi
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -100,3 +101,23 @@ def test_peer_is_reproducible_and_refuses_other_regimes() -> None:
     assert tables[0].equals(tables[1])
     with pytest.raises(ValueError, match="periodical"):
         peer.DanishModel(small(scale=0.002, legislation__sanction_type="deduction"), seed=3)
+
+
+def test_the_benchmark_alternates_engine_and_peer_and_reports_medians() -> None:
+    """``benchmarks/run.py --rounds 2`` times the engine and the peer twice, in turn, and
+    prints each round's ratio and the medians (what is timed is not checked here: speed is
+    measured by the benchmark, never in the tests)."""
+    script = Path(__file__).parents[1] / "benchmarks" / "run.py"
+    args = ["--preset", "municipality-b", "--replications", "1", "--peer-weeks", "1"]
+    args += ["--rounds", "2", "--skip-scaling"]
+    out = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, check=True
+    ).stdout
+    lines = out.splitlines()
+    kinds = [line.split(":")[1].strip() for line in lines if line.startswith("round")]
+    assert kinds == ["engine", "mesa", "ratio"] * 2
+    ratios = [float(line.split("=")[1].rstrip("x")) for line in lines if "ratio  :" in line]
+    assert len(ratios) == 2 and all(r > 0 for r in ratios)
+    assert lines[-1].startswith("median over 2 rounds: engine")
+    median = float(lines[-1].rsplit("ratio", 1)[1].strip().rstrip("x"))
+    assert min(ratios) - 1 <= median <= max(ratios) + 1  # the printed ratios are rounded
