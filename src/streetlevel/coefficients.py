@@ -92,6 +92,10 @@ class Coefficients:
     absence: F64
     exit_rates: F64
     """(categories x 3) weekly hazards to work, other support and unknown."""
+    exit_rates_by_years: F64
+    """(3 x categories * (decay years + 1)): each destination's weekly hazard for a category
+    after so many whole years on benefit, the rates times the duration factor, at index
+    ``category * (decay years + 1) + min(years, decay years)`` (looked up per client)."""
     offer_start: F64
     """Weekly chance that a client without an offer gets one (0: never)."""
     offer_end: float
@@ -132,10 +136,19 @@ class Coefficients:
             problems_share=np.array([c.problems.value for c in cats]),
             absence=np.array([c.absence.value for c in cats]),
             exit_rates=rates,
+            exit_rates_by_years=_rates_by_years(s.exits, rates),
             offer_start=start,
             offer_end=1.0 / duration,
             exit_hazard_bound=_exit_hazard_bound(s.exits, rates),
         )
+
+
+def _rates_by_years(e: Exits, rates: F64) -> F64:
+    """The exit rates after 0, 1, ..., ``duration_decay_years`` whole years on benefit, one
+    contiguous row per destination: the same products as a client's rates times its factor."""
+    factor = duration_factor(e, np.arange(e.duration_decay_years.value + 1))
+    by_years = rates[:, None, :] * factor[None, :, None]  # category x years x destination
+    return np.ascontiguousarray(by_years.reshape(-1, rates.shape[1]).T)
 
 
 def _exit_hazard_bound(e: Exits, rates: F64) -> float:

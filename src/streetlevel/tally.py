@@ -79,7 +79,7 @@ class Tally:
 
     def category_counts(self) -> dict[str, npt.NDArray[np.float64]]:
         """The :data:`BY_CATEGORY` counts per (replication, municipality, category)."""
-        sanctioned = (np.arange(self.closings.shape[-1]) >> SANCTIONED_BIT) & 1 == 1
+        sanctioned = _has_bit(self.closings.shape[-1], SANCTIONED_BIT)
         return {
             "recipients": self.closings.sum(axis=-1),
             "sanctioned": self.closings[..., sanctioned].sum(axis=-1),
@@ -89,11 +89,11 @@ class Tally:
     def profile_counts(self) -> dict[str, npt.NDArray[np.float64]]:
         """``recipients_<trait>`` and ``sanctioned_<trait>`` per (replication, municipality)."""
         by_profile = self.closings.sum(axis=-2)
-        codes = np.arange(by_profile.shape[-1])
-        sanctioned = (codes >> SANCTIONED_BIT) & 1 == 1
+        n_codes = by_profile.shape[-1]
+        sanctioned = _has_bit(n_codes, SANCTIONED_BIT)
         out = {}
         for bit, trait in enumerate(PROFILE):
-            has = (codes >> bit) & 1 == 1
+            has = _has_bit(n_codes, bit)
             out[f"recipients_{trait}"] = by_profile[..., has].sum(axis=-1)
             out[f"sanctioned_{trait}"] = by_profile[..., has & sanctioned].sum(axis=-1)
         return out
@@ -122,6 +122,12 @@ class Tally:
         w = np.asarray(weeks, dtype=np.float64)
         counts = np.bincount(flat, w, minlength=self.weeks_by_category.size)
         self.weeks_by_category += counts.reshape(self.weeks_by_category.shape)
+
+
+def _has_bit(n_codes: int, bit: int) -> npt.NDArray[np.bool_]:
+    """Which of the profile codes 0 .. ``n_codes`` - 1 have ``bit`` set."""
+    has: npt.NDArray[np.bool_] = (np.arange(n_codes) >> bit) & 1 == 1
+    return has
 
 
 class Cells:

@@ -78,19 +78,17 @@ def _rates(
 ) -> npt.NDArray[np.float64]:
     """The hazards with no sanction effects, before clipping."""
     # The same years as the cached threshold, so a sanction changes nothing but its effects.
-    # Years on benefit count no further than the decay does (they are never negative here:
-    # the last refresh came at or after entry).
+    # Years on benefit count no further than the decay does (never negative here: the last
+    # refresh came at or after entry). One index per client into each destination's row of
+    # the rates by years: a third of the time of a row gather from the (categories x 3) rates
+    # and a broadcast product, and the same numbers.
     last = sim.scenario.exits.duration_decay_years.value
     years = np.minimum(_years_on(sim, entry, now=False), last)
-    # Each (category, years) pair's rates, looked up by one index per client and destination:
-    # the same products as the rates of each client's category times its duration factor
-    # (a third of the time of a row gather from the (categories x 3) table and a broadcast).
-    factor = duration_factor(sim.scenario.exits, np.arange(last + 1))
-    table = sim.coef.exit_rates[:, None, :] * factor[None, :, None]  # category x years x 3
     at = np.asarray(category, dtype=np.intp) * (last + 1) + years
-    rates = np.empty((len(at), table.shape[-1]))
-    for j in range(table.shape[-1]):
-        rates[:, j] = table[:, :, j].reshape(-1)[at]
+    table = sim.coef.exit_rates_by_years
+    rates = np.empty((len(at), len(table)))
+    for j, row in enumerate(table):
+        rates[:, j] = row[at]
     return rates
 
 
