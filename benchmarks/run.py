@@ -13,11 +13,15 @@
    second; the ratio is printed. With ``--rounds N`` the two alternate N times (the peer
    stepping on from where it was) and the medians are printed: on a shared machine the
    speed changes between minutes, so a ratio within one round is the steadier figure.
-2. **Scaling**: the engine for one replication of ``--weeks`` weeks at each size (clients, by
-   ``scale.client_scale``), each point in a fresh process so that its peak resident memory
+2. **Scaling**: the engine for ``--weeks`` weeks at each size (clients, by
+   ``scale.client_scale``), first for one replication, then for as many replications as
+   ``streetlevel run`` simulates together at that size (about a million client slots: 100
+   replications of 10,000 clients in one set of arrays), which is how the tool runs small
+   populations. Each point runs in a fresh process so that its peak resident memory
    (``VmHWM``) is its own; memory per client is the peak above the process's baseline
-   after imports and loading the scenario. Written as ``scaling.csv``, ``scaling.md`` and
-   ``scaling.png`` in ``--out``.
+   after imports and loading the scenario. Time is compared per replication, and the
+   log-log slope of time against clients between neighbouring sizes is printed (1 is
+   linear). Written as ``scaling.csv``, ``scaling.md`` and ``scaling.png`` in ``--out``.
 
 Speed is measured here, never in the tests.
 """
@@ -127,8 +131,12 @@ def _peak_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # not Linux: kilobytes
 
 
-def scaling_point(preset: str, clients: int, weeks: int, seed: int) -> dict[str, Any]:
-    """One point of the curve: time and peak memory of ``weeks`` weeks at ``clients`` clients.
+def scaling_point(
+    preset: str, clients: int, weeks: int, seed: int, batched: bool
+) -> dict[str, Any]:
+    """One point of the curve: time and peak memory of ``weeks`` weeks at ``clients`` clients,
+    for one replication or, ``batched``, for as many as ``streetlevel run`` simulates together
+    at that size (``run.default_batch_size``: about a million client slots).
 
     Run in a fresh process (``--point``): the peak never falls, so an earlier, larger point
     would hide this one's peak.
@@ -142,48 +150,80 @@ def scaling_point(preset: str, clients: int, weeks: int, seed: int) -> dict[str,
     # clients it would add 110 bytes to each). It is reported as kernels_mb.
     kernels.flat_true(np.zeros(kernels.MIN_SIZE, dtype=bool))
     baseline = _peak_bytes()
-    sim = Simulation(scenario, seed, [0])
+    n = build_country(scenario).n_slots
+    replications = default_batch_size(n) if batched else 1
+    sim = Simulation(scenario, seed, list(range(replications)))
     # The stepping is timed (as for the engine against the peer); memory includes the setup.
     started, cpu = time.perf_counter(), time.process_time()
     for _ in range(weeks):
         sim.step()
     cpu = time.process_time() - cpu
     wall = time.perf_counter() - started
-    n = sim.country.n_slots
     peak = _peak_bytes()
     return {
         "clients": n,
+        "batched": batched,
+        "replications": replications,
         "weeks": weeks,
-        "cpu_seconds": round(cpu, 3),
+        "cpu_seconds": round(cpu, 4),
+        "cpu_seconds_per_replication": float(f"{cpu / replications:.4g}"),
         "wall_seconds": round(wall, 3),
-        "client_weeks_per_cpu_second": round(n * weeks / cpu),
+        "client_weeks_per_cpu_second": round(n * replications * weeks / cpu),
         "peak_rss_mb": round(peak / 1e6, 1),
         "kernels_mb": round((baseline - before_kernels) / 1e6, 1),
-        "bytes_per_client": round((peak - baseline) / n, 1),
+        "bytes_per_client": round((peak - baseline) / (n * replications), 1),
     }
 
 
 def scaling(args: argparse.Namespace) -> pd.DataFrame:
-    rows = []
-    for size in args.sizes:
-        command = [sys.executable, __file__, "--preset", args.preset, "--seed", str(args.seed)]
-        command += ["--weeks", str(args.weeks), "--point", str(int(size))]
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
-        row = json.loads(done.stdout.strip().splitlines()[-1])
-        print(
-            f"  {row['clients']:>10,} clients: {row['cpu_seconds']:7.2f} CPU s, "
-            f"{row['client_weeks_per_cpu_second'] / 1e6:6.1f} M client-weeks/s, "
-            f"{row['bytes_per_client']:6.0f} bytes per client",
-            flush=True,
-        )
-        rows.append(row)
+    """Each size alone (one replication), then batched as ``streetlevel run`` batches it."""
+    rows: list[dict[str, Any]] = []
+    for batched in (False, True):
+        print("batched as `streetlevel run` batches them:" if batched else "one replication:")
+        for i, size in enumerate(args.sizes):
+            if batched and default_batch_size(rows[i]["clients"]) == 1:
+                rows.append({**rows[i], "batched": True})  # the same run: not timed twice
+            else:
+                command = [sys.executable, __file__, "--preset", args.preset]
+                command += ["--seed", str(args.seed), "--weeks", str(args.weeks)]
+                command += ["--point", str(int(size))] + (["--batched"] if batched else [])
+                done = subprocess.run(command, capture_output=True, text=True, check=True)
+                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            row = rows[-1]
+            print(
+                f"  {row['clients']:>10,} clients x {row['replications']:>5,}: "
+                f"{row['cpu_seconds']:7.2f} CPU s, "
+                f"{row['client_weeks_per_cpu_second'] / 1e6:6.1f} M client-weeks/s, "
+                f"{row['bytes_per_client']:6.0f} bytes per client",
+                flush=True,
+            )
     return pd.DataFrame(rows)
+
+
+def linearity(table: pd.DataFrame) -> list[str]:
+    """Lines that say how time grows with clients: the slope of log time against log clients
+    between neighbouring sizes (1 is linear) and the spread of the time per client-week."""
+    lines = []
+    for batched, curve in table.groupby("batched", sort=True):
+        label = "batched" if batched else "one replication"
+        ordered = curve.sort_values("clients")
+        x = np.log10(ordered["clients"].to_numpy(float))
+        y = np.log10(ordered["cpu_seconds_per_replication"].to_numpy(float))
+        slopes = ", ".join(f"{s:.2f}" for s in np.diff(y) / np.diff(x))
+        rate = ordered["client_weeks_per_cpu_second"]
+        lines.append(
+            f"{label}: log-log slopes between sizes {slopes or '-'}; throughput "
+            f"{rate.min() / 1e6:.1f}-{rate.max() / 1e6:.1f} M client-weeks/s "
+            f"({rate.max() / rate.min():.2f}x)"
+        )
+    return lines
 
 
 def markdown(table: pd.DataFrame) -> str:
     """A Markdown table (pandas' to_markdown needs tabulate, which the package does not)."""
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(f"{v:,}" for v in row) + " |" for row in table.itertuples(False)]
+    cell = lambda v: ("yes" if v else "no") if isinstance(v, bool | np.bool_) else f"{v:,}"  # noqa: E731
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in table.itertuples(False)]
     return "\n".join(lines) + "\n"
 
 
@@ -193,14 +233,22 @@ def write_curve(table: pd.DataFrame, out: Path, title: str) -> None:
     write_text_atomic(markdown(table), out / "scaling.md")
     fig = new_figure(10.0, 4.5)
     time_ax, mem_ax = fig.subplots(1, 2)
-    time_ax.loglog(table["clients"], table["cpu_seconds"], "o-", label="engine")
-    ideal = table["cpu_seconds"].iloc[-1] * table["clients"] / table["clients"].iloc[-1]
-    time_ax.loglog(table["clients"], ideal, ":", color="grey", label="linear")
-    time_ax.set(xlabel="clients", ylabel="CPU seconds", title=title)
+    curves = [(table[~table["batched"]], "one replication")]
+    curves.append((table[table["batched"]], "batched as `run` batches them"))
+    curves = [(curve.sort_values("clients"), label) for curve, label in curves if len(curve)]
+    for curve, label in curves:
+        time_ax.loglog(curve["clients"], curve["cpu_seconds_per_replication"], "o-", label=label)
+    last = table.sort_values("clients").iloc[-1]
+    sizes = np.sort(table["clients"].unique())
+    ideal = last["cpu_seconds_per_replication"] * sizes / last["clients"]
+    time_ax.loglog(sizes, ideal, ":", color="grey", label="linear")
+    time_ax.set(xlabel="clients", ylabel="CPU seconds per replication", title=title)
     time_ax.legend()
-    mem_ax.semilogx(table["clients"], table["bytes_per_client"], "o-")
+    for curve, label in curves:
+        mem_ax.semilogx(curve["clients"], curve["bytes_per_client"], "o-", label=label)
     mem_ax.set(xlabel="clients", ylabel="peak memory above baseline, bytes per client")
     mem_ax.set_ylim(bottom=0)
+    mem_ax.legend()
     save_png(fig, out / "scaling.png")
 
 
@@ -223,16 +271,19 @@ def main() -> None:
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument("--point", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--batched", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.point is not None:
-        print(json.dumps(scaling_point(args.preset, args.point, args.weeks, args.seed)))
+        point = scaling_point(args.preset, args.point, args.weeks, args.seed, args.batched)
+        print(json.dumps(point))
         return
     engine_against_peer(args)
     if not args.skip_scaling:
-        print(f"scaling, {args.weeks} weeks, one replication:")
+        print(f"scaling, {args.weeks} weeks")
         table = scaling(args)
         write_curve(table, args.out, f"{args.preset}, {args.weeks} weeks")
         print(markdown(table))
+        print("\n".join(linearity(table)))
         print(f"written to {args.out}/scaling.{{csv,md,png}}")
 
 

@@ -23,9 +23,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import pytest
 
 from streetlevel.engine import Simulation
+from streetlevel.run import default_batch_size
 from streetlevel.tally import COUNTS
 from tests.conftest import small
 
@@ -121,3 +123,30 @@ def test_the_benchmark_alternates_engine_and_peer_and_reports_medians() -> None:
     assert lines[-1].startswith("median over 2 rounds: engine")
     median = float(lines[-1].rsplit("ratio", 1)[1].strip().rstrip("x"))
     assert min(ratios) - 1 <= median <= max(ratios) + 1  # the printed ratios are rounded
+
+
+def test_the_scaling_curve_times_each_size_alone_and_batched_as_run_batches_it(
+    tmp_path: Path,
+) -> None:
+    """``benchmarks/run.py`` times each size for one replication, then for as many as
+    ``streetlevel run`` simulates together, and writes both curves (the times themselves are
+    the benchmark's business, not the tests')."""
+    script = Path(__file__).parents[1] / "benchmarks" / "run.py"
+    args = ["--skip-peer", "--sizes", "3e3,3e4", "--weeks", "1", "--out", str(tmp_path)]
+    out = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, check=True
+    ).stdout
+    table = pd.read_csv(tmp_path / "scaling.csv")
+    assert (tmp_path / "scaling.png").stat().st_size > 0
+    assert sorted(table["batched"]) == [False, False, True, True]
+    alone, batched = table[~table["batched"]], table[table["batched"]]
+    assert list(alone["replications"]) == [1, 1]
+    assert list(batched["clients"]) == list(alone["clients"])
+    # As many replications as a run's batch holds: about a million client slots.
+    assert list(batched["replications"]) == [default_batch_size(n) for n in batched["clients"]]
+    assert all(batched["replications"] > 1)
+    # Rounded to 1e-4 s and to four significant digits.
+    total = table["cpu_seconds_per_replication"] * table["replications"]
+    assert np.allclose(total, table["cpu_seconds"], rtol=1e-3, atol=1e-4)
+    assert any(line.startswith("one replication: log-log slopes") for line in out.splitlines())
+    assert any(line.startswith("batched: log-log slopes") for line in out.splitlines())
