@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from streetlevel.country import build_country
 from streetlevel.loading import load_scenario, with_values
@@ -64,3 +65,21 @@ def test_caseworkers_and_caseloads() -> None:
     # Every client's caseworker works in the client's municipality.
     cw = sim.state.caseworker
     assert np.array_equal(wf.municipality[cw], np.broadcast_to(sim.slot_municipality, cw.shape))
+
+
+def test_no_synthetic_municipality_has_more_recipients_than_citizens() -> None:
+    """A log-normal spread of recipients many times its mean draws, or is scaled to the
+    national average, beyond 100 per 100 citizens for some municipalities (most of the mass
+    near 0, the tail far out). They are held at 100 and the others scaled to the average."""
+    base = load_scenario("denmark-2011")
+    wide = with_values(base, {"synthetic.recipients_per_100_sd": 200.0})
+    country = build_country(wide)
+    assert country.recipients_per_100.max() == 100.0  # the tail reached the cap, which holds
+    assert np.all(country.recipients <= country.population)
+    # The national average is still the scenario's (up to populations rounded to whole people,
+    # 1 in 50,000 or so each).
+    per_100 = 100 * country.recipients.sum() / country.population.sum()
+    assert wide.synthetic is not None
+    assert per_100 == pytest.approx(wide.synthetic.recipients_per_100_mean.value, rel=1e-4)
+    # The presets' own spreads never reach the cap.
+    assert build_country(base).recipients_per_100.max() < 100.0
