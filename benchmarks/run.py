@@ -222,9 +222,14 @@ def linearity(table: pd.DataFrame) -> list[str]:
 def markdown(table: pd.DataFrame) -> str:
     """A Markdown table (pandas' to_markdown needs tabulate, which the package does not)."""
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    cell = lambda v: ("yes" if v else "no") if isinstance(v, bool | np.bool_) else f"{v:,}"  # noqa: E731
-    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in table.itertuples(False)]
+    lines += ["| " + " | ".join(map(_cell, row)) + " |" for row in table.itertuples(False)]
     return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    return f"{value:,}"
 
 
 def write_curve(table: pd.DataFrame, out: Path, title: str) -> None:
