@@ -1,7 +1,7 @@
 """Throughput of the engine against its Mesa peer, and how the engine scales with clients.
 
-    python benchmarks/run.py [--preset denmark-2011] [--replications 4] [--peer-weeks 4]
-                             [--rounds 1] [--sizes 1e3,1e4,1e5,1e6,1e7] [--weeks 52]
+    python benchmarks/run.py [--preset denmark-2011] [--replications 8] [--peer-weeks 4]
+                             [--rounds 3] [--sizes 1e3,1e4,1e5,1e6,1e7] [--weeks 52]
                              [--out benchmarks/results]
 
 1. **Engine against peer**, on the same scenario in one run: the engine simulates the whole
@@ -264,14 +264,15 @@ def parse_sizes(text: str) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="denmark-2011")
-    parser.add_argument("--replications", type=int, default=4)
+    # One batch of `streetlevel run` for denmark-2011 (8 replications of 125,800 clients).
+    parser.add_argument("--replications", type=int, default=8)
     parser.add_argument("--peer-weeks", type=int, default=4)
     parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes("1e3,1e4,1e5,1e6,1e7"))
     parser.add_argument("--weeks", type=int, default=52, help="weeks per scaling point")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument(
-        "--rounds", type=int, default=1, help="alternating engine and peer rounds (median)"
+        "--rounds", type=int, default=3, help="alternating engine and peer rounds (median)"
     )
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--skip-scaling", action="store_true")
