@@ -113,18 +113,20 @@ def _match_averages(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Scale the drawn municipalities so that the country's mean population and its
     recipients per 100 citizens equal the scenario's averages; listed ones stay as given.
-    Where the listed municipalities alone exceed an average, the draws are left unscaled; none
-    is scaled beyond 100 recipients per 100 citizens."""
+    Where the listed municipalities alone exceed an average, the draws are left unscaled; no
+    drawn one has more than 100 recipients per 100 citizens."""
     population, per_100 = population.copy(), per_100.copy()
     target_total = s.population_mean.value * len(population)
     rest = target_total - population[~drawn].sum()
     if rest > 0:
         population[drawn] *= rest / population[drawn].sum()
+    # No more recipients than citizens: a log-normal with a spread many times its mean can
+    # draw beyond 100 per 100, and scaling can take a municipality there; it is held at 100
+    # and the others are scaled again (a round per such municipality at most; none for the
+    # presets, whose spreads never come near it).
+    per_100[drawn] = np.minimum(per_100[drawn], 100.0)
     recipients = population * per_100 / 100.0
     target_recipients = s.recipients_per_100_mean.value * population.sum() / 100.0
-    # No more recipients than citizens: a municipality that scaling takes beyond 100 per 100
-    # is held there and the others are scaled again (a round per such municipality at most;
-    # none for the presets, whose spreads never come near it).
     free = drawn.copy()
     while free.any():
         rest = target_recipients - recipients[~free].sum()
@@ -167,9 +169,6 @@ def _synthetic(
     sigma = s.population_log_sd.value
     population = rng.lognormal(np.log(s.population_mean.value) - sigma**2 / 2, sigma, n)
     per_100 = _lognormal(rng, s.recipients_per_100_mean.value, s.recipients_per_100_sd.value, n)
-    # No more recipients than citizens: a log-normal with a spread many times its mean can
-    # draw beyond 100 per 100 (the presets' spreads never come near it).
-    np.minimum(per_100, 100.0, out=per_100)
     rural = rng.random(n) < s.rural.value
     benefit_office = rng.random(n) < s.benefit_office_route.value
     mean, conc = s.management_strictness_mean.value, s.management_strictness_concentration.value
