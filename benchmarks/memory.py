@@ -1,4 +1,4 @@
-"""The figures behind the size guard (``streetlevel.sizing``), measured.
+"""The figures behind the size guard (``streetlevel.output.sizing``), measured.
 
     python benchmarks/memory.py [--preset denmark-2011] [--replications 8]
 
@@ -24,9 +24,9 @@ import tempfile
 
 CHILD = """
 import json, sys, pathlib
-from streetlevel.loading import load_scenario
-from streetlevel.country import build_country
-from streetlevel.run import Batch, simulate_batch
+from streetlevel.scenario.loading import load_scenario
+from streetlevel.model.country import build_country
+from streetlevel.output.run import Batch, simulate_batch
 
 def rss(field):
     for line in open("/proc/self/status"):

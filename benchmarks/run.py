@@ -41,13 +41,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from streetlevel import kernels
-from streetlevel.country import build_country
-from streetlevel.engine import Simulation
-from streetlevel.loading import load_scenario, with_values
-from streetlevel.records import write_text_atomic
-from streetlevel.reports import new_figure, save_png
-from streetlevel.run import default_batch_size, plan_batches
+from streetlevel.analysis.reports import new_figure, save_png
+from streetlevel.model import kernels
+from streetlevel.model.country import build_country
+from streetlevel.model.engine import Simulation
+from streetlevel.output.files import write_text_atomic
+from streetlevel.output.run import default_batch_size, plan_batches
+from streetlevel.scenario.loading import load_scenario, with_values
 
 PEER = Path(__file__).parent / "peers" / "mesa_model.py"
 

@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from streetlevel.engine import Simulation
-from streetlevel.loading import load_scenario
-from streetlevel.run import default_batch_size, plan_batches, run_scenario
+from streetlevel.model.engine import Simulation
+from streetlevel.output.run import default_batch_size, plan_batches, run_scenario
+from streetlevel.scenario.loading import load_scenario
 
 
 def engine_only(preset: str, replications: int, seed: int) -> tuple[float, float, int]:

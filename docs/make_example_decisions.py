@@ -15,10 +15,10 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-
-from streetlevel.loading import load_scenario, with_values
 from streetlevel.records import write_text_atomic
-from streetlevel.run import run_scenario
+
+from streetlevel.output.run import run_scenario
+from streetlevel.scenario.loading import load_scenario, with_values
 
 SEED = 2011
 CLIENT_SCALE = 0.1

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from streetlevel.engine import Simulation
-from streetlevel.loading import load_scenario, with_values
-from streetlevel.run import run_scenario
-from streetlevel.scenario import Scenario
-from streetlevel.summary import Summary, summarize
+from streetlevel.model.engine import Simulation
+from streetlevel.output.run import run_scenario
+from streetlevel.output.summary import Summary, summarize
+from streetlevel.scenario.loading import load_scenario, with_values
+from streetlevel.scenario.schema import Scenario
 
 
 def small(preset: str = "denmark-2011", scale: float = 0.05, **values: Any) -> Scenario:

@@ -25,8 +25,8 @@ import pyarrow.parquet as pq
 import tomli_w
 from hypothesis import strategies as st
 
-from streetlevel.decisions import validate_decisions
-from streetlevel.loading import list_presets, preset_text
+from streetlevel.analysis.microdata import validate_decisions
+from streetlevel.scenario.loading import list_presets, preset_text
 
 COUNTS: dict[str, Counter[str]] = {}
 """Per front door: cases that ``loaded`` and cases that were ``refused`` with the project's

@@ -13,19 +13,19 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from streetlevel.benchmark import (
+from streetlevel.analysis.benchmark import (
     ALL,
     EXPOSURE_BANDS,
     benchmark,
     expected_sanctioned,
     risk_adjusted,
-    write_benchmark,
 )
-from streetlevel.decisions import validate_decisions
-from streetlevel.funnel import LEVELS, overdispersion, poisson_ratio_interval
-from streetlevel.loading import load_scenario, with_values
-from streetlevel.records import AGE_GROUPS
-from streetlevel.run import run_scenario
+from streetlevel.analysis.benchmark_report import write_benchmark
+from streetlevel.analysis.funnel import LEVELS, overdispersion, poisson_ratio_interval
+from streetlevel.analysis.microdata import validate_decisions
+from streetlevel.model.codes import AGE_GROUPS
+from streetlevel.output.run import run_scenario
+from streetlevel.scenario.loading import load_scenario, with_values
 
 CATEGORIES = ("match-1", "match-2", "match-3")
 # The true model of the synthetic data: log-odds of a sanction in the year. Its exposure

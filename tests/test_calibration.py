@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streetlevel.calibration import (
+from streetlevel.scenario.loading import load_scenario
+from streetlevel.scenario.schema import Scenario
+from streetlevel.validation.calibration import (
     FreeParameter,
     calibrate,
     parameter_of,
     simulated_moments,
     write_calibrated,
 )
-from streetlevel.loading import load_scenario
-from streetlevel.scenario import Scenario
-from streetlevel.targets import Target
+from streetlevel.validation.targets import Target
 from tests.conftest import cli, small
 
 ABSENCE = (FreeParameter("attendance.intercept", -5.0, -0.5, "national_sanction_rate"),)
@@ -32,7 +32,7 @@ def quick() -> Scenario:
 
 def synthetic_target(seed: int, replications: int) -> Target:
     """The national rate a known intercept produces: calibration must find the intercept."""
-    from streetlevel.loading import with_values
+    from streetlevel.scenario.loading import with_values
 
     truth = with_values(quick(), {"attendance.intercept": TRUE_INTERCEPT}, "test")
     rate = float(np.mean(simulated_moments(truth, seed, replications)["national_sanction_rate"]))
@@ -65,7 +65,7 @@ def test_recovers_a_known_parameter() -> None:
 
 
 def small_with(scenario: Scenario, intercept: float) -> Scenario:
-    from streetlevel.loading import with_values
+    from streetlevel.scenario.loading import with_values
 
     return with_values(scenario, {"attendance.intercept": intercept}, "test")
 
@@ -133,7 +133,7 @@ def test_calibrated_file_records_its_calibration(tmp_path: Path) -> None:
 
 def test_shipped_presets_record_their_calibration() -> None:
     """Every parameter calibrate fits by default carries its calibration in the preset."""
-    from streetlevel.calibration import DANISH_PARAMETERS, parameter_of
+    from streetlevel.validation.calibration import DANISH_PARAMETERS, parameter_of
 
     scenario = load_scenario("denmark-2011")
     for p in DANISH_PARAMETERS:
@@ -147,8 +147,8 @@ def test_shipped_presets_record_their_calibration() -> None:
 def test_calibrate_command_writes_a_calibrated_scenario(tmp_path: Path) -> None:
     """The command end to end on a small country: JSON report and a scenario file whose
     fitted parameters record their calibration."""
-    from streetlevel.calibration import DANISH_PARAMETERS
-    from streetlevel.loading import scenario_to_toml
+    from streetlevel.scenario.loading import scenario_to_toml
+    from streetlevel.validation.calibration import DANISH_PARAMETERS
 
     start = tmp_path / "small.toml"
     start.write_text(scenario_to_toml(quick()), encoding="utf-8")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from streetlevel.loading import preset_text
+from streetlevel.scenario.loading import preset_text
 from tests.conftest import children, cli, ended
 
 EXPECTED_INDICATORS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streetlevel.country import build_country
-from streetlevel.loading import load_scenario, with_values
+from streetlevel.model.country import build_country
+from streetlevel.scenario.loading import load_scenario, with_values
 from tests.conftest import simulation, small
 
 

@@ -19,11 +19,11 @@ from typing import Any
 import playwright.sync_api as playwright
 import pytest
 
-from streetlevel.benchmark import benchmark
+from streetlevel.analysis.benchmark import benchmark
 from streetlevel.experiments import load_experiment, run_sweep
 from streetlevel.experiments.compare import comparison
-from streetlevel.loading import load_scenario, with_values
-from streetlevel.run import run_scenario
+from streetlevel.output.run import run_scenario
+from streetlevel.scenario.loading import load_scenario, with_values
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -334,7 +334,7 @@ def test_bad_directories_are_messages_not_stack_traces(page: Any, dirs: dict[str
 def test_missing_extra_is_a_clear_error(tmp_path: Path) -> None:
     """Without Dash, the command says how to install it and exits with status 2."""
     hide = "import sys; sys.modules['dash'] = None; "
-    run = "from streetlevel.cli import main; main()"
+    run = "from streetlevel.cli.app import main; main()"
     result = subprocess.run(
         [sys.executable, "-c", hide + run, "dashboard", str(tmp_path)],
         capture_output=True,
@@ -350,7 +350,7 @@ def test_missing_extra_is_a_clear_error(tmp_path: Path) -> None:
 def test_nothing_else_imports_the_framework() -> None:
     """The CLI and the package load without Dash; only streetlevel/dashboard names it."""
     code = (
-        "import sys, streetlevel.cli, streetlevel.benchmark, streetlevel.experiments; "
+        "import sys, streetlevel.cli.app, streetlevel.analysis.benchmark, streetlevel.experiments; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dash', 'plotly')))"
     )
     result = subprocess.run(

@@ -42,8 +42,8 @@ from streetlevel.dashboard.app import REGION, create_app
 from streetlevel.dashboard.data import REPLICATION_LIMITS, SCALE_LIMITS
 from streetlevel.dashboard.guard import MAX_BODY_BYTES
 from streetlevel.experiments import load_experiment, run_sweep
-from streetlevel.records import PARTIAL_SUFFIX
-from streetlevel.run import run_scenario
+from streetlevel.output.files import PARTIAL_SUFFIX
+from streetlevel.output.run import run_scenario
 from tests.conftest import small
 
 SERVED = "Municipality B"

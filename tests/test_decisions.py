@@ -12,15 +12,15 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from streetlevel.decisions import (
+from streetlevel.analysis.microdata import (
     SCHEMA,
     DecisionDataError,
     arrow_schema,
     read_decisions,
     required_columns,
 )
-from streetlevel.run import run_scenario
-from streetlevel.scenario import Scenario
+from streetlevel.output.run import run_scenario
+from streetlevel.scenario.schema import Scenario
 
 HEADER = (
     "municipality,region,year,category,age_group,sex,education,minority,"

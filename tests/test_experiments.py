@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from streetlevel import sizing
 from streetlevel.errors import ExperimentError
 from streetlevel.experiments import load_experiment, read_results, run_sweep
 from streetlevel.experiments import sweep as sweep_module
@@ -34,10 +33,11 @@ from streetlevel.experiments.sensitivity import sensitivity
 from streetlevel.experiments.spec import example_path
 from streetlevel.experiments.store import TMP, finished_points, partition_path
 from streetlevel.experiments.sweep import outcome_names, run_point
-from streetlevel.locking import DirectoryBusyError, DirectoryLock
-from streetlevel.run import run_scenario
-from streetlevel.sizing import ResourceError
-from streetlevel.summary import interval, summarize
+from streetlevel.output import sizing
+from streetlevel.output.locking import DirectoryBusyError, DirectoryLock
+from streetlevel.output.run import run_scenario
+from streetlevel.output.sizing import ResourceError
+from streetlevel.output.summary import interval, summarize
 from tests.conftest import cli
 
 TINY = """

@@ -33,8 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from streetlevel import records
-from streetlevel.benchmark import benchmark
+from streetlevel.analysis.benchmark import benchmark
 from streetlevel.errors import DiskFullError, ExperimentError, StreetlevelError
 from streetlevel.experiments import load_experiment, read_results, run_sweep
 from streetlevel.experiments import store as store_module
@@ -46,10 +45,11 @@ from streetlevel.experiments.store import (
     partition_path,
     read_status,
 )
-from streetlevel.loading import scenario_to_toml
-from streetlevel.run import run_in_memory, run_scenario
-from streetlevel.scenario import Scenario
-from streetlevel.summary import summarize
+from streetlevel.output import files, parquet
+from streetlevel.output.run import run_in_memory, run_scenario
+from streetlevel.output.summary import summarize
+from streetlevel.scenario.loading import scenario_to_toml
+from streetlevel.scenario.schema import Scenario
 from tests.conftest import children, cli, ended
 from tests.test_experiments import TINY, TINY_POINTS, TINY_REPLICATIONS, ordered
 
@@ -82,7 +82,7 @@ def status_of(out: Path) -> dict[str, Any]:
 
 
 def partials(folder: Path) -> list[Path]:
-    return list(folder.rglob(f"*{records.PARTIAL_SUFFIX}"))
+    return list(folder.rglob(f"*{files.PARTIAL_SUFFIX}"))
 
 
 def assert_parquet_files_whole(folder: Path) -> None:
@@ -347,7 +347,7 @@ def is_table(path: str) -> bool:
 
 
 class Room:
-    """The space left on a mocked disk. Every byte records.py writes is counted (with
+    """The space left on a mocked disk. Every byte the output modules write is counted (with
     ``only``, the bytes of files it accepts); a write that does not fit fails as on a full
     disk, and the disk stays full after it."""
 
@@ -377,7 +377,7 @@ class RoomFile(io.FileIO):
 
 
 class RoomArrow:
-    """``pyarrow`` as records.py sees it: every file it opens to write goes through a
+    """``pyarrow`` as the output modules see it: every file it opens to write goes through a
     :class:`Room`."""
 
     def __init__(self, room: Room) -> None:
@@ -392,14 +392,15 @@ class RoomArrow:
 
 
 def mock_disk(monkeypatch: pytest.MonkeyPatch, room: Room) -> Room:
-    """Make every file records.py writes (tables, JSON, text) go through ``room``."""
-    monkeypatch.setattr(records, "pa", RoomArrow(room))
+    """Make every file the output modules write (tables, JSON, text) go through ``room``."""
+    for module in (files, parquet):
+        monkeypatch.setattr(module, "pa", RoomArrow(room))
 
     def room_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        assert mode == "wb", mode  # records.py opens files only to write them
+        assert mode == "wb", mode  # the output modules open files only to write them
         return RoomFile(path, room)
 
-    monkeypatch.setattr(records, "open", room_open, raising=False)
+    monkeypatch.setattr(files, "open", room_open, raising=False)
     return room
 
 
@@ -465,7 +466,7 @@ def test_a_full_disk_during_a_sweep_keeps_the_finished_points(
         monkeypatch,
         Room(
             (undisturbed / "design.parquet").stat().st_size + 2.5 * max(sizes),
-            lambda path: path.endswith((".parquet", f".parquet{records.PARTIAL_SUFFIX}")),
+            lambda path: path.endswith((".parquet", f".parquet{files.PARTIAL_SUFFIX}")),
         ),
     )
     out = tmp_path / "exp"

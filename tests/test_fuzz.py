@@ -29,20 +29,25 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streetlevel.benchmark import benchmark
-from streetlevel.country import build_country
-from streetlevel.decisions import SCHEMA, DecisionDataError, read_decisions, validate_decisions
+from streetlevel.analysis.benchmark import benchmark
+from streetlevel.analysis.microdata import (
+    SCHEMA,
+    DecisionDataError,
+    read_decisions,
+    validate_decisions,
+)
 from streetlevel.errors import ExperimentError, ScenarioError, StreetlevelError
 from streetlevel.experiments.spec import Experiment, load_experiment
-from streetlevel.loading import (
+from streetlevel.model.country import build_country
+from streetlevel.scenario.loading import (
     load_scenario,
     parse_assignment,
     scenario_from_dict,
     scenario_to_toml,
     with_values,
 )
-from streetlevel.scenario import Scenario
-from streetlevel.survey_data import COLUMNS, SurveyDataError, allowed_values, read_survey_csv
+from streetlevel.scenario.schema import Scenario
+from streetlevel.survey.data import COLUMNS, SurveyDataError, allowed_values, read_survey_csv
 from tests import fuzz_strategies as fs
 from tests.conftest import cli
 
@@ -435,7 +440,7 @@ def test_synthetic_values_that_cannot_be_drawn_are_refused(key: str, value: floa
 
 
 def test_population_spread_at_its_bound_builds_a_country() -> None:
-    from streetlevel.scenario import MAX_POPULATION_LOG_SD
+    from streetlevel.scenario.schema import MAX_POPULATION_LOG_SD
 
     scenario = with_values(
         load_scenario("denmark-2011"), {"synthetic.population_log_sd": MAX_POPULATION_LOG_SD}
@@ -446,7 +451,7 @@ def test_population_spread_at_its_bound_builds_a_country() -> None:
 def test_more_municipalities_than_the_engine_indexes_are_refused() -> None:
     """Municipalities are indexed with 16-bit integers: 40,000 validated and then wrapped
     round to negative indices, silently mixing municipalities up."""
-    from streetlevel.scenario import MAX_MUNICIPALITIES
+    from streetlevel.scenario.schema import MAX_MUNICIPALITIES
 
     base = load_scenario("denmark-2011")
     others = sum(r.municipalities.value for r in base.regions[1:])

@@ -1,4 +1,4 @@
-"""The compiled kernels give the numbers NumPy gives, bit for bit (streetlevel.kernels)."""
+"""The compiled kernels give the numbers NumPy gives, bit for bit (streetlevel.model.kernels)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from streetlevel import kernels
-from streetlevel.engine import Simulation
-from streetlevel.loading import load_scenario
+from streetlevel.model import kernels
+from streetlevel.model.engine import Simulation
+from streetlevel.scenario.loading import load_scenario
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from streetlevel.run import run_scenario
-from streetlevel.scenario import Scenario
+from streetlevel.output.run import run_scenario
+from streetlevel.scenario.schema import Scenario
 from tests.conftest import small
 
 Z = 4.0

@@ -26,9 +26,9 @@ import numpy.typing as npt
 import pandas as pd
 import pytest
 
-from streetlevel.engine import Simulation
-from streetlevel.run import default_batch_size
-from streetlevel.tally import COUNTS
+from streetlevel.model.engine import Simulation
+from streetlevel.model.tally import COUNTS
+from streetlevel.output.run import default_batch_size
 from tests.conftest import small
 
 PEER = Path(__file__).parents[1] / "benchmarks" / "peers" / "mesa_model.py"

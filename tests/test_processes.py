@@ -11,13 +11,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streetlevel.coefficients import logistic
-from streetlevel.engine import Simulation
-from streetlevel.indicators import rank_within_regions
-from streetlevel.processes import attendance, exits, inflow, meetings, offers, routing, sanctions
-from streetlevel.records import OUTCOMES
-from streetlevel.state import EXITED, NEVER, RECEIVING, SANCTIONED, Subset
-from streetlevel.tally import Cells
+from streetlevel.model.codes import OUTCOMES
+from streetlevel.model.coefficients import logistic
+from streetlevel.model.engine import Simulation
+from streetlevel.model.indicators import rank_within_regions
+from streetlevel.model.processes import (
+    attendance,
+    exits,
+    inflow,
+    meetings,
+    offers,
+    routing,
+    sanctions,
+)
+from streetlevel.model.state import EXITED, NEVER, RECEIVING, SANCTIONED, Subset
+from streetlevel.model.tally import Cells
 from tests.conftest import simulation, small
 
 Z = 4.0

@@ -17,15 +17,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streetlevel import sizing
-from streetlevel.country import build_country
 from streetlevel.errors import OutputExistsError
-from streetlevel.loading import load_scenario, with_values
-from streetlevel.locking import DirectoryBusyError
-from streetlevel.run import run_scenario
-from streetlevel.scenario import Scenario
-from streetlevel.sizing import MEMORY_SHARE, ResourceError, batch_memory, plan_workers
-from streetlevel.summary import summarize
+from streetlevel.model.country import build_country
+from streetlevel.output import sizing
+from streetlevel.output.locking import DirectoryBusyError
+from streetlevel.output.run import run_scenario
+from streetlevel.output.sizing import MEMORY_SHARE, ResourceError, batch_memory, plan_workers
+from streetlevel.output.summary import summarize
+from streetlevel.scenario.loading import load_scenario, with_values
+from streetlevel.scenario.schema import Scenario
 from tests.conftest import cli, small
 
 TABLES = ("events", "client_years", "municipality_years")
@@ -160,7 +160,7 @@ def test_a_second_writer_of_a_run_directory_is_refused(tmp_path: Path, tiny: Sce
 
 HOLD_LOCK = """
 import sys, time, pathlib
-from streetlevel.locking import DirectoryLock
+from streetlevel.output.locking import DirectoryLock
 with DirectoryLock(pathlib.Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(600)
@@ -246,7 +246,7 @@ def test_output_directory_is_not_overwritten(tmp_path: Path, tiny: Scenario) -> 
 def test_a_failed_run_leaves_no_table_that_looks_complete(
     tmp_path: Path, tiny: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from streetlevel.engine import Simulation
+    from streetlevel.model.engine import Simulation
 
     original = Simulation.step
     calls = {"n": 0}
@@ -413,7 +413,7 @@ def test_any_valid_scenario_runs(data: dict[str, object], seed: int) -> None:
 
     The sanction rate is per full-year recipient, so it is bounded by the recipients per
     full-year recipient instead."""
-    from streetlevel.engine import Simulation
+    from streetlevel.model.engine import Simulation
 
     scenario = with_values(
         small("municipality-b", scale=0.3, time__burn_in_years=1, time__reporting_years=1),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streetlevel.errors import ScenarioError
-from streetlevel.loading import (
+from streetlevel.scenario.loading import (
     list_presets,
     load_scenario,
     preset_text,

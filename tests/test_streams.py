@@ -1,11 +1,11 @@
-"""Random streams: the fast draws give NumPy's numbers bit for bit (streetlevel.streams)."""
+"""Random streams: the fast draws give NumPy's numbers bit for bit (streetlevel.model.streams)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from streetlevel.streams import Streams
+from streetlevel.model.streams import Streams
 
 
 @pytest.mark.parametrize(

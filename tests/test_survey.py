@@ -14,17 +14,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from streetlevel.attitudes import COVARIATES, published_survey
-from streetlevel.caseworkers import Workforce
-from streetlevel.country import build_country
 from streetlevel.errors import ScenarioError
-from streetlevel.indirect import binding_function, draw_frame, solve_theta
-from streetlevel.loading import load_scenario, preset_text, scenario_from_dict, with_values
-from streetlevel.run import run_scenario
-from streetlevel.scenario import Overrule
-from streetlevel.streams import Streams
-from streetlevel.survey import SurveyResult, run_survey
-from streetlevel.survey_data import COLUMNS, SurveyDataError, example_path, read_survey_csv
+from streetlevel.model.attitudes import COVARIATES, published_survey
+from streetlevel.model.caseworkers import Workforce
+from streetlevel.model.country import build_country
+from streetlevel.model.streams import Streams
+from streetlevel.output.run import run_scenario
+from streetlevel.scenario.loading import load_scenario, preset_text, scenario_from_dict, with_values
+from streetlevel.scenario.schema import Overrule
+from streetlevel.survey.data import COLUMNS, SurveyDataError, example_path, read_survey_csv
+from streetlevel.survey.indirect import binding_function, draw_frame, solve_theta
+from streetlevel.survey.simulate import SurveyResult, run_survey
 from tests.conftest import cli
 
 Z = 1.959963984540054  # two-sided 95 %

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from streetlevel.cli import app
-from streetlevel.effects import estimate_post_sanction_effect
-from streetlevel.run import run_scenario
-from streetlevel.targets import Target, load_targets, sampling_error
-from streetlevel.validation import validate_run
+from streetlevel.cli.app import app
+from streetlevel.output.run import run_scenario
+from streetlevel.validation.effect_recovery import estimate_post_sanction_effect
+from streetlevel.validation.targets import Target, load_targets, sampling_error
+from streetlevel.validation.validate import validate_run
 from tests.conftest import cli, small
 
 

@@ -31,15 +31,15 @@ from typing import Any
 import mesa
 import numpy as np
 
-from streetlevel.caseworkers import Workforce
-from streetlevel.coefficients import Coefficients, duration_factor, logistic, spell_survival
-from streetlevel.country import build_country
-from streetlevel.engine import initial_risk
-from streetlevel.indicators import rank_within_regions, sanction_rate
-from streetlevel.scenario import Scenario
-from streetlevel.state import NEVER, RECEIVING, SANCTIONED
-from streetlevel.streams import Streams
-from streetlevel.tally import COUNTS
+from streetlevel.model.caseworkers import Workforce
+from streetlevel.model.coefficients import Coefficients, duration_factor, logistic, spell_survival
+from streetlevel.model.country import build_country
+from streetlevel.model.engine import initial_risk
+from streetlevel.model.indicators import rank_within_regions, sanction_rate
+from streetlevel.model.state import NEVER, RECEIVING, SANCTIONED
+from streetlevel.model.streams import Streams
+from streetlevel.model.tally import COUNTS
+from streetlevel.scenario.schema import Scenario
 
 __all__ = ["Client", "DanishModel"]
 
@@ -247,7 +247,7 @@ class DanishModel(mesa.Model):
     """The Danish regime, one agent per client.
 
     Args:
-        scenario: a validated scenario (``streetlevel.loading.load_scenario``).
+        scenario: a validated scenario (``streetlevel.scenario.loading.load_scenario``).
         seed: seeds Mesa's random generator and the engine's caseworker draw (replication 0).
     """
 
@@ -372,7 +372,7 @@ class DanishModel(mesa.Model):
 
 
 def main() -> None:
-    from streetlevel.loading import load_scenario, with_values
+    from streetlevel.scenario.loading import load_scenario, with_values
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("preset", nargs="?", default="denmark-2011")

@@ -1,5 +1,5 @@
 """``python -m streetlevel`` runs the command line."""
 
-from streetlevel.cli import main
+from streetlevel.cli.app import main
 
 main()

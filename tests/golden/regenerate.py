@@ -6,8 +6,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from streetlevel.run import run_scenario
-from streetlevel.summary import summarize
+from streetlevel.output.run import run_scenario
+from streetlevel.output.summary import summarize
 from tests.conftest import small
 
 if __name__ == "__main__":

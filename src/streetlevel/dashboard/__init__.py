@@ -1,5 +1,6 @@
 """The web dashboard (``streetlevel dashboard``): an optional extra,
-``pip install 'streetlevel[dashboard]'``. Nothing else in the package imports it.
+``pip install 'streetlevel[dashboard]'``. May import every layer below it; only the CLI
+imports it, lazily, for ``streetlevel dashboard``.
 
 From Python::
 
@@ -11,13 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from streetlevel.constants import DASHBOARD_HOST, DASHBOARD_PORT
 from streetlevel.errors import StreetlevelError
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "require_extra", "serve"]
 
-DEFAULT_HOST = "127.0.0.1"
-"""Only this machine can open the page unless told otherwise."""
-DEFAULT_PORT = 8050
+DEFAULT_HOST = DASHBOARD_HOST
+DEFAULT_PORT = DASHBOARD_PORT
 THREADS = 4
 """Requests answered at once (waitress's default); others wait their turn in its queue. The
 callbacks hold the GIL for most of their time, so more threads add memory, not speed."""

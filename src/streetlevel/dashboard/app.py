@@ -17,7 +17,7 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 from dash.exceptions import DependencyException
 from flask import Response, request
 
-from streetlevel.benchmark import ALL
+from streetlevel.analysis.benchmark import ALL
 from streetlevel.dashboard import views
 from streetlevel.dashboard.data import (
     RUN_LEVERS,

@@ -1,5 +1,5 @@
 """What the dashboard shows, without the web framework: the directories it serves, their
-benchmark and policy comparison (computed by :mod:`streetlevel.benchmark` and
+benchmark and policy comparison (computed by :mod:`streetlevel.analysis.benchmark` and
 :mod:`streetlevel.experiments.compare`, never re-implemented here), and the runs it starts.
 
 Everything a view needs is a pandas table or a PNG, so it can be tested and used from a
@@ -22,15 +22,15 @@ from typing import Any
 
 import pandas as pd
 
-from streetlevel.benchmark import ALL, Benchmark, benchmark
-from streetlevel.benchmark_report import funnel_figure
+from streetlevel.analysis.benchmark import ALL, Benchmark, benchmark
+from streetlevel.analysis.benchmark_report import funnel_figure
 from streetlevel.errors import StreetlevelError
 from streetlevel.experiments.compare import comparison
 from streetlevel.experiments.spec import Experiment, example_path, load_experiment
 from streetlevel.experiments.store import EXPERIMENT
-from streetlevel.loading import list_presets, load_scenario, with_values
-from streetlevel.run import run_scenario
-from streetlevel.summary import Summary, summarize
+from streetlevel.output.run import run_scenario
+from streetlevel.output.summary import Summary, summarize
+from streetlevel.scenario.loading import list_presets, load_scenario, with_values
 
 __all__ = [
     "REPLICATION_LIMITS",
@@ -133,8 +133,9 @@ def _funnel(path: str, stamp: float, municipality: str) -> str:
 
 
 def funnel_png(result: Benchmark, municipality: str | None) -> str:
-    """The benchmark's funnel plot (:func:`streetlevel.benchmark_report.funnel_figure`) with
-    ``municipality`` marked, as a ``data:`` URL for an ``<img>``."""
+    """The benchmark's funnel plot
+    (:func:`~streetlevel.analysis.benchmark_report.funnel_figure`) with ``municipality``
+    marked, as a ``data:`` URL for an ``<img>``."""
     # A plain Figure (reports.new_figure), not pyplot: callbacks run in several threads.
     fig = funnel_figure(result)
     rows = result.risk_adjusted

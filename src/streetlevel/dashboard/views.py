@@ -17,7 +17,7 @@ from streetlevel.dashboard.data import (
     Source,
     lever_levels,
 )
-from streetlevel.indicators import ratio
+from streetlevel.model.indicators import ratio
 
 __all__ = [
     "PAGE_STYLE",

@@ -7,6 +7,9 @@ store (:mod:`~streetlevel.experiments.store`) that can be read while it runs and
 sweep resumes; :mod:`~streetlevel.experiments.compare` and
 :mod:`~streetlevel.experiments.sensitivity` analyse the stored results. See
 ``docs/experiments.md``.
+
+May import ``analysis``, ``output``, ``model`` and ``scenario``; never reaches inside the
+engine.
 """
 
 from __future__ import annotations

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from streetlevel.analysis.reports import Report, new_figure, save_png
 from streetlevel.errors import ExperimentError
 from streetlevel.experiments.spec import RESERVED_COLUMNS
 from streetlevel.experiments.store import read_results, read_spec
-from streetlevel.records import write_text_atomic
-from streetlevel.reports import Report, new_figure, save_png
-from streetlevel.summary import interval
+from streetlevel.output.files import write_text_atomic
+from streetlevel.output.summary import interval
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

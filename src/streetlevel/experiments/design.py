@@ -35,7 +35,7 @@ __all__ = ["build_design", "point_seed", "point_values", "salib_problem"]
 
 def point_seed(seed: int, point: int, common: bool) -> int:
     """The seed of a point's run: its replication r then draws from
-    ``SeedSequence(point_seed, spawn_key=(r,))`` (see :mod:`streetlevel.streams`).
+    ``SeedSequence(point_seed, spawn_key=(r,))`` (see :mod:`streetlevel.model.streams`).
 
     With common random numbers every point uses the experiment's seed; otherwise the point's
     seed is drawn from ``SeedSequence(seed, spawn_key=(point,))``, so it depends only on the

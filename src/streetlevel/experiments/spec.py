@@ -40,7 +40,8 @@ from pydantic import (
 )
 
 from streetlevel.errors import ExperimentError, ScenarioError
-from streetlevel.loading import (
+from streetlevel.output.run import outcome_names
+from streetlevel.scenario.loading import (
     _explain,
     load_scenario,
     not_utf8,
@@ -48,7 +49,7 @@ from streetlevel.loading import (
     scenario_hash,
     with_values,
 )
-from streetlevel.scenario import Name, Scenario, Section
+from streetlevel.scenario.schema import Name, Scenario, Section
 
 __all__ = [
     "DESIGNS",
@@ -421,8 +422,6 @@ def _value_at(data: dict[str, Any], path: str) -> Any:
 def _check_outcomes(experiment: Experiment) -> list[str]:
     if not experiment.spec.outcomes:
         return []
-    from streetlevel.experiments.sweep import outcome_names
-
     # The names depend on the categories, the listed municipalities, the era and the number
     # of reporting years, not on the burn-in or the length of a year: a probe without burn-in
     # and with one-week years lists the same names, and takes at most a few hundred weeks

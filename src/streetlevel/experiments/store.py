@@ -50,7 +50,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from streetlevel.errors import ExperimentError, output_error
-from streetlevel.records import write_json_atomic, write_table_atomic
+from streetlevel.output.files import write_json_atomic, write_table_atomic
 
 if TYPE_CHECKING:
     import duckdb

@@ -2,7 +2,7 @@
 
 Each point is one task: the point's scenario simulated for all the experiment's replications,
 in memory (no events tables are written), reduced to the summary's indicators per replication
-(:func:`streetlevel.summary.replication_indicators`). Tasks run on a ``LocalCluster`` of
+(:func:`streetlevel.output.summary.replication_indicators`). Tasks run on a ``LocalCluster`` of
 single-threaded worker processes, or on an existing cluster given its scheduler's address.
 Results come back to the process that runs the sweep, which alone writes the store: workers
 on other machines need no shared disk.
@@ -21,7 +21,7 @@ with an :class:`ExperimentError` naming the failed points, which running it agai
 ``status.json`` says whether the sweep is running, complete, interrupted or failed.
 
 >>> import tempfile, pathlib
->>> from streetlevel.loading import load_scenario, with_values
+>>> from streetlevel.scenario.loading import load_scenario, with_values
 >>> tiny = with_values(load_scenario("municipality-b"),
 ...     {"time.burn_in_years": 0, "time.reporting_years": 1, "scale.client_scale": 0.2})
 >>> rows = run_point(tiny, seed=1, replications=2)
@@ -38,7 +38,6 @@ import platform
 import signal
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
@@ -50,7 +49,6 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from streetlevel.country import build_country
 from streetlevel.errors import ExperimentError, StreetlevelError
 from streetlevel.experiments.design import build_design, design_size, point_values
 from streetlevel.experiments.spec import Experiment
@@ -63,13 +61,13 @@ from streetlevel.experiments.store import (
     write_point,
     write_status,
 )
-from streetlevel.loading import scenario_to_toml, with_values
-from streetlevel.locking import LOCK, DirectoryLock
-from streetlevel.records import write_json_atomic, write_table_atomic, write_text_atomic
-from streetlevel.run import default_batch_size
-from streetlevel.run import run_in_memory as run_point
-from streetlevel.scenario import Scenario
-from streetlevel.sizing import INDICATORS_BOUND, check_sweep
+from streetlevel.model.country import build_country
+from streetlevel.output.files import write_json_atomic, write_table_atomic, write_text_atomic
+from streetlevel.output.locking import LOCK, DirectoryLock
+from streetlevel.output.run import default_batch_size, outcome_names
+from streetlevel.output.run import run_in_memory as run_point
+from streetlevel.output.sizing import INDICATORS_BOUND, check_sweep
+from streetlevel.scenario.loading import scenario_to_toml, with_values
 
 __all__ = ["SweepResult", "dask_setup", "outcome_names", "run_point", "run_sweep"]
 
@@ -78,9 +76,6 @@ SCHEDULER_TIMEOUT = "20s"
 """How long to try to reach a scheduler given by address before giving up."""
 FAILURES_LISTED = 5
 """Failed points named one by one in the error that ends a sweep; the rest are counted."""
-PROBE_SCALE = 0.0
-"""``scale.client_scale`` of the run that lists a scenario's outcomes: each municipality
-then has its minimum of one client, enough to produce every indicator's name."""
 
 
 @dataclass(frozen=True)
@@ -92,17 +87,6 @@ class SweepResult:
     ran: int
     resumed: int
     wall_seconds: float
-
-
-def outcome_names(scenario: Scenario) -> list[str]:
-    """The outcomes an experiment on ``scenario`` can keep, found by a one-replication run
-    with one client per municipality."""
-    probe = with_values(scenario, {"scale.client_scale": PROBE_SCALE}, "outcome probe")
-    with warnings.catch_warnings():
-        # One client per municipality leaves some indicators with nothing to measure (the
-        # mean of no values): only the names are wanted here.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return list(run_point(probe, seed=0, replications=1))
 
 
 def run_sweep(
@@ -320,7 +304,7 @@ def _check_workers(client: Any, scheduler: str) -> None:
 
 
 def _version() -> str:
-    from streetlevel import __version__
+    from streetlevel.version import __version__
 
     return __version__
 

@@ -1,0 +1,333 @@
+"""A benchmark rendered: figures, the HTML report and the files ``streetlevel benchmark`` writes
+(the result itself is computed in :mod:`streetlevel.analysis.benchmark`).
+
+Two funnel plots: the raw share of recipients sanctioned against recipients (the person-based
+form of the rate a database's users compare),
+and the risk-adjusted ratio against the expected count (the fair comparison), each with the
+95 % and 99.8 % control limits of :mod:`streetlevel.analysis.funnel`. The limits are drawn for the
+country's rate; each municipality is flagged against its own binomial, which for an unusual
+client mix can differ from the drawn curve by a hair.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from matplotlib.ticker import NullFormatter
+
+from streetlevel.analysis.benchmark import Benchmark
+from streetlevel.analysis.funnel import (
+    LEVELS,
+    null_sd,
+    outside_column,
+    random_effects_limits,
+    ratio_limits,
+)
+from streetlevel.analysis.reports import Report, new_figure, save_png
+from streetlevel.errors import StreetlevelError
+from streetlevel.output.files import write_json_atomic, write_text_atomic
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["funnel_figure", "raw_funnel_figure", "raw_outside", "report", "write_benchmark"]
+
+LABELLED = 4
+"""Municipalities named on a funnel plot at each end: the most extreme outside 99.8 %."""
+CURVE_POINTS = 200
+PANEL_COLUMNS = 1
+"""Panels (one per category compared) are stacked, each with its legend beside it."""
+PANEL_SIZE = (8.5, 4.5)
+COLOURS = {"inside": "#8c8c8c", "95": "#e69f00", "998": "#c0392b"}
+LINES = {LEVELS[0]: "--", LEVELS[1]: "-"}
+Float = npt.NDArray[np.float64]
+SHOWN = 10
+"""Rows of the highest and lowest ratios shown in the report's summary table."""
+
+
+def _panels(count: int) -> tuple[Figure, list[Axes]]:
+    columns = min(count, PANEL_COLUMNS)
+    rows = -(-count // columns)
+    fig = new_figure(PANEL_SIZE[0] * columns, PANEL_SIZE[1] * rows)
+    axes = fig.subplots(rows, columns, squeeze=False).ravel().tolist()
+    for extra in axes[count:]:
+        extra.set_visible(False)
+    return fig, axes[:count]
+
+
+def _draw(
+    ax: Axes,
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    outside: dict[float, npt.NDArray[np.bool_]],
+    names: list[str],
+    z: npt.NDArray[np.float64],
+    curve: tuple[Float, dict[float, tuple[Float, Float]]],
+    target: float,
+    named: npt.NDArray[np.bool_] | None = None,
+) -> None:
+    """One funnel; ``named`` are the points labelled (default: the most extreme outside
+    99.8 %, :data:`LABELLED` at each end)."""
+    grid, limits = curve
+    ax.axhline(target, color="black", linewidth=0.8)
+    for level, (low, high) in limits.items():
+        style = LINES[level]
+        label = f"{100 * level:g} % limits"
+        ax.plot(grid, low, style, color="#34495e", linewidth=0.9, label=label)
+        ax.plot(grid, high, style, color="#34495e", linewidth=0.9)
+    beyond95, beyond998 = outside[LEVELS[0]], outside[LEVELS[1]]
+    groups = (
+        (~beyond95, COLOURS["inside"], "inside"),
+        (beyond95 & ~beyond998, COLOURS["95"], "outside 95 %"),
+        (beyond998, COLOURS["998"], "outside 99.8 %"),
+    )
+    for mask, colour, label in groups:
+        ax.scatter(x[mask], y[mask], s=18, color=colour, label=f"{label} ({mask.sum()})", zorder=3)
+    if named is None:
+        order = np.argsort(np.nan_to_num(z))
+        flagged = [i for i in order if beyond998[i]]
+        labelled = sorted(set(flagged[:LABELLED]) | set(flagged[-LABELLED:]))
+    else:
+        labelled = np.flatnonzero(named).tolist()
+    for i in labelled:
+        ax.annotate(names[i], (x[i], y[i]), fontsize=7, xytext=(4, 2), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # a short log axis labels its minor ticks
+    _legend(ax)
+
+
+def _legend(ax: Axes) -> None:
+    # Beside the panel, where it hides no municipality.
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
+def _curve(
+    x_min: float, x_max: float, rate: float, per: str
+) -> tuple[Float, dict[float, tuple[Float, Float]]]:
+    """Control limits of the ratio for a unit at the country's ``rate``, along x = expected
+    count (``per="expected"``) or recipients (``per="recipients"``)."""
+    grid = np.geomspace(max(x_min, 1.0) * 0.8, x_max * 1.25, CURVE_POINTS)
+    recipients = np.maximum(np.round(grid / rate if per == "expected" else grid), 1.0)
+    expected = recipients * rate
+    x = np.asarray(expected if per == "expected" else recipients, dtype=np.float64)
+    limits = {level: ratio_limits(recipients, expected, level) for level in LEVELS}
+    if per == "recipients":
+        limits = {k: (low * rate, high * rate) for k, (low, high) in limits.items()}
+    return x, limits
+
+
+def _category_rates(result: Benchmark) -> dict[str, float]:
+    totals = result.risk_adjusted.groupby("category")[["observed", "recipients"]].sum()
+    return {str(k): float(v) for k, v in (totals["observed"] / totals["recipients"]).items()}
+
+
+def funnel_figure(result: Benchmark) -> Figure:
+    """Observed / expected against the expected count, one panel per category compared; the
+    dotted curves allow for the spread between municipalities as well as chance, and the
+    municipalities beyond them are ringed."""
+    rates = _category_rates(result)
+    fig, axes = _panels(len(rates))
+    for ax, (category, rate) in zip(axes, rates.items(), strict=True):
+        rows = result.risk_adjusted[result.risk_adjusted["category"] == category]
+        x = rows["expected"].to_numpy(dtype=np.float64)
+        y = rows["ratio"].to_numpy(dtype=np.float64)
+        curve = _curve(float(x.min()), float(x.max()), rate, "expected")
+        tau2 = float(rows["between_sd"].iloc[0]) ** 2
+        ringed = rows[f"{outside_column(LEVELS[1])}_overdispersed"].to_numpy()
+        _draw(
+            ax,
+            x,
+            y,
+            {level: rows[outside_column(level)].to_numpy() for level in LEVELS},
+            rows["municipality"].tolist(),
+            rows["z"].to_numpy(dtype=np.float64),
+            curve,
+            1.0,
+            ringed if tau2 > 0 else None,
+        )
+        if tau2 > 0:
+            grid = curve[0]
+            low, high = random_effects_limits(null_sd(grid / rate, grid), tau2, LEVELS[1])
+            label = "99.8 %, allowing for the spread between municipalities"
+            low = np.maximum(low, 0.0)  # a ratio is never negative
+            ax.plot(grid, low, ":", color="#34495e", linewidth=1.2, label=label)
+            ax.plot(grid, high, ":", color="#34495e", linewidth=1.2)
+            ax.scatter(x[ringed], y[ringed], s=60, facecolors="none", edgecolors="black")
+            _legend(ax)
+        where = "all categories" if category == "all" else f"category {category}"
+        ax.set_title(f"Risk-adjusted, {result.year}, {where}", fontsize=10)
+        ax.set_xlabel("expected sanctioned recipients (client mix)")
+        ax.set_ylabel("observed / expected")
+    return fig
+
+
+def raw_outside(result: Benchmark) -> dict[float, npt.NDArray[np.bool_]]:
+    """Which raw shares sanctioned fall outside the limits around the country's (or the
+    category's) share."""
+    rates = result.risk_adjusted["category"].map(_category_rates(result)).to_numpy()
+    n = result.risk_adjusted["recipients"].to_numpy(dtype=np.float64)
+    relative = result.risk_adjusted["share"].to_numpy() / rates
+    flags = {}
+    for level in LEVELS:
+        low, high = ratio_limits(n, n * rates, level)
+        flags[level] = (relative < low) | (relative > high)
+    return flags
+
+
+def raw_funnel_figure(result: Benchmark) -> Figure:
+    """Raw share sanctioned against recipients: what a database lets its users compare."""
+    rates = _category_rates(result)
+    flags = raw_outside(result)
+    fig, axes = _panels(len(rates))
+    for ax, (category, rate) in zip(axes, rates.items(), strict=True):
+        mask = (result.risk_adjusted["category"] == category).to_numpy()
+        rows = result.risk_adjusted[mask]
+        x = rows["recipients"].to_numpy(dtype=np.float64)
+        n = x
+        z = (rows["share"].to_numpy() - rate) / np.sqrt(rate * (1 - rate) / n)
+        _draw(
+            ax,
+            x,
+            rows["share"].to_numpy(dtype=np.float64),
+            {level: flags[level][mask] for level in LEVELS},
+            rows["municipality"].tolist(),
+            z,
+            _curve(float(x.min()), float(x.max()), rate, "recipients"),
+            rate,
+        )
+        where = "all categories" if category == "all" else f"category {category}"
+        ax.set_title(f"Raw share sanctioned, {result.year}, {where}", fontsize=10)
+        ax.set_xlabel("recipients")
+        ax.set_ylabel("share sanctioned at least once")
+    return fig
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for name in ("rate", "share", "adjusted_share"):
+        if name in out:
+            out[name] = (100 * out[name]).round(1).astype(str) + " %"
+    for name in ("expected", "ratio", "low", "high"):
+        if name in out:
+            out[name] = out[name].round(2)
+    return out
+
+
+def report(result: Benchmark) -> Report:
+    """The HTML report: what is published, the risk model, the funnel plots, the outliers."""
+    adjusted = result.risk_adjusted
+    where = "" if result.replication is None else f", replication {result.replication}"
+    rep = Report(
+        f"Benchmark of municipalities, {result.year}",
+        f"{result.source}{where}: {len(adjusted)} units compared, country sanction rate "
+        f"{100 * result.national_rate:.1f} % (per full-year recipient).",
+    )
+    raw = raw_outside(result)
+    rep.heading("What a database shows: raw sanction rates")
+    rep.paragraph(
+        "A national database such as jobindsats publishes each municipality's sanction rate "
+        "(recipients sanctioned at least once in the year per full-year recipient); regional "
+        "authorities rank their municipalities by it. Raw rates ignore who the clients are. "
+        "In its person-based form (the share of the year's recipients sanctioned), against "
+        f"the country's share, {int(raw[LEVELS[0]].sum())} units are outside the 95 % limits "
+        f"and {int(raw[LEVELS[1]].sum())} outside the 99.8 % limits before risk adjustment."
+    )
+    rep.figure(raw_funnel_figure(result), "funnel plot of raw sanction rates")
+    rep.heading("Risk adjustment")
+    rep.paragraph(
+        "Expected sanctioned recipients come from a logistic regression of 'sanctioned at "
+        "least once in the year' on the client's category, age group, sex, education, "
+        "minority background, weeks on the caseload this year and length of the spell, "
+        "fitted on the whole country and never on the municipality (indirect "
+        "standardisation). Observed / expected is 1 for a municipality that sanctions like "
+        "the country would with the same clients. Odds ratios of the model (reference: the "
+        "first level of each factor):"
+    )
+    rep.table(result.risk_model.round(3))
+    rep.heading("Funnel plot: who is outside the control limits")
+    counts = {level: int(adjusted[outside_column(level)].sum()) for level in LEVELS}
+    rep.paragraph(
+        f"After risk adjustment, {counts[LEVELS[0]]} of {len(adjusted)} units are outside the "
+        f"95 % limits (chance alone puts about {len(adjusted) * (1 - LEVELS[0]):.0f} there) "
+        f"and {counts[LEVELS[1]]} outside the 99.8 % limits (chance: about "
+        f"{len(adjusted) * (1 - LEVELS[1]):.1f}). Over-dispersion (Spiegelhalter's winsorised "
+        f"mean squared z-score, scaled to be about 1 when only chance is at work): "
+        f"{result.overdispersion:.1f}. Limits follow Spiegelhalter (2005); a unit's own 95 % "
+        "interval (low, high) is exact Poisson."
+    )
+    spread = adjusted.groupby("category")["between_sd"].first()
+    beyond = adjusted[adjusted[f"{outside_column(LEVELS[1])}_overdispersed"]]
+    rep.paragraph(
+        "Allowing for the spread of ratios between municipalities beyond chance (standard "
+        f"deviation {', '.join(f'{v:.2f}' for v in spread)}; Spiegelhalter's additive random "
+        "effects, the dotted curves), these stand out even among municipalities that differ "
+        "in practice: "
+        + (", ".join(f"{r.municipality} ({r.ratio:.2f})" for r in beyond.itertuples()) or "none")
+        + "."
+    )
+    rep.figure(funnel_figure(result), "funnel plot of risk-adjusted ratios")
+    columns = [
+        *("municipality", "region", "category", "recipients", "observed", "expected"),
+        *("ratio", "low", "high", "share", "adjusted_share", "outside_95", "outside_998"),
+        "outside_998_overdispersed",
+    ]
+    ordered = adjusted.sort_values("ratio", ascending=False)
+    rep.heading(f"The {SHOWN} highest ratios")
+    rep.table(_rounded(ordered[columns].head(SHOWN)))
+    rep.heading(f"The {SHOWN} lowest ratios")
+    rep.table(_rounded(ordered[columns].tail(SHOWN).iloc[::-1]))
+    rep.heading("The regional ranking as published, beside the risk-adjusted ratio")
+    rep.table(_rounded(result.ranking))
+    return rep
+
+
+CSV_FLOAT_FORMAT = "%.6g"
+"""Six significant digits: more than any indicator's sampling precision."""
+
+
+def write_benchmark(result: Benchmark, out: Path | str) -> list[Path]:
+    """Write the tables (CSV), the funnel plots (PNG) and the HTML report into ``out``, each
+    atomically; returns the paths written."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StreetlevelError(f"{out}: cannot create the output directory: {err}") from None
+    written = []
+    tables = {
+        "indicators.csv": result.indicators,
+        "ranking.csv": result.ranking,
+        "risk_adjusted.csv": result.risk_adjusted,
+        "risk_model.csv": result.risk_model,
+    }
+    for name, frame in tables.items():
+        write_text_atomic(frame.to_csv(index=False, float_format=CSV_FLOAT_FORMAT), out / name)
+        written.append(out / name)
+    save_png(funnel_figure(result), out / "funnel.png")
+    save_png(raw_funnel_figure(result), out / "funnel_raw.png")
+    report(result).write(out / "report.html")
+    write_json_atomic(
+        {
+            "source": result.source,
+            "year": result.year,
+            "replication": result.replication,
+            "by_category": result.by_category,
+            "national_rate": result.national_rate,
+            "overdispersion": result.overdispersion,
+            "units": len(result.risk_adjusted),
+            "outside_95": int(result.risk_adjusted["outside_95"].sum()),
+            "outside_998": int(result.risk_adjusted["outside_998"].sum()),
+            "between_sd": sorted(set(result.risk_adjusted["between_sd"].round(6))),
+            "outside_998_overdispersed": int(
+                result.risk_adjusted["outside_998_overdispersed"].sum()
+            ),
+        },
+        out / "benchmark.json",
+    )
+    written += [out / n for n in ("funnel.png", "funnel_raw.png", "report.html", "benchmark.json")]
+    return written

@@ -1,0 +1,104 @@
+"""Closing a client-year: at an exit, or for everyone still on benefit at the end of a year.
+
+A closed client-year adds to the municipality's tally (the national database's counts) and,
+in reporting years, becomes one row of the ``client_years`` table.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from streetlevel.model.codes import AGE_GROUPS, DESTINATIONS
+from streetlevel.model.state import Subset
+from streetlevel.model.tally import PROFILE, SANCTIONED_BIT, Cells
+
+if TYPE_CHECKING:
+    from streetlevel.model.engine import Simulation
+
+__all__ = ["NO_EXIT", "close"]
+
+NO_EXIT = -1
+
+
+def close(
+    sim: Simulation,
+    sub: Subset,
+    destination: npt.NDArray[np.integer] | None = None,
+    category: npt.NDArray[np.integer] | None = None,
+) -> Cells:
+    """Close the client-years of ``sub``: at their exits (``destination``, an exit code each)
+    or at the end of the year (``None``). ``category`` is theirs, when the caller has it.
+    Returns their tally cells, for further counts."""
+    st, tally = sim.state, sim.tally
+    rows = sub.rows
+    muni = sim.slot_municipality[sub.cols]
+    cat = sub.take(st.category) if category is None else category
+    sanctions = sub.take(st.y_sanctions)
+    weeks_sanctioned = sub.take(st.y_weeks_sanctioned)
+    weeks_in_year = sim.week - sub.take(st.y_first_week) + 1
+    withheld = weeks_sanctioned * sim.scenario.legislation.benefit.value + sub.take(st.y_withheld)
+    sanctioned = sanctions > 0
+    cells = tally.cells(rows, muni)  # once for the many counts below (profiled)
+    tally.add_at("recipients", cells)
+    # Flags as weights rather than selections: boolean indexing mispredicts on random masks.
+    tally.add_at("sanctioned", cells, sanctioned)
+    tally.add_at("repeat_sanctioned", cells, sanctions >= 2)
+    tally.add_at("sanctions", cells, sanctions)
+    tally.add_at("weeks_in_year", cells, weeks_in_year)
+    tally.add_weeks_by_category_at(cells, cat, weeks_in_year)
+    tally.add_at("weeks_sanctioned", cells, weeks_sanctioned)
+    tally.add_at("weeks_offer", cells, sub.take(st.y_weeks_offer))
+    tally.add_at("amount_withheld", cells, withheld)
+    age_group, male = sub.take(st.age_group), sub.take(st.male)
+    low_education = sub.take(st.low_education)
+    tally.add_closings_at(cells, cat, _profile_code(age_group, male, low_education, sanctioned))
+    if destination is not None:
+        for code, name in enumerate(DESTINATIONS):
+            tally.add_at(f"exits_{name}", cells, destination == code)
+        # Who leaves after a sanction this year, and to where (NAO 2016: as often without
+        # work).
+        for name in ("work", "unknown"):
+            gone = sanctioned & (destination == DESTINATIONS.index(name))
+            tally.add_at(f"exits_{name}_sanctioned", cells, gone)
+    if sim.recording:
+        assert sim.recorder is not None
+        entry = sub.take(st.entry_week)
+        sim.recorder.client_years(
+            replication=sim.replication_numbers[rows],
+            year=sim.calendar_year,
+            client_id=sub.take(st.client_id),
+            municipality=muni,
+            category=cat,
+            age_group=age_group,
+            male=male,
+            low_education=low_education,
+            minority=sub.take(st.minority),
+            problems=sub.take(st.problems),
+            entered=entry >= sim.year * sim.weeks_per_year,
+            weeks_on_benefit=sim.week - entry + 1,
+            weeks_in_year=weeks_in_year,
+            sanctions=sanctions,
+            weeks_sanctioned=weeks_sanctioned,
+            absences=sub.take(st.y_absences),
+            amount_withheld=withheld,
+            exit=NO_EXIT if destination is None else destination,
+        )
+    return cells
+
+
+def _profile_code(
+    age_group: npt.NDArray[np.integer],
+    male: npt.NDArray[np.bool_],
+    low_education: npt.NDArray[np.bool_],
+    sanctioned: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.intp]:
+    """Each client-year's profile code (:data:`streetlevel.model.tally.PROFILE`)."""
+    traits = (age_group == AGE_GROUPS.index("under 30"), male, low_education)
+    assert len(traits) == len(PROFILE)
+    code = sanctioned.astype(np.intp) << SANCTIONED_BIT
+    for bit, has in enumerate(traits):
+        code |= has.astype(np.intp) << bit
+    return code

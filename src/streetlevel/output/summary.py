@@ -1,0 +1,366 @@
+"""The run summary: national and municipal indicators with 95 % intervals across replications.
+
+Read from a run directory's tables (analysis never touches live simulation objects). Each
+indicator is first computed per replication (averaged over the reporting years; the profile
+gaps of the sanctioned are pooled over them), then
+summarised across replications by its mean and the 2.5 and 97.5 percentiles: the interval in
+which a single replication's figure falls, which is what a published figure is compared with
+(TARGETS.md).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow.parquet as pq
+
+from streetlevel.errors import StreetlevelError
+from streetlevel.model.codes import AGE_GROUPS
+from streetlevel.model.indicators import LONG_TERM_YEARS, ratio, sanction_rate
+from streetlevel.model.tally import PROFILE
+from streetlevel.scenario.loading import load_scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from streetlevel.scenario.schema import Scenario
+
+__all__ = [
+    "Indicator",
+    "Summary",
+    "complete_manifest",
+    "interval",
+    "replication_indicators",
+    "summarize",
+]
+
+INTERVAL = (2.5, 97.5)
+"""Percentiles of the 95 % interval across replications."""
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator across replications."""
+
+    name: str
+    mean: float
+    low: float
+    high: float
+    description: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What ``streetlevel run`` prints, and its ``--json`` form."""
+
+    scenario: str
+    seed: int
+    replications: int
+    wall_seconds: float
+    out: str
+    indicators: list[Indicator] = field(default_factory=list)
+
+    def get(self, name: str) -> Indicator:
+        for ind in self.indicators:
+            if ind.name == name:
+                return ind
+        raise KeyError(name)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        for ind in data["indicators"]:
+            for key in ("mean", "low", "high"):
+                ind[key] = None if np.isnan(ind[key]) else ind[key]
+        return json.dumps(data, ensure_ascii=False)
+
+
+def interval(per_replication: npt.ArrayLike) -> tuple[float, float, float]:
+    """Mean and 95 % interval (percentiles) of a figure across replications.
+
+    >>> interval([0.1, 0.2, 0.3])
+    (0.2, 0.105, 0.295)
+    """
+    values = np.asarray(per_replication, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return (float("nan"),) * 3
+    low, high = np.percentile(values, INTERVAL)
+    return (round(float(values.mean()), 12), round(float(low), 12), round(float(high), 12))
+
+
+def _mean_over_years(values: npt.ArrayLike) -> float:
+    """The mean of a replication's yearly figures, over the years that measured it (NaN,
+    silently, where no year did: e.g. a category with no recipients in a small run)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if len(v) else float("nan")
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def complete_manifest(out: Path | str) -> dict[str, Any]:
+    """The manifest of the run directory ``out``, whose run must have completed: every reader
+    of run directories checks this first, so tables of a run that was interrupted, failed or
+    killed are never read as results.
+
+    Raises:
+        StreetlevelError: no readable manifest, or a run that did not complete; the message
+            says what the manifest records and what to do.
+    """
+    out = Path(out)
+    path = out / "manifest.json"
+    if not path.exists():
+        raise StreetlevelError(f"{out}: not a run directory (no manifest.json)")
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise StreetlevelError(f"{path}: cannot read the manifest: {err}") from None
+    status = manifest.get("status", "unknown")
+    if status == "complete":
+        return manifest
+    if status == "running":
+        # A killed run never rewrites its manifest: only its process tells it from a live one.
+        why = (
+            f"its manifest says it is still running (process {manifest.get('pid')} on "
+            f"{manifest.get('host')}, started {manifest.get('started')}); if that process has "
+            "ended, the run was killed"
+        )
+    else:
+        why = f"its manifest says {status!r} ({manifest.get('error', 'no reason recorded')})"
+    raise StreetlevelError(
+        f"{out}: not a complete run: {why}; finish it with run --resume (the same --out, "
+        "scenario and seed) or run it again with --overwrite"
+    )
+
+
+def summarize(out: Path) -> Summary:
+    """Summarise the run directory ``out``."""
+    out = Path(out)
+    manifest = complete_manifest(out)
+    my = pq.read_table(out / "municipality_years.parquet").to_pandas()
+    scenario = load_scenario(out / "scenario.toml")
+    indicators = [
+        Indicator(name, *interval(values), description)
+        for name, values, description in [
+            *replication_indicators(my, scenario),
+            *([] if _has_profile_counts(my) else _profile_gaps(out)),
+        ]
+    ]
+    return Summary(
+        scenario=str(manifest["scenario"]),
+        seed=int(manifest["seed"]),
+        replications=int(manifest["replications"]),
+        wall_seconds=float(manifest.get("wall_seconds", float("nan"))),
+        out=str(out),
+        indicators=indicators,
+    )
+
+
+def replication_indicators(
+    my: pd.DataFrame, scenario: Scenario
+) -> list[tuple[str, npt.NDArray[np.float64], str]]:
+    """Each indicator per replication (in replication order), from the municipality-year rows
+    of the reporting years (the ``municipality_years`` table, as a data frame): what
+    :func:`summarize` reduces to intervals and what an experiment stores per replication.
+    The profile gaps of the sanctioned are among them when the table has the profile counts
+    (runs written before the engine counted them have not)."""
+    scale = scenario.scale.client_scale.value
+    indicators: list[tuple[str, npt.NDArray[np.float64], str]] = []
+
+    def add(name: str, values: Any, description: str) -> None:
+        indicators.append((name, np.asarray(values, dtype=np.float64), description))
+
+    national = my.groupby(["replication", "year"]).sum(numeric_only=True)
+    per_rep = national.groupby(level="replication")
+    # Each replication's rows of ``national`` (sorted by replication, then year) as a slice:
+    # a yearly figure is computed for all rows at once and averaged per slice, the same
+    # numbers as per group, without a data frame per replication and indicator (0.3 s of a
+    # 100-replication run's summary).
+    reps = national.index.get_level_values("replication").to_numpy()
+    bounds = np.flatnonzero(np.r_[True, reps[1:] != reps[:-1], True])
+
+    def per_replication(yearly: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.array([_mean_over_years(yearly[a:b]) for a, b in itertools.pairwise(bounds)])
+
+    def column(name: str) -> npt.NDArray[np.float64]:
+        return np.asarray(national[name].to_numpy(), dtype=np.float64)
+
+    def national_ratio(num: str, den: str) -> Any:
+        return per_replication(ratio(column(num), column(den)))
+
+    wpy = scenario.time.weeks_per_year.value
+
+    def national_rate(sanctioned: str, weeks: str) -> Any:
+        return per_replication(sanction_rate(column(sanctioned), column(weeks), wpy))
+
+    add(
+        "national_sanction_rate",
+        national_rate("sanctioned", "weeks_in_year"),
+        "recipients sanctioned at least once in the year per full-year recipient",
+    )
+    add(
+        "sanctioned_recipients",
+        per_rep["sanctioned"].mean() / scale,
+        "recipients sanctioned at least once in a year (real scale)",
+    )
+    add(
+        "repeat_share",
+        national_ratio("repeat_sanctioned", "sanctioned"),
+        "of those sanctioned, share sanctioned two or more times",
+    )
+    k = 1
+    while f"recipients_category_{k}" in my.columns:
+        add(
+            f"sanction_rate_category_{k}",
+            national_ratio(f"sanctioned_category_{k}", f"recipient_years_category_{k}"),
+            f"sanction rate in category {k}",
+        )
+        k += 1
+    present = set(my["municipality"].astype(str))
+    for m in scenario.municipalities:
+        if m.name in present:
+            rows = my[my["municipality"] == m.name]
+            add(
+                f"sanction_rate_{_slug(m.name)}",
+                rows.groupby("replication")["sanction_rate"].mean(),
+                f"sanction rate of {m.name}",
+            )
+    for dest in ("work", "other", "unknown"):
+        add(
+            f"exit_{dest}_rate",
+            national_ratio(f"exits_{dest}", "recipients"),
+            f"exits to {dest} per recipient per year",
+        )
+    add(
+        "unknown_to_work_exits_sanctioned",
+        national_ratio("exits_unknown_sanctioned", "exits_work_sanctioned"),
+        "exits to unknown per exit to work, among those sanctioned in the year who leave",
+    )
+    add(
+        "timeliness",
+        per_replication(
+            ratio(column("meetings_timely"), column("meetings_timely") + column("meetings_late"))
+        ),
+        "share of meetings held on time",
+    )
+    add(
+        "activation_degree",
+        national_ratio("weeks_offer", "weeks_in_year"),
+        "share of weeks on the benefit roll with an active offer",
+    )
+    for years in LONG_TERM_YEARS:
+        add(
+            f"long_term_{years}y_share",
+            national_ratio(f"long_term_{years}y", "stock_end"),
+            f"share of recipients on benefit more than {years} years",
+        )
+    add(
+        "weeks_per_sanction",
+        national_ratio("weeks_sanctioned", "sanctions"),
+        "weeks without benefit per sanction",
+    )
+    currency = scenario.legislation.benefit.unit.removesuffix(" per week")
+    add(
+        "amount_withheld_per_recipient",
+        national_ratio("amount_withheld", "recipients"),
+        f"benefit withheld per recipient per year ({currency})",
+    )
+    by_year = national["sanctioned"] / (national["weeks_in_year"] / wpy)
+    for year, rates in by_year.groupby(level="year"):
+        add(
+            f"national_sanction_rate_{year}",
+            rates.to_numpy(),
+            f"share of recipients sanctioned in {year}",
+        )
+    add(
+        "mean_management_strictness",
+        my.groupby("replication")["management_strictness"].mean(),
+        "management strictness, mean over municipalities and years",
+    )
+    if _has_profile_counts(my):
+        summed = my.groupby("replication").sum(numeric_only=True)
+        indicators.extend(_gaps({name: summed[name].to_numpy() for name in _COUNTED}))
+    return indicators
+
+
+def _has_profile_counts(my: pd.DataFrame) -> bool:
+    """Whether the municipality-years carry the profile counts (runs written before the engine
+    counted them have not: their gaps are counted from the client-years, _profile_gaps)."""
+    return all(name in my.columns for name in _COUNTED)
+
+
+def _profile_gaps(out: Path) -> list[tuple[str, Any, str]]:
+    """The profile gaps counted from the client-years, for runs whose municipality-years do
+    not carry the profile counts (written before the engine counted them)."""
+    # DuckDB counts over the batch files in parallel, comparing dictionary codes; decoding a
+    # national run's 70 million client-years to strings took longer than writing them.
+    table = out / "client_years.parquet"
+    # A directory of batch files; one file in runs written before batches had their own.
+    files = str(table / "*.parquet") if table.is_dir() else str(table)
+    counts = (
+        duckdb.connect()
+        .execute(
+            # The names of the municipality-years' profile counts (_COUNTED).
+            "SELECT replication, count(*) AS recipients, "
+            "count(*) FILTER (sanctions > 0) AS sanctioned, "
+            + ", ".join(
+                f"count(*) FILTER ({column} = ?) AS recipients_{trait}, "
+                f"count(*) FILTER ({column} = ? AND sanctions > 0) AS sanctioned_{trait}"
+                for trait, column, _ in _TRAITS
+            )
+            + " FROM read_parquet(?) GROUP BY replication ORDER BY replication",
+            [value for _, _, value in _TRAITS for _ in range(2)] + [files],
+        )
+        .fetchnumpy()
+    )
+    reps = counts["replication"].astype(np.int64)
+    n_reps = int(reps.max()) + 1 if len(reps) else 0
+
+    def per_replication(name: str) -> npt.NDArray[np.float64]:
+        values = np.zeros(n_reps)
+        values[reps] = counts[name]
+        return values
+
+    return _gaps({name: per_replication(name) for name in _COUNTED})
+
+
+def _gaps(counts: dict[str, npt.NDArray[Any]]) -> list[tuple[str, Any, str]]:
+    """Who is sanctioned: share young / male / low-educated among the sanctioned minus among
+    all recipients (CHM: positive for all three), per replication from the client-year counts
+    named as in :data:`_COUNTED`."""
+    gaps = []
+    for trait, _, _ in _TRAITS:
+        share_all = ratio(counts[f"recipients_{trait}"], counts["recipients"])
+        share_s = ratio(counts[f"sanctioned_{trait}"], counts["sanctioned"])
+        gaps.append(
+            (
+                f"{trait}_share_gap",
+                share_s - share_all,
+                f"share {trait.replace('_', ' ')} among the sanctioned minus among all recipients",
+            )
+        )
+    return gaps
+
+
+_TRAITS = (
+    ("young", "age_group", AGE_GROUPS[0]),
+    ("male", "sex", "male"),
+    ("low_education", "education", "low"),
+)
+assert tuple(trait for trait, _, _ in _TRAITS) == PROFILE  # the engine counts the same traits
+_COUNTED = (
+    "recipients",
+    "sanctioned",
+    *(f"{who}_{trait}" for trait in PROFILE for who in ("recipients", "sanctioned")),
+)
+"""The client-year counts the profile gaps are computed from, per replication."""

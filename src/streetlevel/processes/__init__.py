@@ -1,4 +1,0 @@
-"""The weekly and yearly processes of MODEL.md section 3, one module each.
-
-Each process is a function ``process(sim)`` that reads and writes the simulation's arrays.
-"""

@@ -1,0 +1,402 @@
+"""The caseworker survey of [DK], asked of simulated caseworkers (MODEL.md 6 and 7.2).
+
+DK surveyed NAV caseworkers who had at least one minority client in job placement in the past
+six months, and asked whether they had overruled such a client's own job-placement proposal at
+least once. :func:`simulate_survey` does the same with a scenario's caseworkers: it draws the
+country's workforce (caseloads, municipality, attitudes and roles, as the engine does), each
+caseworker's minority clients' proposals over the survey window (a Poisson number: the
+engine's weekly proposal rate times the window times the caseworker's real minority caseload),
+samples ``n`` caseworkers with at least one, and decides each one's answer with the engine's
+per-proposal model (:mod:`streetlevel.model.processes.placements`): overruled at least once with
+probability ``1 - (1 - p)^proposals``. A survey larger than one country's eligible caseworkers
+pools further, independent countries (a superpopulation). It needs no week-by-week run, so
+surveys of 50,000 and hundreds of replications take seconds.
+
+:func:`fit_survey` fits DK's logistic regression (statsmodels) and the pseudo-R² figures SPSS
+prints; :func:`bivariate` gives DK's bivariate tables. :func:`run_survey` repeats surveys and
+summarises each figure's spread; :func:`survey_of_data` does the same for a user's survey file
+(:mod:`streetlevel.survey.data`).
+
+>>> from streetlevel.scenario.loading import load_scenario
+>>> frame = simulate_survey(load_scenario("norway-2010"), n=477, seed=1)
+>>> len(frame), sorted(set(frame["overruled"]))
+(477, [0, 1])
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+
+from streetlevel.constants import SURVEY_RESPONDENTS, Z95
+from streetlevel.errors import StreetlevelError
+from streetlevel.model.attitudes import COVARIATES, SENIORITY_QUARTILES, published_survey
+from streetlevel.model.caseworkers import Workforce
+from streetlevel.model.country import Country, build_country
+from streetlevel.model.processes.placements import caseworker_covariates, overrule_logits
+from streetlevel.model.streams import Stream, Streams
+from streetlevel.scenario.schema import Scenario
+
+__all__ = [
+    "DEFAULT_N",
+    "Population",
+    "SurveyError",
+    "SurveyFit",
+    "SurveyResult",
+    "bivariate",
+    "draw_population",
+    "fit_survey",
+    "run_survey",
+    "simulate_survey",
+    "survey_of_data",
+]
+
+F64 = npt.NDArray[np.float64]
+DEFAULT_N = SURVEY_RESPONDENTS
+INTERVAL = (2.5, 97.5)
+"""Percentiles of a figure's spread across replications (a 95 % range)."""
+
+
+class SurveyError(StreetlevelError):
+    """A survey that cannot be asked or fitted (no eligible caseworkers, a constant column)."""
+
+
+@dataclass(frozen=True)
+class Population:
+    """One country's caseworkers with at least one minority client's proposal in the window."""
+
+    covariates: F64
+    """(caseworkers x :data:`~streetlevel.model.attitudes.COVARIATES`)."""
+    answers: dict[str, npt.NDArray[np.int8]]
+    proposals: npt.NDArray[np.int64]
+    logit: F64
+    """Per-proposal log-odds of overruling a minority client's proposal."""
+
+
+def _require_placements(scenario: Scenario) -> None:
+    if scenario.placements is None or scenario.attitudes is None:
+        raise SurveyError(
+            f"{scenario.scenario.name}: the survey needs [attitudes] and [placements] "
+            "sections (see the norway-2010 preset)"
+        )
+
+
+def draw_population(
+    scenario: Scenario, seed: int, replication: int, pool: int = 0, country: Country | None = None
+) -> Population:
+    """The caseworkers of one country who are eligible for the survey.
+
+    Pool 0 of replication ``r`` has exactly the caseworkers of the engine's replication ``r``
+    for the same seed; further pools are independent countries. ``country`` saves building
+    the scenario's country again.
+    """
+    _require_placements(scenario)
+    assert scenario.placements is not None
+    key = () if pool == 0 else (Stream.POOL, pool)
+    streams = Streams(seed, [replication], key)
+    country = country or build_country(scenario)
+    workforce, _ = Workforce.draw(scenario, country, streams)
+    x = caseworker_covariates(scenario, country, workforce)[0]
+    logit, _ = overrule_logits(scenario.placements, x)
+    expected = (
+        scenario.placements.proposal.value
+        * published_survey().window_weeks
+        * scenario.clients.minority.value
+        * workforce.caseload[0]
+    )
+    proposals = streams.child(Stream.SURVEY).generators[0].poisson(expected)
+    eligible = proposals > 0
+    return Population(
+        covariates=x[eligible],
+        answers={k: v[0][eligible] for k, v in workforce.attitudes.answers.items()},
+        proposals=proposals[eligible].astype(np.int64),
+        logit=logit[eligible],
+    )
+
+
+def simulate_survey(
+    scenario: Scenario,
+    *,
+    n: int = DEFAULT_N,
+    seed: int,
+    replication: int = 0,
+    country: Country | None = None,
+) -> pd.DataFrame:
+    """One simulated survey of ``n`` eligible caseworkers, as a survey table (see
+    :mod:`streetlevel.survey.data` for its columns)."""
+    if n < 1:
+        raise SurveyError(f"--n: a survey needs at least one respondent, got {n}")
+    country = country or build_country(scenario)
+    pools: list[Population] = []
+    eligible = 0
+    while eligible < n:
+        pools.append(draw_population(scenario, seed, replication, len(pools), country))
+        eligible += len(pools[-1].proposals)
+        if len(pools) == 1 and eligible == 0:
+            raise SurveyError(
+                f"{scenario.scenario.name}: no caseworker had a minority client's proposal in "
+                "the survey window (placements.proposal or clients.minority is 0)"
+            )
+    x = np.concatenate([p.covariates for p in pools])
+    logit = np.concatenate([p.logit for p in pools])
+    proposals = np.concatenate([p.proposals for p in pools])
+    answers = {k: np.concatenate([p.answers[k] for p in pools]) for k in pools[0].answers}
+    gen = Streams(seed, [replication]).child(Stream.SURVEY, 1).generators[0]
+    chosen = np.sort(gen.choice(len(proposals), size=n, replace=False))
+    p_once = 1.0 - (1.0 - 1.0 / (1.0 + np.exp(-logit[chosen]))) ** proposals[chosen]
+    overruled = gen.random(n) < p_once
+    return _frame(x[chosen], {k: v[chosen] for k, v in answers.items()}, overruled)
+
+
+def _frame(x: F64, answers: dict[str, npt.NDArray[np.int8]], overruled: npt.NDArray[np.bool_]
+           ) -> pd.DataFrame:  # fmt: skip
+    """A survey table in the file format of :mod:`streetlevel.survey.data`."""
+    survey = published_survey()
+    columns: dict[str, Any] = {}
+    for q in survey.questions:
+        columns[q.key] = np.array(q.labels, dtype=object)[answers[q.key]]
+    col = {name: x[:, i] for i, name in enumerate(COVARIATES)}
+    columns["follow_up_routines"] = col["follow_up_routines"].astype(np.int64)
+    seniority = np.ones(len(x), dtype=np.int64)
+    for quartile in range(2, SENIORITY_QUARTILES + 1):
+        seniority[col[f"seniority_{quartile}"] == 1] = quartile
+    columns["seniority_quartile"] = seniority
+    columns["oslo"] = col["oslo"].astype(np.int64)
+    columns["over_250_users"] = col["over_250_users"].astype(np.int64)
+    columns["overruled"] = overruled.astype(np.int64)
+    return pd.DataFrame(columns)
+
+
+def design_matrix(frame: pd.DataFrame) -> pd.DataFrame:
+    """DK's covariates (and the constant, last) coded from a survey table."""
+    survey = published_survey()
+    out: dict[str, Any] = {}
+    for q in survey.questions:
+        codes = frame[q.key].map({label: i for i, label in enumerate(q.labels)})
+        out[q.covariate] = q.code(codes.to_numpy(dtype=np.int8))
+    out["follow_up_routines"] = frame["follow_up_routines"].to_numpy(dtype=np.float64)
+    for quartile in range(2, SENIORITY_QUARTILES + 1):
+        out[f"seniority_{quartile}"] = (frame["seniority_quartile"] == quartile).astype(float)
+    out["oslo"] = frame["oslo"].to_numpy(dtype=np.float64)
+    out["over_250_users"] = frame["over_250_users"].to_numpy(dtype=np.float64)
+    x = pd.DataFrame({name: np.asarray(out[name], dtype=np.float64) for name in COVARIATES})
+    x["constant"] = 1.0
+    return x
+
+
+@dataclass(frozen=True)
+class SurveyFit:
+    """DK's logistic regression fitted to one survey, with the figures SPSS prints."""
+
+    n: int
+    b: dict[str, float]
+    sig: dict[str, float]
+    se: dict[str, float]
+    minus_2ll: float
+    cox_snell: float
+    nagelkerke: float
+    overruled_share: float
+
+
+def fit_survey(frame: pd.DataFrame, origin: str = "survey") -> SurveyFit:
+    """Fit DK's regression: B, Wald Sig., -2 log likelihood, Cox & Snell and Nagelkerke R².
+
+    Raises:
+        SurveyError: a covariate that does not vary, or an outcome that does not (the
+            regression is not identified), named by its column.
+    """
+    x = design_matrix(frame)
+    y = frame["overruled"].to_numpy(dtype=np.float64)
+    n = len(y)
+    if n == 0 or y.min() == y.max():
+        raise SurveyError(
+            f"{origin}: column overruled: every respondent answered the same; "
+            "the regression needs both answers"
+        )
+    for name in COVARIATES:
+        if x[name].nunique() < 2:
+            raise SurveyError(
+                f"{origin}: covariate {name}: takes one value in every row; the regression "
+                "cannot estimate its effect"
+            )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (ConvergenceWarning, PerfectSeparationWarning))
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            result = sm.Logit(y, x).fit(disp=0, maxiter=100)
+        except np.linalg.LinAlgError as err:
+            raise SurveyError(f"{origin}: the covariates are collinear ({err})") from None
+    llf, llnull = float(result.llf), float(result.llnull)
+    cox_snell = 1.0 - np.exp(2.0 * (llnull - llf) / n)
+    max_cs = 1.0 - np.exp(2.0 * llnull / n)
+    return SurveyFit(
+        n=n,
+        b={k: float(v) for k, v in result.params.items()},
+        sig={k: float(v) for k, v in result.pvalues.items()},
+        se={k: float(v) for k, v in result.bse.items()},
+        minus_2ll=-2.0 * llf,
+        cox_snell=float(cox_snell),
+        nagelkerke=float(cox_snell / max_cs),
+        overruled_share=float(y.mean()),
+    )
+
+
+def bivariate(frame: pd.DataFrame) -> pd.DataFrame:
+    """DK's bivariate tables: share who overruled and respondents, by answer."""
+    rows = []
+    for table in published_survey().bivariate:
+        for answer in table.answers:
+            group = frame.loc[frame[table.question] == answer, "overruled"]
+            share = float(group.mean()) if len(group) else float("nan")
+            rows.append(
+                {"question": table.question, "answer": answer, "n": len(group), "overruled": share}
+            )
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class SurveyResult:
+    """Repeated surveys (or one survey of data): every figure with its spread."""
+
+    scenario: str
+    n: int
+    replications: int
+    seed: int | None
+    fits: list[SurveyFit]
+    tables: list[pd.DataFrame]
+    """Bivariate tables, one per survey."""
+
+    def overruled_share(self) -> dict[str, float]:
+        shares = np.array([f.overruled_share for f in self.fits])
+        if self.replications == 1:
+            p, n = shares[0], self.fits[0].n
+            half = Z95 * np.sqrt(p * (1 - p) / n)
+            return _spread(p, p - half, p + half)
+        return _spread_of(shares)
+
+    def coefficients(self) -> list[dict[str, Any]]:
+        published = published_survey().b()
+        out = []
+        for name in [*COVARIATES, "constant"]:
+            values = np.array([f.b[name] for f in self.fits])
+            if self.replications == 1:
+                b, half = values[0], Z95 * self.fits[0].se[name]
+                spread = _spread(b, b - half, b + half)
+            else:
+                spread = _spread_of(values)
+            sig = float(np.median([f.sig[name] for f in self.fits]))
+            out.append({"name": name, "published": published[name], **spread, "sig": sig})
+        return out
+
+    def fit_figures(self) -> dict[str, dict[str, float]]:
+        survey = published_survey()
+        published = {
+            "minus_2ll": survey.minus_2ll,
+            "cox_snell": survey.cox_snell,
+            "nagelkerke": survey.nagelkerke,
+        }
+        return {
+            n: {"published": value, **_spread_of(np.array([getattr(f, n) for f in self.fits]))}
+            for n, value in published.items()
+        }
+
+    def bivariate_rows(self) -> list[dict[str, Any]]:
+        stacked = pd.concat(self.tables, keys=range(len(self.tables)), names=["survey", "row"])
+        published = {
+            (t.question, a): (p, n)
+            for t in published_survey().bivariate
+            for a, p, n in zip(t.answers, t.overruled, t.n, strict=True)
+        }
+        out = []
+        for (question, answer), group in stacked.groupby(["question", "answer"], sort=False):
+            shares = group["overruled"].to_numpy(dtype=np.float64)
+            n_mean = float(group["n"].mean())
+            if self.replications == 1:
+                p, n = shares[0], int(group["n"].iloc[0])
+                half = Z95 * np.sqrt(p * (1 - p) / n) if n else float("nan")
+                spread = _spread(p, p - half, p + half)
+            else:
+                spread = _spread_of(shares[~np.isnan(shares)])
+            pub_share, pub_n = published[(question, answer)]
+            out.append(
+                {
+                    "question": question,
+                    "answer": answer,
+                    "n": n_mean,
+                    "overruled_mean": spread["mean"],
+                    "low": spread["low"],
+                    "high": spread["high"],
+                    "published": pub_share,
+                    "published_n": pub_n,
+                }
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary in the ``--json`` layout."""
+        return {
+            "n": self.n,
+            "replications": self.replications,
+            "overruled_share": self.overruled_share(),
+            "coefficients": [
+                {k: c[k] for k in ("name", "published", "mean", "low", "high")}
+                for c in self.coefficients()
+            ],
+            "fit": self.fit_figures(),
+            "bivariate": [
+                {k: r[k] for k in ("question", "answer", "n", "overruled_mean", "low", "high")}
+                for r in self.bivariate_rows()
+            ],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False, default=_no_nan)
+
+
+def _no_nan(value: object) -> object:
+    raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+def _spread(mean: float, low: float, high: float) -> dict[str, float]:
+    return {"mean": float(mean), "low": float(low), "high": float(high)}
+
+
+def _spread_of(values: F64) -> dict[str, float]:
+    if len(values) == 0:
+        return _spread(float("nan"), float("nan"), float("nan"))
+    low, high = np.percentile(values, INTERVAL)
+    return _spread(float(values.mean()), float(low), float(high))
+
+
+def run_survey(
+    scenario: Scenario, *, n: int = DEFAULT_N, replications: int = 1, seed: int = 1
+) -> SurveyResult:
+    """``replications`` independent surveys of ``n`` caseworkers, fitted and tabulated.
+
+    Replication ``r`` uses the caseworkers of the engine's replication ``r`` for ``seed``, so
+    the result depends on the seed and the replication numbers only.
+    """
+    _require_placements(scenario)
+    if replications < 1:
+        raise SurveyError(f"--replications: at least 1, got {replications}")
+    fits, tables = [], []
+    country = build_country(scenario)
+    for r in range(replications):
+        frame = simulate_survey(scenario, n=n, seed=seed, replication=r, country=country)
+        fits.append(fit_survey(frame, f"simulated survey {r}"))
+        tables.append(bivariate(frame))
+    return SurveyResult(scenario.scenario.name, n, replications, seed, fits, tables)
+
+
+def survey_of_data(frame: pd.DataFrame, origin: str) -> SurveyResult:
+    """DK's regression and bivariate tables for a user's survey (one survey, 95 % CIs)."""
+    fit = fit_survey(frame, origin)
+    return SurveyResult(origin, len(frame), 1, None, [fit], [bivariate(frame)])
