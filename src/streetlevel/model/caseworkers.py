@@ -22,9 +22,9 @@ from streetlevel.model.attitudes import AttitudeArrays, draw_attitudes
 from streetlevel.model.coefficients import logistic
 from streetlevel.model.country import Country
 from streetlevel.model.streams import Streams
-from streetlevel.scenario.schema import Scenario
+from streetlevel.scenario.schema import Meetings, Scenario
 
-__all__ = ["Workforce"]
+__all__ = ["Workforce", "timeliness"]
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,16 @@ class Workforce:
         attitudes = draw_attitudes(scenario, n_cw, streams)
         sd = scenario.caseworkers.strictness_sd.value
         strictness = (attitudes.factor * sd).astype(np.float32)
-        meet = scenario.meetings
-        p_timely = logistic(
-            meet.timely_intercept.value + meet.timely_per_100_clients.value * caseload / 100.0
-        ).astype(np.float32)
+        p_timely = timeliness(scenario.meetings, caseload)
         overloaded = caseload > scenario.caseworkers.overload_threshold.value
         workforce = cls(municipality, caseload, strictness, overloaded, p_timely, attitudes)
         return workforce, slot_cw
+
+
+def timeliness(meetings: Meetings, caseload: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+    """The chance that a due meeting is held on time this week, for each ``caseload`` (real
+    clients per caseworker); computed again when ``meetings`` changes with a dated value."""
+    p = logistic(
+        meetings.timely_intercept.value + meetings.timely_per_100_clients.value * caseload / 100.0
+    )
+    return p.astype(np.float32)

@@ -1,8 +1,10 @@
 """The scenario's numbers as the arrays that the weekly processes index.
 
-Derived once per run, so the hot path never walks the pydantic tree. Every number here comes
-from the scenario; the few derivations (inflow shares, offer waiting times) are explained where
-they are made.
+Derived from the scenario before the first week (and again at the start of a year in which a
+dated value changes), so the hot path never walks the pydantic tree: a process takes a
+:class:`Coefficients`, a flat record of numbers and NumPy arrays that a compiled kernel could
+take as it is. Every number here comes from the scenario; the few derivations (inflow shares,
+offer waiting times) are explained where they are made.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ import numpy.typing as npt
 
 from streetlevel.scenario.schema import Exits, Scenario
 
-__all__ = ["Coefficients", "SpellSurvival", "duration_factor", "logistic", "spell_survival"]
+__all__ = [
+    "Coefficients",
+    "SpellSurvival",
+    "decay_factor",
+    "duration_factor",
+    "logistic",
+    "spell_survival",
+    "survival_of",
+]
 
 F64 = npt.NDArray[np.float64]
 
@@ -26,13 +36,18 @@ def logistic(x: npt.ArrayLike) -> F64:
 
 def duration_factor(e: Exits, years_on: npt.ArrayLike) -> F64:
     """Multiplier of the exit hazards after ``years_on`` whole years on benefit."""
-    last = e.duration_decay_years.value
-    years = np.minimum(years_on, last)
+    return decay_factor(e.duration_decay.value, e.duration_decay_years.value, years_on)
+
+
+def decay_factor(decay: float, decay_years: int, years_on: npt.ArrayLike) -> F64:
+    """:func:`duration_factor` from the numbers (``exits.duration_decay`` and
+    ``exits.duration_decay_years``), as the processes compute it from their coefficients."""
+    years = np.minimum(years_on, decay_years)
     if np.ndim(years) == 0 or years.min() < 0:
-        return np.asarray((1.0 - e.duration_decay.value) ** years, dtype=np.float64)
+        return np.asarray((1.0 - decay) ** years, dtype=np.float64)
     # A lookup of the few distinct powers, the same numbers as a power per client (profiled:
     # the power was a third of the exit hazards' time).
-    table = np.asarray((1.0 - e.duration_decay.value) ** np.arange(last + 1), dtype=np.float64)
+    table = np.asarray((1.0 - decay) ** np.arange(decay_years + 1), dtype=np.float64)
     return table[years]
 
 
@@ -71,19 +86,42 @@ def spell_survival(base_hazard: float, e: Exits, weeks_per_year: int) -> SpellSu
     >>> round(spell_survival(0.01, s.exits, 52).expected_weeks, 6)
     100.0
     """
-    head_weeks = e.duration_decay_years.value * weeks_per_year
+    return survival_of(
+        base_hazard, e.duration_decay.value, e.duration_decay_years.value, weeks_per_year
+    )
+
+
+def survival_of(
+    base_hazard: float, decay: float, decay_years: int, weeks_per_year: int
+) -> SpellSurvival:
+    """:func:`spell_survival` from the numbers, as the processes compute it from their
+    coefficients."""
+    head_weeks = decay_years * weeks_per_year
     d = np.arange(head_weeks + 1)
-    h = base_hazard * duration_factor(e, d // weeks_per_year)
+    h = base_hazard * decay_factor(decay, decay_years, d // weeks_per_year)
     survival = np.concatenate([[1.0], np.cumprod(1.0 - h[:-1])])
     return SpellSurvival(survival[:head_weeks], float(survival[head_weeks]), float(h[head_weeks]))
 
 
 @dataclass(frozen=True)
 class Coefficients:
-    """Per-category arrays (index ``k``) and scalar coefficients of the submodels."""
+    """The numbers the weekly processes use: a flat record of ints, floats, booleans and NumPy
+    arrays (per-category arrays are indexed by category ``k``), no nested objects.
+
+    A scalar taken as it is from the scenario is named after its key path, dots as
+    underscores (``attendance_intercept`` is ``attendance.intercept``), and keeps the
+    scenario's Python type, so that the arithmetic is the one on the scenario's values.
+
+    >>> from streetlevel.scenario.loading import load_scenario
+    >>> s = load_scenario("municipality-a")
+    >>> c = Coefficients.from_scenario(s)
+    >>> c.attendance_intercept == s.attendance.intercept.value, c.exit_rates.shape[1]
+    (True, 3)
+    """
 
     weeks_per_year: int
-    category_names: list[str]
+    burn_in_years: int
+    """Years simulated before the first reporting year (pressure may wait for them)."""
     stock_share: F64
     inflow_share: F64
     receives_offers: npt.NDArray[np.bool_]
@@ -102,6 +140,46 @@ class Coefficients:
     exit_hazard_bound: float
     """An upper bound of any client's total weekly exit hazard, sanction effects included:
     where this week's uniform is below ``1 - bound``, no one leaves (exits.leave)."""
+    clients_age_under_30: float
+    clients_age_50_plus: float
+    clients_male: float
+    clients_low_education: float
+    clients_minority: float
+    attendance_intercept: float
+    attendance_problems: float
+    attendance_age_under_30: float
+    attendance_age_50_plus: float
+    attendance_male: float
+    attendance_low_education: float
+    attendance_motivation: float
+    attendance_perceived_risk: float
+    attendance_repeat_reduction: float
+    meetings_interval: int
+    legitimate_reason_intercept: float
+    legitimate_reason_problems: float
+    legitimate_reason_documented: float
+    decision_caseworker_intercept: float
+    decision_caseworker_management_strictness: float
+    decision_caseworker_caseworker_strictness: float
+    decision_caseworker_problems: float
+    decision_caseworker_overloaded: float
+    decision_caseworker_first_breach: float
+    decision_benefit_office_intercept: float
+    decision_benefit_office_management_strictness: float
+    legislation_periodical: bool
+    """Whether a sanction stops the benefit until re-compliance (``legislation.sanction_type =
+    "periodical"``) rather than deducting ``deduction_weeks`` of benefit."""
+    legislation_benefit: float
+    legislation_deduction_weeks: int
+    legislation_individual_assessment: bool
+    sanctions_recompliance: float
+    exits_duration_decay: float
+    exits_duration_decay_years: int
+    exits_post_effect: float
+    exits_post_effect_weeks: int
+    exits_unknown_while_sanctioned: float
+    pressure_ranking_published: bool
+    pressure_during_burn_in: bool
 
     @classmethod
     def from_scenario(cls, s: Scenario) -> Coefficients:
@@ -126,9 +204,11 @@ class Coefficients:
         # G - 1 weeks are without an offer; the share of weeks with an offer is then
         # D / (D + 1/p - 1), which equals the activation degree a when p = a / (a + D (1 - a)).
         start = np.where(offers, activation / (activation + duration * (1 - activation)), 0.0)
+        a, lr, law = s.attendance, s.legitimate_reason, s.legislation
+        cw, office, e = s.decision.caseworker, s.decision.benefit_office, s.exits
         return cls(
-            weeks_per_year=s.time.weeks_per_year.value,
-            category_names=[c.name for c in cats],
+            weeks_per_year=wpy,
+            burn_in_years=s.time.burn_in_years.value,
             stock_share=stock,
             inflow_share=inflow,
             receives_offers=offers,
@@ -136,10 +216,48 @@ class Coefficients:
             problems_share=np.array([c.problems.value for c in cats]),
             absence=np.array([c.absence.value for c in cats]),
             exit_rates=rates,
-            exit_rates_by_years=_rates_by_years(s.exits, rates),
+            exit_rates_by_years=_rates_by_years(e, rates),
             offer_start=start,
             offer_end=1.0 / duration,
-            exit_hazard_bound=_exit_hazard_bound(s.exits, rates),
+            exit_hazard_bound=_exit_hazard_bound(e, rates),
+            clients_age_under_30=s.clients.age_under_30.value,
+            clients_age_50_plus=s.clients.age_50_plus.value,
+            clients_male=s.clients.male.value,
+            clients_low_education=s.clients.low_education.value,
+            clients_minority=s.clients.minority.value,
+            attendance_intercept=a.intercept.value,
+            attendance_problems=a.problems.value,
+            attendance_age_under_30=a.age_under_30.value,
+            attendance_age_50_plus=a.age_50_plus.value,
+            attendance_male=a.male.value,
+            attendance_low_education=a.low_education.value,
+            attendance_motivation=a.motivation.value,
+            attendance_perceived_risk=a.perceived_risk.value,
+            attendance_repeat_reduction=a.repeat_reduction.value,
+            meetings_interval=s.meetings.interval.value,
+            legitimate_reason_intercept=lr.intercept.value,
+            legitimate_reason_problems=lr.problems.value,
+            legitimate_reason_documented=lr.documented.value,
+            decision_caseworker_intercept=cw.intercept.value,
+            decision_caseworker_management_strictness=cw.management_strictness.value,
+            decision_caseworker_caseworker_strictness=cw.caseworker_strictness.value,
+            decision_caseworker_problems=cw.problems.value,
+            decision_caseworker_overloaded=cw.overloaded.value,
+            decision_caseworker_first_breach=cw.first_breach.value,
+            decision_benefit_office_intercept=office.intercept.value,
+            decision_benefit_office_management_strictness=office.management_strictness.value,
+            legislation_periodical=law.sanction_type.value == "periodical",
+            legislation_benefit=law.benefit.value,
+            legislation_deduction_weeks=law.deduction_weeks.value,
+            legislation_individual_assessment=law.individual_assessment.value,
+            sanctions_recompliance=s.sanctions.recompliance.value,
+            exits_duration_decay=e.duration_decay.value,
+            exits_duration_decay_years=e.duration_decay_years.value,
+            exits_post_effect=e.post_effect.value,
+            exits_post_effect_weeks=e.post_effect_weeks.value,
+            exits_unknown_while_sanctioned=e.unknown_while_sanctioned.value,
+            pressure_ranking_published=s.pressure.ranking_published.value,
+            pressure_during_burn_in=s.pressure.during_burn_in.value,
         )
 
 

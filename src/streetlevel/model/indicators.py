@@ -8,15 +8,13 @@ municipality's place in its region's ranking.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from streetlevel.model.tally import COUNTS
-
-if TYPE_CHECKING:
-    from streetlevel.model.engine import Simulation
+from streetlevel.model.world import World
 
 __all__ = [
     "LONG_TERM_YEARS",
@@ -90,25 +88,26 @@ def rank_within_regions(
     return rank, above
 
 
-def municipality_year(sim: Simulation) -> dict[str, npt.NDArray[Any]]:
-    """The year's indicators as flat columns over (replication, municipality)."""
-    t, country = sim.tally, sim.country
+def municipality_year(
+    world: World, calendar_year: int, weeks_per_year: int
+) -> dict[str, npt.NDArray[Any]]:
+    """The year's indicators as flat columns over (replication, municipality), from the
+    world's tally and municipal state at the end of ``calendar_year``."""
+    t = world.tally
     c = t.counts
     reps, ms = t.shape
-    wpy = sim.weeks_per_year
+    wpy = weeks_per_year
     rate = sanction_rate(c["sanctioned"], c["weeks_in_year"], wpy)
-    rank, _ = rank_within_regions(rate, country.region)
+    rank, _ = rank_within_regions(rate, world.region)
     cols: dict[str, npt.NDArray[Any]] = {
-        "replication": np.repeat(sim.replication_numbers.astype(np.int32), ms),
-        "year": np.full(reps * ms, sim.calendar_year, dtype=np.int16),
+        "replication": np.repeat(world.replication.astype(np.int32), ms),
+        "year": np.full(reps * ms, calendar_year, dtype=np.int16),
         "municipality": np.tile(np.arange(ms), reps),
-        "region": np.tile(country.region, reps),
-        "absence_route": np.tile(country.benefit_office_route.astype(np.int16), reps),
-        "management_strictness": sim.strictness.ravel().copy(),
-        "perceived_risk": sim.perceived_risk.ravel().astype(np.float64),
-        "caseworkers": np.tile(np.bincount(sim.workforce.municipality, minlength=ms), reps).astype(
-            np.int32
-        ),
+        "region": np.tile(world.region, reps),
+        "absence_route": np.tile(world.benefit_office_route.astype(np.int16), reps),
+        "management_strictness": world.strictness.ravel().copy(),
+        "perceived_risk": world.perceived_risk.ravel().astype(np.float64),
+        "caseworkers": np.tile(world.caseworkers, reps).astype(np.int32),
     }
     for name in COUNTS:
         cols[name] = c[name].ravel()

@@ -14,22 +14,20 @@ effect of an earlier sanction (Verlaat & Bijleveld 2021).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import numpy.typing as npt
 
-from streetlevel.model.coefficients import logistic
-from streetlevel.model.state import Subset
+from streetlevel.model.coefficients import Coefficients, logistic
+from streetlevel.model.scratch import Scratch
+from streetlevel.model.state import ClientState, Subset
+from streetlevel.model.streams import Streams
+from streetlevel.model.world import World
 
-if TYPE_CHECKING:
-    from streetlevel.model.engine import Simulation
-
-__all__ = ["attend", "base_logit", "probability", "refresh"]
+__all__ = ["attend", "base_logit", "probability", "rebase", "refresh"]
 
 
 def base_logit(
-    sim: Simulation,
+    coef: Coefficients,
     category: npt.NDArray[np.integer],
     age_group: npt.NDArray[np.integer],
     male: npt.NDArray[np.bool_],
@@ -38,61 +36,95 @@ def base_logit(
     motivation: npt.NDArray[np.float32],
 ) -> npt.NDArray[np.float64]:
     """The fixed part of the absence log-odds, from category and attributes (set at entry)."""
-    a = sim.scenario.attendance
     return np.asarray(
-        a.intercept.value
-        + sim.coef.absence[category]
-        + a.problems.value * problems
-        + a.age_under_30.value * (age_group == 0)
-        + a.age_50_plus.value * (age_group == 2)
-        + a.male.value * male
-        + a.low_education.value * low_education
-        + a.motivation.value * motivation
+        coef.attendance_intercept
+        + coef.absence[category]
+        + coef.attendance_problems * problems
+        + coef.attendance_age_under_30 * (age_group == 0)
+        + coef.attendance_age_50_plus * (age_group == 2)
+        + coef.attendance_male * male
+        + coef.attendance_low_education * low_education
+        + coef.attendance_motivation * motivation
     )
 
 
 def probability(
-    sim: Simulation,
+    world: World,
+    coef: Coefficients,
     sub: Subset | None,
     logit: npt.NDArray[np.float32],
     sanctioned_before: npt.NDArray[np.bool_] | None,
 ) -> npt.NDArray[np.float64]:
     """The weekly absence probability of ``sub`` (``None``: every slot), from its cached
-    ``logit`` and whether it was sanctioned before (``None``: none was, as for new clients)."""
-    a = sim.scenario.attendance
+    ``logit`` and whether it was sanctioned before (``None``: none was, as for new clients).
+
+    Reads: ``world.perceived_risk``, ``world.slot_municipality``.
+    """
+    perceived = world.perceived_risk
     if sub is None:
-        risk = sim.perceived_risk[:, sim.slot_municipality]
+        risk = perceived[:, world.slot_municipality]
     else:
-        muni = sim.slot_municipality[sub.cols]
-        risk = sim.perceived_risk.reshape(-1)[sub.rows * sim.perceived_risk.shape[1] + muni]
-    p = logistic(logit + a.perceived_risk.value * risk)
+        muni = world.slot_municipality[sub.cols]
+        risk = perceived.reshape(-1)[sub.rows * perceived.shape[1] + muni]
+    p = logistic(logit + coef.attendance_perceived_risk * risk)
     if sanctioned_before is not None:
-        p *= np.where(sanctioned_before, 1.0 - a.repeat_reduction.value, 1.0)
+        p *= np.where(sanctioned_before, 1.0 - coef.attendance_repeat_reduction, 1.0)
     return p
 
 
-def refresh(sim: Simulation, sub: Subset | None = None) -> None:
-    """Recompute the cached weekly absence probability of ``sub`` (default: everyone)."""
-    st = sim.state
+def refresh(
+    state: ClientState, world: World, coef: Coefficients, sub: Subset | None = None
+) -> None:
+    """Recompute the cached weekly absence probability of ``sub`` (default: everyone).
+
+    Reads: ``state.absence_logit``, ``state.sanctions_total``, ``world.perceived_risk``.
+    Writes: ``state.p_absence``.
+    """
     if sub is None:
-        st.p_absence[:] = probability(sim, None, st.absence_logit, st.sanctions_total > 0)
+        before = state.sanctions_total > 0
+        state.p_absence[:] = probability(world, coef, None, state.absence_logit, before)
     else:
-        logit, before = sub.take(st.absence_logit), sub.take(st.sanctions_total) > 0
-        sub.put(st.p_absence, probability(sim, sub, logit, before))
+        logit, before = sub.take(state.absence_logit), sub.take(state.sanctions_total) > 0
+        sub.put(state.p_absence, probability(world, coef, sub, logit, before))
 
 
-def attend(sim: Simulation) -> None:
-    """Mark this week's absences in ``sim.absent``."""
-    st = sim.state
-    week = sim.week
-    np.less_equal(st.offer_start, week, out=sim.offer_active)
-    sim.offer_active &= st.offer_end > week
-    sim.offer_active &= sim.receiving  # set by meetings.hold this week
-    st.y_weeks_offer += sim.offer_active
-    # In place, to spare a full-size temporary: sim.obligated holds the held meetings (from
-    # meetings.hold), then all obligations, then, after the draw, this week's absences.
-    absent = sim.obligated
-    absent |= sim.offer_active
-    sim.streams.uniform_into(sim.uniform)
-    absent &= sim.uniform < st.p_absence
-    sim.absent = Subset.of(absent)
+def rebase(state: ClientState, coef: Coefficients) -> None:
+    """Recompute every client's fixed part of the absence log-odds from new coefficients (at
+    the start of a year in which a dated value changes; :func:`refresh` follows).
+
+    Reads: the clients' attributes (``state.category`` ... ``state.motivation``).
+    Writes: ``state.absence_logit``.
+    """
+    logit = base_logit(
+        coef,
+        state.category,
+        state.age_group,
+        state.male,
+        state.low_education,
+        state.problems,
+        state.motivation,
+    )
+    state.absence_logit[:] = logit
+
+
+def attend(state: ClientState, scratch: Scratch, streams: Streams, t: int) -> None:
+    """Step 4: mark this week's absences.
+
+    Reads: ``state.offer_start``, ``state.offer_end``, ``state.p_absence``,
+    ``scratch.receiving``, ``scratch.obligated`` (the held meetings).
+    Writes: ``scratch.offer_active``, ``scratch.obligated`` (overwritten with the absences),
+    ``scratch.uniform``, ``scratch.absent``, ``state.y_weeks_offer``.
+    Draws: the week's uniform per client (main streams).
+    """
+    offer_active = scratch.offer_active
+    np.less_equal(state.offer_start, t, out=offer_active)
+    offer_active &= state.offer_end > t
+    offer_active &= scratch.receiving  # set by meetings.hold this week
+    state.y_weeks_offer += offer_active
+    # In place, to spare a full-size temporary: scratch.obligated holds the held meetings
+    # (from meetings.hold), then all obligations, then, after the draw, this week's absences.
+    absent = scratch.obligated
+    absent |= offer_active
+    streams.uniform_into(scratch.uniform)
+    absent &= scratch.uniform < state.p_absence
+    scratch.absent = Subset.of(absent)

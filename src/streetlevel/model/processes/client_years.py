@@ -6,17 +6,15 @@ in reporting years, becomes one row of the ``client_years`` table.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import numpy.typing as npt
 
 from streetlevel.model.codes import AGE_GROUPS, DESTINATIONS
-from streetlevel.model.state import Subset
+from streetlevel.model.coefficients import Coefficients
+from streetlevel.model.sink import RowLog
+from streetlevel.model.state import ClientState, Subset
 from streetlevel.model.tally import PROFILE, SANCTIONED_BIT, Cells
-
-if TYPE_CHECKING:
-    from streetlevel.model.engine import Simulation
+from streetlevel.model.world import World
 
 __all__ = ["NO_EXIT", "close"]
 
@@ -24,22 +22,30 @@ NO_EXIT = -1
 
 
 def close(
-    sim: Simulation,
+    state: ClientState,
+    world: World,
+    coef: Coefficients,
+    log: RowLog | None,
+    t: int,
     sub: Subset,
     destination: npt.NDArray[np.integer] | None = None,
     category: npt.NDArray[np.integer] | None = None,
 ) -> Cells:
-    """Close the client-years of ``sub``: at their exits (``destination``, an exit code each)
-    or at the end of the year (``None``). ``category`` is theirs, when the caller has it.
-    Returns their tally cells, for further counts."""
-    st, tally = sim.state, sim.tally
+    """Close the client-years of ``sub`` in week ``t``: at their exits (``destination``, an
+    exit code each) or at the end of the year (``None``). ``category`` is theirs, when the
+    caller has it. Returns their tally cells, for further counts.
+
+    Reads: the clients' attributes and yearly counters (``state.y_*``), ``state.entry_week``,
+    ``world.slot_municipality``. Writes: ``world.tally``; client-years to ``log``.
+    """
+    tally = world.tally
     rows = sub.rows
-    muni = sim.slot_municipality[sub.cols]
-    cat = sub.take(st.category) if category is None else category
-    sanctions = sub.take(st.y_sanctions)
-    weeks_sanctioned = sub.take(st.y_weeks_sanctioned)
-    weeks_in_year = sim.week - sub.take(st.y_first_week) + 1
-    withheld = weeks_sanctioned * sim.scenario.legislation.benefit.value + sub.take(st.y_withheld)
+    muni = world.slot_municipality[sub.cols]
+    cat = sub.take(state.category) if category is None else category
+    sanctions = sub.take(state.y_sanctions)
+    weeks_sanctioned = sub.take(state.y_weeks_sanctioned)
+    weeks_in_year = t - sub.take(state.y_first_week) + 1
+    withheld = weeks_sanctioned * coef.legislation_benefit + sub.take(state.y_withheld)
     sanctioned = sanctions > 0
     cells = tally.cells(rows, muni)  # once for the many counts below (profiled)
     tally.add_at("recipients", cells)
@@ -50,10 +56,10 @@ def close(
     tally.add_at("weeks_in_year", cells, weeks_in_year)
     tally.add_weeks_by_category_at(cells, cat, weeks_in_year)
     tally.add_at("weeks_sanctioned", cells, weeks_sanctioned)
-    tally.add_at("weeks_offer", cells, sub.take(st.y_weeks_offer))
+    tally.add_at("weeks_offer", cells, sub.take(state.y_weeks_offer))
     tally.add_at("amount_withheld", cells, withheld)
-    age_group, male = sub.take(st.age_group), sub.take(st.male)
-    low_education = sub.take(st.low_education)
+    age_group, male = sub.take(state.age_group), sub.take(state.male)
+    low_education = sub.take(state.low_education)
     tally.add_closings_at(cells, cat, _profile_code(age_group, male, low_education, sanctioned))
     if destination is not None:
         for code, name in enumerate(DESTINATIONS):
@@ -63,26 +69,25 @@ def close(
         for name in ("work", "unknown"):
             gone = sanctioned & (destination == DESTINATIONS.index(name))
             tally.add_at(f"exits_{name}_sanctioned", cells, gone)
-    if sim.recording:
-        assert sim.recorder is not None
-        entry = sub.take(st.entry_week)
-        sim.recorder.client_years(
-            replication=sim.replication_numbers[rows],
-            year=sim.calendar_year,
-            client_id=sub.take(st.client_id),
+    if log is not None:
+        entry = sub.take(state.entry_week)
+        wpy = coef.weeks_per_year
+        log.client_years(
+            rows,
+            client_id=sub.take(state.client_id),
             municipality=muni,
             category=cat,
             age_group=age_group,
             male=male,
             low_education=low_education,
-            minority=sub.take(st.minority),
-            problems=sub.take(st.problems),
-            entered=entry >= sim.year * sim.weeks_per_year,
-            weeks_on_benefit=sim.week - entry + 1,
+            minority=sub.take(state.minority),
+            problems=sub.take(state.problems),
+            entered=entry >= t // wpy * wpy,
+            weeks_on_benefit=t - entry + 1,
             weeks_in_year=weeks_in_year,
             sanctions=sanctions,
             weeks_sanctioned=weeks_sanctioned,
-            absences=sub.take(st.y_absences),
+            absences=sub.take(state.y_absences),
             amount_withheld=withheld,
             exit=NO_EXIT if destination is None else destination,
         )

@@ -6,18 +6,16 @@ the run starts near the long-term shares of MODEL.md section 5 rather than with 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import numpy.typing as npt
 
-from streetlevel.model.coefficients import spell_survival
+from streetlevel.model.coefficients import Coefficients, survival_of
 from streetlevel.model.kernels import flat_true
 from streetlevel.model.processes import attendance, exits
-from streetlevel.model.state import NEVER, RECEIVING, Subset
-
-if TYPE_CHECKING:
-    from streetlevel.model.engine import Simulation
+from streetlevel.model.scratch import Scratch
+from streetlevel.model.state import NEVER, RECEIVING, ClientState, Subset
+from streetlevel.model.streams import Streams
+from streetlevel.model.world import World
 
 __all__ = ["populate", "refill"]
 
@@ -25,32 +23,60 @@ ATTRIBUTE_DRAWS = 7  # uniforms per new client: category, age, sex, education, m
 # problems, and the first offer or meeting offset
 
 
-def populate(sim: Simulation) -> None:
-    """Fill every slot with the initial stock of clients."""
-    _new_clients(sim, Subset.of(np.ones(sim.state.status.shape, dtype=bool)), initial=True)
+def populate(
+    state: ClientState, world: World, coef: Coefficients, streams: Streams, t: int
+) -> None:
+    """Fill every slot with the initial stock of clients, in week ``t`` (the first).
+
+    Writes: every client field (``state.*``; a slot's caseworker stays), ``world.next_id``.
+    Draws: the clients' attributes, offers and durations so far (main streams).
+    """
+    everyone = Subset.of(np.ones(state.status.shape, dtype=bool))
+    _new_clients(state, world, coef, streams, t, everyone, initial=True)
 
 
-def refill(sim: Simulation) -> None:
-    """Replace last week's exits (``sim.exited``) with new clients."""
+def refill(
+    state: ClientState,
+    world: World,
+    scratch: Scratch,
+    coef: Coefficients,
+    streams: Streams,
+    t: int,
+) -> None:
+    """Step 1: replace last week's exits (``scratch.exited``) with new clients.
+
+    Reads: ``scratch.exited``, ``world.perceived_risk``, ``world.slot_municipality``.
+    Writes: every client field (``state.*``; a slot's caseworker stays) at the exited slots,
+    ``world.next_id``.
+    Draws: the new clients' attributes and first offers (main streams).
+    """
     # The slots as exits found them, rather than a scan of every status (2 % of a week).
-    empty = sim.exited
+    empty = scratch.exited
     if len(empty):
-        _new_clients(sim, empty, initial=False)
+        _new_clients(state, world, coef, streams, t, empty, initial=False)
 
 
-def _new_clients(sim: Simulation, sub: Subset, initial: bool) -> None:
-    st, coef, s = sim.state, sim.coef, sim.scenario
+def _new_clients(
+    st: ClientState,
+    world: World,
+    coef: Coefficients,
+    streams: Streams,
+    week: int,
+    sub: Subset,
+    initial: bool,
+) -> None:
     n = len(sub)
-    u = sim.streams.uniform(sub.counts * ATTRIBUTE_DRAWS).reshape(n, ATTRIBUTE_DRAWS)
+    u = streams.uniform(sub.counts * ATTRIBUTE_DRAWS).reshape(n, ATTRIBUTE_DRAWS)
     shares = coef.stock_share if initial else coef.inflow_share
     cat = _category(np.cumsum(shares), u[:, 0])
-    c = s.clients
     age = np.where(
-        u[:, 1] < c.age_under_30.value, 0, np.where(u[:, 1] < 1 - c.age_50_plus.value, 1, 2)
+        u[:, 1] < coef.clients_age_under_30,
+        0,
+        np.where(u[:, 1] < 1 - coef.clients_age_50_plus, 1, 2),
     ).astype(np.int8)
-    male = u[:, 2] < c.male.value
-    low_education = u[:, 3] < c.low_education.value
-    minority = u[:, 4] < c.minority.value
+    male = u[:, 2] < coef.clients_male
+    low_education = u[:, 3] < coef.clients_low_education
+    minority = u[:, 4] < coef.clients_minority
     problems = u[:, 5] < coef.problems_share[cat]
     sub.put(st.category, cat)
     sub.put(st.age_group, age)
@@ -59,18 +85,17 @@ def _new_clients(sim: Simulation, sub: Subset, initial: bool) -> None:
     sub.put(st.minority, minority)
     sub.put(st.problems, problems)
     # The first meeting falls somewhere in the first interval.
-    interval = s.meetings.interval.value
-    sub.put(st.next_meeting, sim.week + (u[:, 6] * interval).astype(np.int32))
+    interval = coef.meetings_interval
+    sub.put(st.next_meeting, week + (u[:, 6] * interval).astype(np.int32))
     # Freed before the draws below: 64 bytes per client of the initial stock's peak memory.
     del u, minority
     # The cached values below are computed from the values in hand, in the types the state
     # holds them in (float32 motivation), so they are those that gathering them back gives.
-    motivation = sim.streams.normal(sub.counts).astype(np.float32)
+    motivation = streams.normal(sub.counts).astype(np.float32)
     sub.put(st.motivation, motivation)
-    sub.put(st.client_id, sim.next_id[sub.rows] + _rank_within(sub))
-    sim.next_id += sub.counts
-    week = sim.week
-    entry = week - _steady_state_durations(sim, cat, sub.counts) if initial else week
+    sub.put(st.client_id, world.next_id[sub.rows] + _rank_within(sub))
+    world.next_id += sub.counts
+    entry = week - _steady_state_durations(coef, streams, cat, sub.counts) if initial else week
     sub.put(st.entry_week, entry)
     sub.put(st.status, RECEIVING)
     sub.put(st.y_first_week, week)
@@ -82,33 +107,43 @@ def _new_clients(sim: Simulation, sub: Subset, initial: bool) -> None:
     sub.put(st.last_sanction, -NEVER)
     sub.put(st.recomply_week, NEVER)
     sub.put(st.meeting_late, False)
-    _first_offer(sim, sub, cat, initial)
-    logit = attendance.base_logit(sim, cat, age, male, low_education, problems, motivation)
+    _first_offer(st, coef, streams, week, sub, cat, initial)
+    logit = attendance.base_logit(coef, cat, age, male, low_education, problems, motivation)
     sub.put(st.absence_logit, logit)
     del age, male, low_education, problems, motivation
-    sub.put(st.p_absence, attendance.probability(sim, sub, logit.astype(np.float32), None))
-    del logit
-    sub.put(st.exit_threshold, exits.threshold(sim, cat, entry))
+    p_absence = attendance.probability(world, coef, sub, logit.astype(np.float32), None)
+    sub.put(st.p_absence, p_absence)
+    del logit, p_absence
+    sub.put(st.exit_threshold, exits.threshold(coef, week, cat, entry))
 
 
-def _first_offer(sim: Simulation, sub: Subset, cat: npt.NDArray[np.intp], initial: bool) -> None:
+def _first_offer(
+    st: ClientState,
+    coef: Coefficients,
+    streams: Streams,
+    week: int,
+    sub: Subset,
+    cat: npt.NDArray[np.intp],
+    initial: bool,
+) -> None:
     """Schedule each new client's first offer; part of the initial stock starts with one."""
-    st, coef = sim.state, sim.coef
-    week = sim.week
     start_p = coef.offer_start[cat]
-    wait = sim.streams.geometric(np.where(start_p > 0, start_p, 1.0), sub.counts) - 1
-    length = sim.streams.geometric_fixed(coef.offer_end, sub.counts)
+    wait = streams.geometric(np.where(start_p > 0, start_p, 1.0), sub.counts) - 1
+    length = streams.geometric_fixed(coef.offer_end, sub.counts)
     start = np.where(start_p > 0, week + wait, NEVER)
     if initial:
         # In the steady state a client has an offer now with the activation degree's chance.
-        active = sim.streams.uniform(sub.counts) < coef.activation_degree[cat]
+        active = streams.uniform(sub.counts) < coef.activation_degree[cat]
         start = np.where(active, week, start)
     sub.put(st.offer_start, start)
     sub.put(st.offer_end, np.where(start_p > 0, start + length, NEVER))
 
 
 def _steady_state_durations(
-    sim: Simulation, cat: npt.NDArray[np.intp], counts: npt.NDArray[np.intp]
+    coef: Coefficients,
+    streams: Streams,
+    cat: npt.NDArray[np.intp],
+    counts: npt.NDArray[np.intp],
 ) -> npt.NDArray[np.int64]:
     """Weeks already on benefit, drawn from each category's steady-state stock distribution.
 
@@ -116,11 +151,11 @@ def _steady_state_durations(
     chance S(d) that a spell lasts d weeks (:func:`~streetlevel.model.coefficients.spell_survival`):
     an explicit head for the weeks in which hazards still change, then a geometric tail.
     """
-    e = sim.scenario.exits
-    wpy = sim.weeks_per_year
-    head_weeks = e.duration_decay_years.value * wpy
-    base = sim.coef.exit_rates.sum(axis=1)  # per category
-    u = sim.streams.uniform(counts)
+    wpy = coef.weeks_per_year
+    decay, decay_years = coef.exits_duration_decay, coef.exits_duration_decay_years
+    head_weeks = decay_years * wpy
+    base = coef.exit_rates.sum(axis=1)  # per category
+    u = streams.uniform(counts)
     elapsed = np.zeros(len(cat), dtype=np.int64)
     tail_hazard = np.ones(len(base))
     for k, h0 in enumerate(base):
@@ -129,13 +164,13 @@ def _steady_state_durations(
         members = flat_true(cat == k)
         if h0 <= 0 or len(members) == 0:
             continue  # no exits, no steady state: such clients start new
-        spell = spell_survival(float(h0), e, wpy)
+        spell = survival_of(float(h0), decay, decay_years, wpy)
         tail_hazard[k] = spell.tail_hazard
         cum = np.cumsum(spell.head) / spell.expected_weeks
         elapsed[members] = np.searchsorted(cum, u[members], side="right")
     # Clients drawn into the tail wait a further geometric number of weeks.
     in_tail = (elapsed >= head_weeks) & (base[cat] > 0)
-    extra = sim.streams.geometric(np.where(in_tail, tail_hazard[cat], 1.0), counts) - 1
+    extra = streams.geometric(np.where(in_tail, tail_hazard[cat], 1.0), counts) - 1
     # With a vanishing hazard the draw can exceed any week the arrays hold; such a client has
     # been on benefit "forever" (NEVER weeks), which keeps week arithmetic inside int32.
     elapsed = np.minimum(np.where(in_tail, head_weeks + extra, elapsed), NEVER)

@@ -11,23 +11,24 @@ the passive category never gets an offer (its next offer is scheduled for ``NEVE
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from streetlevel.model.state import Subset
-
-if TYPE_CHECKING:
-    from streetlevel.model.engine import Simulation
+from streetlevel.model.coefficients import Coefficients
+from streetlevel.model.state import ClientState, Subset
+from streetlevel.model.streams import Streams
 
 __all__ = ["schedule"]
 
 
-def schedule(sim: Simulation) -> None:
-    """Schedule the next offer of every client whose offer ended last week."""
-    st, coef = sim.state, sim.coef
-    sub = Subset.of(st.offer_end <= sim.week)
+def schedule(state: ClientState, coef: Coefficients, streams: Streams, t: int) -> None:
+    """Step 2: schedule the next offer of every client whose offer ended last week.
+
+    Reads: ``state.offer_end``, ``state.category``.
+    Writes: ``state.offer_start``, ``state.offer_end``.
+    Draws: a wait and a length per ended offer (main streams).
+    """
+    sub = Subset.of(state.offer_end <= t)
     if len(sub) == 0:
         return
-    wait = sim.streams.geometric_of(coef.offer_start, sub.take(st.category), sub.counts) - 1
-    length = sim.streams.geometric_fixed(coef.offer_end, sub.counts)
-    sub.put(st.offer_start, sim.week + wait)
-    sub.put(st.offer_end, sim.week + wait + length)
+    wait = streams.geometric_of(coef.offer_start, sub.take(state.category), sub.counts) - 1
+    length = streams.geometric_fixed(coef.offer_end, sub.counts)
+    sub.put(state.offer_start, t + wait)
+    sub.put(state.offer_end, t + wait + length)

@@ -30,16 +30,15 @@ import numpy as np
 import numpy.typing as npt
 
 from streetlevel.model.attitudes import COVARIATES, MINORITY_ATTITUDES, covariate_matrix
+from streetlevel.model.caseworkers import Workforce
 from streetlevel.model.codes import OUTCOMES
 from streetlevel.model.coefficients import logistic
-from streetlevel.model.state import EXITED, Subset
-from streetlevel.model.streams import Stream
+from streetlevel.model.country import Country
+from streetlevel.model.sink import RowLog
+from streetlevel.model.state import EXITED, ClientState, Subset
+from streetlevel.model.streams import Streams
 
 if TYPE_CHECKING:
-    from streetlevel.model.caseworkers import Workforce
-    from streetlevel.model.country import Country
-    from streetlevel.model.engine import Simulation
-    from streetlevel.model.streams import Streams
     from streetlevel.scenario.schema import Placements, Scenario
 
 __all__ = [
@@ -79,51 +78,65 @@ def overrule_logits(placements: Placements, covariates: F64) -> tuple[F64, F64]:
 
 @dataclass(frozen=True)
 class PlacementModel:
-    """What step 9 needs, computed once per batch: rates, per-caseworker log-odds, streams."""
+    """Step 9's coefficients: the weekly proposal rate and each caseworker's log-odds of
+    overruling a minority and a majority client's proposal, (replications x caseworkers).
+
+    Built before the first week from the scenario and the workforce (and again at the start
+    of a year in which a dated value changes), so the weekly loop reads no scenario.
+    """
 
     rate: float
     logit_minority: F64
     logit_majority: F64
-    streams: Streams
 
     @classmethod
-    def build(cls, sim: Simulation) -> PlacementModel | None:
-        p = sim.scenario.placements
+    def build(
+        cls, scenario: Scenario, country: Country, workforce: Workforce
+    ) -> PlacementModel | None:
+        """The model of ``scenario``'s ``[placements]``; ``None`` without them."""
+        p = scenario.placements
         if p is None:
             return None
-        x = caseworker_covariates(sim.scenario, sim.country, sim.workforce)
+        x = caseworker_covariates(scenario, country, workforce)
         minority, majority = overrule_logits(p, x)
-        return cls(p.proposal.value, minority, majority, sim.streams.child(Stream.PLACEMENT))
+        return cls(p.proposal.value, minority, majority)
 
 
-def propose(sim: Simulation) -> None:
-    """This week's proposals and the caseworkers' decisions on them."""
-    model = sim.placement_model
+def propose(
+    state: ClientState, model: PlacementModel | None, streams: Streams, log: RowLog | None
+) -> None:
+    """Step 9: this week's proposals and the caseworkers' decisions on them.
+
+    Reads: ``state.status``, ``state.caseworker``, ``state.minority``.
+    Writes: ``placement`` events to ``log``; nothing else.
+    Draws: the proposals and a uniform per proposal, from ``streams``: the placement streams
+    (:attr:`~streetlevel.model.streams.Stream.PLACEMENT`).
+    """
     if model is None:
         return
-    st = sim.state
-    reps, slots = st.status.shape
+    reps, slots = state.status.shape
     flat_parts = []
-    for r, gen in enumerate(model.streams.generators):
+    for r, gen in enumerate(streams.generators):
         candidates = gen.integers(0, slots, gen.poisson(model.rate * slots))
         flat_parts.append(r * slots + np.unique(candidates))
     flat = np.concatenate(flat_parts)
-    occupied = st.status.reshape(-1)[flat] != EXITED
+    occupied = state.status.reshape(-1)[flat] != EXITED
     mask = np.zeros(reps * slots, dtype=bool)
     mask[flat[occupied]] = True
     sub = Subset.of(mask.reshape(reps, slots))
     if len(sub) == 0:
         return
-    cw = sub.take(st.caseworker)
+    cw = sub.take(state.caseworker)
     logit = np.where(
-        sub.take(st.minority),
+        sub.take(state.minority),
         model.logit_minority[sub.rows, cw],
         model.logit_majority[sub.rows, cw],
     )
-    overruled = model.streams.uniform(sub.counts) < logistic(logit)
-    if sim.recording:
-        sim.record_events(
+    overruled = streams.uniform(sub.counts) < logistic(logit)
+    if log is not None:
+        log.events(
             "placement",
             sub,
+            state,
             outcome=np.where(overruled, OUTCOMES.index("overruled"), OUTCOMES.index("approved")),
         )

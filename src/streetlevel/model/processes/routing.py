@@ -16,79 +16,102 @@ caseworker holds the meeting.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from streetlevel.model.codes import DECIDERS, OBLIGATIONS, OUTCOMES, ROUTES
-from streetlevel.model.coefficients import logistic
-
-if TYPE_CHECKING:
-    from streetlevel.model.engine import Simulation
+from streetlevel.model.coefficients import Coefficients, logistic
+from streetlevel.model.scratch import Scratch
+from streetlevel.model.sink import RowLog
+from streetlevel.model.state import ClientState
+from streetlevel.model.streams import Streams
+from streetlevel.model.world import World
 
 __all__ = ["DRAWS_PER_ABSENCE", "decide"]
 
 DRAWS_PER_ABSENCE = 3  # legitimate reason, documentation, decision
 
 
-def decide(sim: Simulation) -> None:
-    """Decide on this week's absences; leave the sanctions to impose in ``sim.new_sanctions``."""
-    absent = sim.absent
+def decide(
+    state: ClientState,
+    world: World,
+    scratch: Scratch,
+    coef: Coefficients,
+    streams: Streams,
+    log: RowLog | None,
+) -> None:
+    """Steps 5-6: decide on this week's absences; leave the sanctions to impose in
+    ``scratch.new_sanctions``.
+
+    Reads: ``scratch.absent``, ``scratch.offer_active``, ``state.problems``,
+    ``state.caseworker``, ``state.breaches_total``, ``world.strictness``,
+    ``world.caseworker_strictness``, ``world.overloaded``, ``world.benefit_office_route``,
+    ``world.slot_municipality``.
+    Writes: ``scratch.new_sanctions``, ``state.y_absences``, ``state.breaches_total``,
+    ``world.tally`` (absences, breaches); ``absence`` events to ``log``.
+    Draws: three uniforms per absence (main streams).
+    """
+    absent = scratch.absent
     if len(absent) == 0:
-        sim.new_sanctions = absent
+        scratch.new_sanctions = absent
         return
-    st, s = sim.state, sim.scenario
-    u = sim.streams.uniform(absent.counts * DRAWS_PER_ABSENCE).reshape(-1, DRAWS_PER_ABSENCE)
-    problems = absent.take(st.problems)
-    lr = s.legitimate_reason
+    u = streams.uniform(absent.counts * DRAWS_PER_ABSENCE).reshape(-1, DRAWS_PER_ABSENCE)
+    problems = absent.take(state.problems)
     # Probabilities that take few values are computed once per value and looked up: NumPy's
     # exp gives each element the same result wherever it stands in an array (checked), so
     # these are the numbers computed per absence, at a fifth of the time.
-    p_legitimate = logistic(lr.intercept.value + lr.problems.value * np.array([False, True]))
+    p_legitimate = logistic(
+        coef.legitimate_reason_intercept + coef.legitimate_reason_problems * np.array([False, True])
+    )
     legitimate = u[:, 0] < p_legitimate[problems.view(np.int8)]
-    documented = legitimate & (u[:, 1] < lr.documented.value)
+    documented = legitimate & (u[:, 1] < coef.legitimate_reason_documented)
     rows = absent.rows
-    muni = sim.slot_municipality[absent.cols]
-    from_offer = absent.take(sim.offer_active)
-    to_office = from_offer & sim.country.benefit_office_route[muni]
+    muni = world.slot_municipality[absent.cols]
+    from_offer = absent.take(scratch.offer_active)
+    to_office = from_offer & world.benefit_office_route[muni]
     accepted = np.where(to_office, documented, legitimate)
 
     # Flat gathers from the (replications x municipalities / caseworkers) arrays: half the time
     # of (row, column) indexing at 40,000 absences a week (profiled). The tally's cells are
     # the flat (replication, municipality) indices.
-    cells = sim.tally.cells(rows, muni)
-    strict = sim.strictness.reshape(-1)[cells.key]
-    cw = absent.take(st.caseworker)
-    at_cw = rows * sim.workforce.n_caseworkers + cw
-    first = absent.take(st.breaches_total) == 0
-    b, c = s.decision.caseworker, s.decision.benefit_office
-    assessment = float(s.legislation.individual_assessment.value)
+    tally = world.tally
+    cells = tally.cells(rows, muni)
+    strict = world.strictness.reshape(-1)[cells.key]
+    cw = absent.take(state.caseworker)
+    at_cw = rows * world.n_caseworkers + cw
+    first = absent.take(state.breaches_total) == 0
+    cw_strict = world.caseworker_strictness.reshape(-1)[at_cw]
+    overloaded = world.overloaded.reshape(-1)[at_cw]
+    assessment = float(coef.legislation_individual_assessment)
     p_caseworker = logistic(
-        b.intercept.value
-        + b.management_strictness.value * strict
-        + b.caseworker_strictness.value * sim.workforce.strictness.reshape(-1)[at_cw]
-        + b.problems.value * problems * (1.0 - strict) * assessment
-        + b.overloaded.value * sim.workforce.overloaded.reshape(-1)[at_cw]
-        + b.first_breach.value * first
+        coef.decision_caseworker_intercept
+        + coef.decision_caseworker_management_strictness * strict
+        + coef.decision_caseworker_caseworker_strictness * cw_strict
+        + coef.decision_caseworker_problems * problems * (1.0 - strict) * assessment
+        + coef.decision_caseworker_overloaded * overloaded
+        + coef.decision_caseworker_first_breach * first
     )
-    p_office = logistic(c.intercept.value + c.management_strictness.value * sim.strictness)
+    p_office = logistic(
+        coef.decision_benefit_office_intercept
+        + coef.decision_benefit_office_management_strictness * world.strictness
+    )
     p_office = p_office.reshape(-1)[cells.key]
     sanction = ~accepted & (u[:, 2] < np.where(to_office, p_office, p_caseworker))
 
     breach = ~accepted
-    absent.put(st.y_absences, absent.take(st.y_absences) + 1)
-    absent.put(st.breaches_total, absent.take(st.breaches_total) + breach)
-    sim.tally.add_at("absences", cells)
-    sim.tally.add_at("breaches", cells, breach)
-    sim.new_sanctions = absent.select(sanction)
+    absent.put(state.y_absences, absent.take(state.y_absences) + 1)
+    absent.put(state.breaches_total, absent.take(state.breaches_total) + breach)
+    tally.add_at("absences", cells)
+    tally.add_at("breaches", cells, breach)
+    scratch.new_sanctions = absent.select(sanction)
 
-    if sim.recording:
+    if log is not None:
         # One row per absence, carrying the decision made on it (route, decider, outcome).
         # Codes as the table's int16 from the start, and the municipality and caseworker as
         # gathered above: no copies or gathers again for a tenth of a million rows a week.
-        sim.record_events(
+        log.events(
             "absence",
             absent,
+            state,
             municipality=muni,
             caseworker=cw,
             obligation=np.where(
@@ -99,7 +122,7 @@ def decide(sim: Simulation) -> None:
             # The municipality's organisation; a meeting absence is decided by the caseworker
             # on either route.
             route=np.where(
-                sim.country.benefit_office_route[muni],
+                world.benefit_office_route[muni],
                 _code(ROUTES, "benefit_office"),
                 _code(ROUTES, "caseworker"),
             ),

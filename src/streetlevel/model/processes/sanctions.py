@@ -9,50 +9,67 @@ receiving. Either way the client's absence probability drops by the ex-post effe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from streetlevel.model.coefficients import Coefficients
 from streetlevel.model.processes import attendance
-from streetlevel.model.state import NEVER, RECEIVING, SANCTIONED, Subset
-
-if TYPE_CHECKING:
-    from streetlevel.model.engine import Simulation
+from streetlevel.model.scratch import Scratch
+from streetlevel.model.sink import RowLog
+from streetlevel.model.state import NEVER, RECEIVING, SANCTIONED, ClientState, Subset
+from streetlevel.model.streams import Streams
+from streetlevel.model.world import World
 
 __all__ = ["apply"]
 
 
-def apply(sim: Simulation) -> None:
-    """Let sanctioned clients comply again, impose this week's sanctions, count the weeks."""
-    st, s = sim.state, sim.scenario
-    week = sim.week
-    sanctioned = sim.sanctioned  # who is sanctioned: kept up to date here, read by exits
-    np.equal(st.status, SANCTIONED, out=sanctioned)
-    returning = Subset.of(sanctioned & (st.recomply_week <= week))
-    if len(returning):
-        returning.put(st.status, RECEIVING)
-        returning.put(sanctioned, False)
-        if sim.recording:
-            sim.record_events("recompliance", returning)
+def apply(
+    state: ClientState,
+    world: World,
+    scratch: Scratch,
+    coef: Coefficients,
+    streams: Streams,
+    log: RowLog | None,
+    t: int,
+) -> None:
+    """Step 7: let sanctioned clients comply again, impose this week's sanctions, count the
+    weeks.
 
-    new = sim.new_sanctions
+    Reads: ``scratch.new_sanctions``, ``state.status``, ``state.recomply_week``,
+    ``state.absence_logit``, ``state.sanctions_total``, ``world.perceived_risk``,
+    ``world.slot_municipality``.
+    Writes: ``scratch.sanctioned``, ``state.status``, ``state.recomply_week``,
+    ``state.last_sanction``, ``state.sanctions_total``, ``state.y_sanctions``,
+    ``state.y_withheld``, ``state.y_weeks_sanctioned``, ``state.p_absence`` (of the newly
+    sanctioned); ``recompliance`` and ``sanction`` events to ``log``.
+    Draws: a re-compliance wait per periodical sanction (main streams).
+    """
+    sanctioned = scratch.sanctioned  # who is sanctioned: kept up to date here, read by exits
+    np.equal(state.status, SANCTIONED, out=sanctioned)
+    returning = Subset.of(sanctioned & (state.recomply_week <= t))
+    if len(returning):
+        returning.put(state.status, RECEIVING)
+        returning.put(sanctioned, False)
+        if log is not None:
+            log.events("recompliance", returning, state)
+
+    new = scratch.new_sanctions
     if len(new):
-        if s.legislation.sanction_type.value == "periodical":
-            p = s.sanctions.recompliance.value
-            new.put(st.status, SANCTIONED)
+        if coef.legislation_periodical:
+            p = coef.sanctions_recompliance
+            new.put(state.status, SANCTIONED)
             new.put(sanctioned, True)
             if p > 0:
-                wait = sim.streams.geometric_fixed(p, new.counts)
-                new.put(st.recomply_week, week + wait)
+                wait = streams.geometric_fixed(p, new.counts)
+                new.put(state.recomply_week, t + wait)
             else:
-                new.put(st.recomply_week, NEVER)
+                new.put(state.recomply_week, NEVER)
         else:
-            deduction = s.legislation.benefit.value * s.legislation.deduction_weeks.value
-            new.put(st.y_withheld, new.take(st.y_withheld) + deduction)
-        new.put(st.last_sanction, week)
-        new.put(st.sanctions_total, new.take(st.sanctions_total) + 1)
-        new.put(st.y_sanctions, new.take(st.y_sanctions) + 1)
-        attendance.refresh(sim, new)
-        if sim.recording:
-            sim.record_events("sanction", new)
-    st.y_weeks_sanctioned += sanctioned
+            deduction = coef.legislation_benefit * coef.legislation_deduction_weeks
+            new.put(state.y_withheld, new.take(state.y_withheld) + deduction)
+        new.put(state.last_sanction, t)
+        new.put(state.sanctions_total, new.take(state.sanctions_total) + 1)
+        new.put(state.y_sanctions, new.take(state.y_sanctions) + 1)
+        attendance.refresh(state, world, coef, new)
+        if log is not None:
+            log.events("sanction", new, state)
+    state.y_weeks_sanctioned += sanctioned

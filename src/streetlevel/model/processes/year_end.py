@@ -10,10 +10,12 @@ and hazards that depend on years on benefit are recomputed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from streetlevel.model.coefficients import Coefficients
 from streetlevel.model.indicators import (
     LONG_TERM_YEARS,
     municipality_year,
@@ -21,50 +23,73 @@ from streetlevel.model.indicators import (
     sanction_rate,
 )
 from streetlevel.model.processes import attendance, client_years, exits
-from streetlevel.model.state import EXITED, Subset
+from streetlevel.model.sink import RowLog
+from streetlevel.model.state import EXITED, ClientState, Subset
+from streetlevel.model.world import World
 
-if TYPE_CHECKING:
-    from streetlevel.model.engine import Simulation
-
-__all__ = ["close_year"]
+__all__ = ["close_year", "open_year"]
 
 
-def close_year(sim: Simulation) -> None:
-    """Close the year: client-years, indicators, ranking, pressure, perceived risk."""
-    st, tally = sim.state, sim.tally
-    alive = Subset.of(st.status != EXITED)
-    cells = client_years.close(sim, alive)
+def close_year(
+    state: ClientState,
+    world: World,
+    coef: Coefficients,
+    log: RowLog | None,
+    t: int,
+    calendar_year: int,
+) -> dict[str, npt.NDArray[Any]]:
+    """Step 10: close the year that ends with week ``t``: client-years, indicators, ranking,
+    pressure, perceived risk. Returns the year's municipality indicators.
+
+    Reads: the clients' attributes and yearly counters, ``state.status``,
+    ``state.entry_week``, ``world.tally``, ``world.region``, ``world.pressure_response``.
+    Writes: ``world.strictness`` (pressure), ``world.perceived_risk`` (learning),
+    ``world.tally`` (closed, then reset), the yearly counters ``state.y_*`` (reset);
+    client-years and the year's indicators to ``log``.
+    """
+    tally = world.tally
+    wpy = coef.weeks_per_year
+    alive = Subset.of(state.status != EXITED)
+    cells = client_years.close(state, world, coef, log, t, alive)
     tally.add_at("stock_end", cells)
-    weeks_on = sim.week - alive.take(st.entry_week) + 1
+    weeks_on = t - alive.take(state.entry_week) + 1
     for years in LONG_TERM_YEARS:
         # As weights, not a selection: a boolean selection of a million clients mispredicts.
-        tally.add_at(f"long_term_{years}y", cells, weeks_on > years * sim.weeks_per_year)
+        tally.add_at(f"long_term_{years}y", cells, weeks_on > years * wpy)
 
-    table = municipality_year(sim)
-    sim.yearly.append(table)
-    if sim.recording:
-        assert sim.recorder is not None
-        sim.recorder.flush_year(table)
+    table = municipality_year(world, calendar_year, wpy)
+    if log is not None:
+        log.flush_year(table)
 
     c = tally.counts
-    rate = np.nan_to_num(sanction_rate(c["sanctioned"], c["weeks_in_year"], sim.weeks_per_year))
-    pressure = sim.scenario.pressure
-    if pressure.ranking_published.value and (
-        sim.year >= sim.burn_in_years or pressure.during_burn_in.value
+    rate = np.nan_to_num(sanction_rate(c["sanctioned"], c["weeks_in_year"], wpy))
+    if coef.pressure_ranking_published and (
+        t // wpy >= coef.burn_in_years or coef.pressure_during_burn_in
     ):
-        _, above = rank_within_regions(rate, sim.country.region)
-        step = sim.country.pressure_response[None, :] * (above - rate)
-        np.clip(sim.strictness + step, 0.0, 1.0, out=sim.strictness)
+        _, above = rank_within_regions(rate, world.region)
+        step = world.pressure_response[None, :] * (above - rate)
+        np.clip(world.strictness + step, 0.0, 1.0, out=world.strictness)
     # Clients learn their municipality's record: sanctions per absence this year.
     observed = c["absences"] > 0
-    sim.perceived_risk[observed] = (c["sanctions"][observed] / c["absences"][observed]).astype(
+    world.perceived_risk[observed] = (c["sanctions"][observed] / c["absences"][observed]).astype(
         np.float32
     )
 
     tally.reset()
     for name in ("y_sanctions", "y_absences", "y_weeks_sanctioned", "y_weeks_offer"):
-        getattr(st, name)[:] = 0
-    st.y_withheld[:] = 0.0
-    st.y_first_week[:] = sim.week + 1
-    attendance.refresh(sim)
-    exits.refresh(sim)
+        getattr(state, name)[:] = 0
+    state.y_withheld[:] = 0.0
+    state.y_first_week[:] = t + 1
+    return table
+
+
+def open_year(state: ClientState, world: World, coef: Coefficients, t: int) -> None:
+    """The rest of step 10, after :func:`close_year` in the same week ``t``: the cached
+    absence probabilities and exit thresholds, for the coefficients of the year to come.
+
+    Reads: ``state.absence_logit``, ``state.sanctions_total``, ``state.category``,
+    ``state.entry_week``, ``world.perceived_risk``.
+    Writes: ``state.p_absence``, ``state.exit_threshold``.
+    """
+    attendance.refresh(state, world, coef)
+    exits.refresh(state, coef, t)
