@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -17,8 +19,16 @@ from streetlevel.scenario.loading import (
     scenario_to_toml,
     with_values,
 )
+from streetlevel.scenario.params import Param
+from streetlevel.scenario.show import show_scenario
 
 PRESETS = ["denmark-2011", "denmark-2014", "municipality-a", "municipality-b"]
+
+
+def preset_file(name: str) -> str:
+    """A preset's file as it is written (its differences from its base, if it has one)."""
+    folder = resources.files("streetlevel.scenario") / "presets"
+    return (folder / f"{name}.toml").read_text(encoding="utf-8")
 
 
 def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
@@ -46,9 +56,12 @@ def test_every_preset_validates_and_round_trips(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", PRESETS)
-def test_every_parameter_has_unit_and_source(name: str) -> None:
-    """No bare numbers: every leaf number in a preset sits in a {value, unit, source} table."""
-    data = tomllib.loads(preset_text(name))
+@pytest.mark.parametrize("form", ["resolved", "file"])
+def test_every_parameter_has_unit_and_source(name: str, form: str) -> None:
+    """No bare numbers: every leaf number in a preset, resolved or as its file is written (a
+    file of differences from its base), sits in a {value, unit, source} table."""
+    text = preset_text(name) if form == "resolved" else preset_file(name)
+    data = tomllib.loads(text)
 
     def walk(node: object, path: str) -> None:
         if isinstance(node, dict):
@@ -161,8 +174,8 @@ def test_not_toml_and_not_utf8(tmp_path: Path) -> None:
 
 def test_cross_checks(tmp_path: Path) -> None:
     text = edited(
-        'stock_share = { value = 0.20, unit = "share"',
-        'stock_share = { value = 0.30, unit = "share"',
+        'stock_share = { value = 0.2, unit = "share"',
+        'stock_share = { value = 0.3, unit = "share"',
     )
     with pytest.raises(ScenarioError, match="stock_share must sum to 1"):
         load_scenario(write(tmp_path, text))
@@ -188,3 +201,93 @@ def test_with_values_sets_value_and_source() -> None:
         with_values(s, {"sanctions.nothing_here": 1})
     with pytest.raises(ScenarioError, match=r"sanctions\.recompliance\.value"):
         with_values(s, {"sanctions.recompliance": 2.0})
+
+
+# -- docs/scenarios.md, checked against the presets so that it cannot drift -------------------
+
+DOCS = Path(__file__).parent.parent / "docs" / "scenarios.md"
+PRESET_COLUMNS = {"dk-2011": "denmark-2011", "norway-2010": "norway-2010"}
+"""Columns of the key tables that give a preset's value."""
+ENTRY_SECTIONS = ("categories", "municipalities")
+"""Sections whose key tables have a column per entry of denmark-2011 (``match-1``, ...)."""
+DESCRIPTIVE = {"description", "note"}
+"""Keys whose cell paraphrases a long text."""
+
+
+def doc_rows(text: str) -> list[tuple[str, dict[str, str]]]:
+    """(section, {column: cell}) for each row of a key table (``| `key` | kind | ... |``)."""
+    rows: list[tuple[str, dict[str, str]]] = []
+    section, columns = "", None
+    for line in text.splitlines():
+        heading = re.match(r"### `\[\[?([\w.]+)\]\]?`", line)
+        if heading:
+            section, columns = heading.group(1), None
+        elif line.startswith("| key |"):
+            columns = [c.strip() for c in line.strip().strip("|").split("|")]
+        elif line.startswith("| `") and columns and section:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            rows.append((section, dict(zip(columns, cells, strict=True))))
+        elif not line.startswith("|"):
+            columns = None
+    return rows
+
+
+def value_at(node: object, parts: list[str]) -> object:
+    for part in parts:
+        node = getattr(node, part, None)
+        if node is None:
+            return None
+    return node.value if isinstance(node, Param) else node
+
+
+def cell_says(cell: str, value: object) -> bool:
+    """Whether a table cell states ``value`` (its first word or number; "–" for none)."""
+    cell = cell.replace("−", "-").replace("`", "").replace('"', "").strip()
+    if value is None:
+        return cell in ("–", "-")
+    if isinstance(value, list):
+        return [c.strip() for c in cell.split(",")] == [str(v) for v in value]
+    if isinstance(value, bool):
+        return cell.split()[0] == str(value).lower()
+    if isinstance(value, int | float):
+        number = re.match(r"-?[\d.]+(e-?\d+)?", cell)
+        return number is not None and float(number.group(0)) == value
+    return cell.split(" (")[0] == value
+
+
+def test_the_docs_key_tables_give_the_presets_values() -> None:
+    checked, wrong = 0, []
+    for section, row in doc_rows(DOCS.read_text(encoding="utf-8")):
+        key = row["key"].strip("`")
+        if key in DESCRIPTIVE or not re.fullmatch(r"[\w.]+", key):
+            continue  # e.g. overrule.<covariate>
+        for column, cell in row.items():
+            if column in PRESET_COLUMNS:
+                scenario = load_scenario(PRESET_COLUMNS[column])
+                if section == "regions":
+                    value: object = [value_at(r, [key]) for r in scenario.regions]
+                else:
+                    value = value_at(scenario, [*section.split("."), *key.split(".")])
+            elif section in ENTRY_SECTIONS and column not in ("key", "kind", "meaning"):
+                entries = {e.name: e for e in getattr(load_scenario("denmark-2011"), section)}
+                value = value_at(entries[column], key.split("."))
+            else:
+                continue
+            checked += 1
+            if not cell_says(cell, value):
+                wrong.append(f"[{section}] {key}, column {column}: {cell!r}, preset {value!r}")
+    assert checked > 100, checked
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_docs_examples_run(tmp_path: Path) -> None:
+    """Every TOML example of a file with a base loads; the printed --diff is what show prints."""
+    text = DOCS.read_text(encoding="utf-8")
+    blocks = re.findall(r"```(\w*)\n(.*?)```", text, flags=re.DOTALL)
+    examples = [body for lang, body in blocks if lang == "toml" and body.startswith("base =")]
+    assert len(examples) >= 4
+    for i, body in enumerate(examples):
+        load_scenario(write(tmp_path, body, f"example{i}.toml"))
+    command = "$ streetlevel show municipality-b --diff\n"
+    printed = [body for _, body in blocks if body.startswith(command)]
+    assert printed == [command + show_scenario("municipality-b", from_base=True)]

@@ -1,5 +1,9 @@
 """The one entry point for scenario files: read, parse, validate, and explain what is wrong.
 
+A file may name a base and state only its differences (:mod:`~.inherit`); loading reads the
+chain of bases (:mod:`~.sources`), merges it, validates the result once, and names in each
+message the file that set the value in question.
+
 >>> scenario = load_scenario("municipality-a")
 >>> scenario.scenario.name
 'municipality-a'
@@ -15,15 +19,28 @@ import re
 import tomllib
 import types
 import typing
-from importlib import resources
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
-from streetlevel.errors import ScenarioError, StreetlevelError
+from streetlevel.errors import ScenarioError
+from streetlevel.scenario import inherit
+from streetlevel.scenario.dates import change_years, data_at_year
+from streetlevel.scenario.render import to_toml
 from streetlevel.scenario.schema import Scenario
+from streetlevel.scenario.sources import (
+    Layer,
+    chain,
+    list_presets,
+    load_layers,
+    not_utf8,
+    parse_toml,
+    shown,
+    split,
+)
 
 __all__ = [
     "list_presets",
@@ -32,6 +49,8 @@ __all__ = [
     "parse_assignment",
     "parse_toml",
     "preset_text",
+    "resolve",
+    "resolved_text",
     "scenario_from_dict",
     "scenario_hash",
     "scenario_to_toml",
@@ -39,86 +58,105 @@ __all__ = [
     "with_values",
 ]
 
-PRESET_SUFFIX = ".toml"
+Loc = tuple[int | str, ...]
 KEY_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*")
 """A key path as error messages write it: ``municipalities[1].management_strictness``."""
 SCALAR_TAGS = ("bool", "int", "float", "str")
 """The last part of pydantic's location of an error in a union of scalar types (an
 experiment's values and constants); no streetlevel key has these names."""
-SHOWN_CHARS = 80
-"""A bad value is shown in a message up to this length."""
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 """A TOML key that needs no quotes."""
 
 
-def list_presets() -> list[str]:
-    """Names of the scenario presets shipped inside the package."""
-    folder = resources.files("streetlevel.scenario") / "presets"
-    return sorted(
-        p.name.removesuffix(PRESET_SUFFIX)
-        for p in folder.iterdir()
-        if p.name.endswith(PRESET_SUFFIX)
-    )
-
-
 def preset_text(name: str) -> str:
-    """The TOML text of a preset, comments included, for a user to copy and edit."""
+    """A preset as a complete scenario file, to copy and edit: its base merged in, every
+    value written out, a parameter a line, and its opening comments (what ``streetlevel show
+    NAME`` prints)."""
     if name not in list_presets():
         raise ScenarioError(
             f"{name}: no such preset (expected one of: {', '.join(list_presets())})"
         )
-    path = resources.files("streetlevel.scenario") / "presets" / f"{name}{PRESET_SUFFIX}"
-    return path.read_text(encoding="utf-8")
+    return resolved_text(load_layers(name))
+
+
+def resolved_text(layers: list[Layer]) -> str:
+    """The scenario of a chain of files (:func:`load_layers`) as one TOML file in the
+    presets' style, validated; the opening comments are the last file's."""
+    scenario = _validate(layers)
+    top = layers[-1]
+    header = list(top.header)
+    if top.base is not None:
+        lineage = " <- ".join(layer.name for layer in reversed(layers))
+        header += [
+            *(["#"] if header else []),
+            f"# Resolved ({lineage}): every value written out, those of the bases included.",
+        ]
+    return to_toml(scenario.model_dump(mode="json", exclude_none=True), header=header)
 
 
 def load_scenario(source: str | Path) -> Scenario:
-    """Load a preset by name or a scenario file by path, validated.
+    """Load a preset by name or a scenario file by path, its bases merged in, validated.
 
     Raises:
         ScenarioError: naming the file, the key path and what was expected.
     """
-    if isinstance(source, str) and source in list_presets():
-        return _parse(preset_text(source), f"preset {source}")
-    path = Path(source)
-    if not path.exists():
-        raise ScenarioError(
-            f"{source}: no such file and no such preset (presets: {', '.join(list_presets())})"
-        )
-    if path.exists() and not path.is_file():
-        # A directory, or a device or pipe that would never end (/dev/zero, /dev/stdin).
-        raise ScenarioError(f"{path}: not a regular file")
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise ScenarioError(f"{path}: cannot read: {err.strerror}") from err
-    try:
-        # A byte-order mark (Windows editors write one) is not part of the TOML.
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ScenarioError(f"{path}: {not_utf8(raw, err)}") from None
-    return _parse(text, str(path))
+    return _validate(load_layers(source))
 
 
-def not_utf8(raw: bytes, err: UnicodeDecodeError) -> str:
-    """Where a file stops being UTF-8 text, for a message that names the line.
-
-    >>> raw = b"a = 1\\nb = '\\xff'"
-    >>> try:
-    ...     raw.decode("utf-8")
-    ... except UnicodeDecodeError as err:
-    ...     print(not_utf8(raw, err))
-    line 2: not UTF-8 text (byte 11 is 0xff)
-    """
-    line = raw.count(b"\n", 0, err.start) + 1
-    return f"line {line}: not UTF-8 text (byte {err.start} is {raw[err.start]:#04x})"
+def resolve(layers: list[Layer]) -> dict[str, Any]:
+    """The merged data of a chain of files: each file's removals, then its tables, over the
+    bases before it (:mod:`~.inherit`)."""
+    data: dict[str, Any] = {}
+    for layer in layers:
+        try:
+            data = inherit.merge(inherit.remove(data, list(layer.remove), layer.origin), layer.data)
+        except ValueError as err:
+            raise ScenarioError(f"{layer.origin}: {err}") from None
+    return data
 
 
-def scenario_from_dict(data: dict[str, Any], origin: str = "<dict>") -> Scenario:
-    """Validate an already-parsed scenario (e.g. a preset changed in a notebook)."""
+def _validate(layers: list[Layer]) -> Scenario:
+    """The merged chain validated, and so is the scenario of each year a dated value
+    changes in; every message names the top file, and the base a value came from."""
+    origin = layers[-1].origin
+    data = resolve(layers)
+    scenario = _checked(data, origin, layers)
+    for year in change_years(scenario):
+        _checked(data_at_year(scenario, year), f"{origin} (in force from {year}-01-01)", layers)
+    return scenario
+
+
+def _checked(data: dict[str, Any], origin: str, layers: list[Layer]) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(_explain(err, origin)) from None
+        raise ScenarioError(_explain(err, origin, set_in=_set_in(data, layers))) from None
+
+
+def _set_in(data: dict[str, Any], layers: list[Layer]) -> Callable[[Loc], str | None]:
+    """Which base set the value at a location of the merged ``data`` (None: the top file)."""
+
+    def find(loc: Loc) -> str | None:
+        steps = inherit.named_path(data, loc)
+        best, depth = layers[-1], -1
+        for layer in reversed(layers):
+            held, replaced = inherit.set_depth(layer.data, steps)
+            if held > depth:
+                best, depth = layer, held
+            if replaced or inherit.removes(list(layer.remove), steps):
+                break  # what the bases held there was replaced or dropped by this file
+        return None if best is layers[-1] or depth <= 0 else best.origin
+
+    return find
+
+
+def scenario_from_dict(data: dict[str, Any], origin: str = "<dict>") -> Scenario:
+    """Validate an already-parsed scenario (e.g. a preset changed in a notebook).
+
+    It may name a base (``{"base": "denmark-2011", "scale": {...}}``); a base given as a
+    path is relative to the current folder.
+    """
+    return _validate(chain(split(data, origin, origin, Path.cwd())))
 
 
 def with_overrides(scenario: Scenario, *, reporting_years: int | None = None) -> Scenario:
@@ -134,6 +172,8 @@ def with_values(scenario: Scenario, values: dict[str, Any], origin: str = "overr
     Key paths are written as in error messages: ``decision.caseworker.intercept``,
     ``categories[2].exit_other``, ``municipalities[1].management_strictness``. A parameter's
     source becomes ``origin`` so the run's resolved scenario says where the value came from.
+    A value replaces a parameter's values by date, if it has them, for the whole run; a table
+    of dates (``{"2006-01-01": 0.3, "2014-01-01": 0.5}``) gives it values by date.
 
     >>> s = with_values(load_scenario("municipality-a"), {"sanctions.recompliance": 0.3})
     >>> s.sanctions.recompliance.value, s.sanctions.recompliance.source
@@ -142,10 +182,18 @@ def with_values(scenario: Scenario, values: dict[str, Any], origin: str = "overr
     data = scenario.model_dump(mode="json", exclude_none=True)
     for path, value in values.items():
         parent, key = _walk(data, path, origin)
-        if isinstance(parent.get(key), dict) and "value" in parent[key]:
-            parent[key]["value"] = value
-            parent[key]["source"] = origin
-            parent[key].pop("calibration", None)
+        node: Any = parent.get(key)
+        if inherit.is_parameter(node) and isinstance(value, dict):
+            # Values by date: {"2006-01-01": 0.3, "2014-01-01": 0.5}, each from ``origin``.
+            dated = {str(d): {"value": v, "source": origin} for d, v in value.items()}
+            parent[key] = {"unit": node["unit"], "values": dated}
+        elif inherit.is_parameter(node) and "values" in node:
+            # A plain value replaces the dates: it holds for the whole run.
+            parent[key] = {"value": value, "unit": node["unit"], "source": origin}
+        elif inherit.is_parameter(node):
+            node["value"] = value
+            node["source"] = origin
+            node.pop("calibration", None)
         elif key in parent:
             parent[key] = value
         else:
@@ -205,29 +253,17 @@ def scenario_hash(scenario: Scenario) -> str:
     return hashlib.sha256(scenario_to_toml(scenario).encode("utf-8")).hexdigest()
 
 
-def _parse(text: str, origin: str) -> Scenario:
-    return scenario_from_dict(parse_toml(text, origin, ScenarioError), origin)
-
-
-def parse_toml(text: str, origin: str, error: type[StreetlevelError]) -> dict[str, Any]:
-    """Parse a streetlevel TOML file; a syntax error, or nesting too deep for Python's
-    recursive parser, is ``error`` naming ``origin``."""
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise error(f"{origin}: not valid TOML: {err}") from None
-    except RecursionError:
-        raise error(f"{origin}: not valid TOML: arrays or tables nested too deep") from None
-
-
 def _explain(
     err: ValidationError,
     origin: str,
     model: type[BaseModel] = Scenario,
     what: str = "the scenario",
+    *,
+    set_in: Callable[[Loc], str | None] | None = None,
 ) -> str:
     """One line per problem, each naming its key path; unknown keys list those of ``model``
-    that were expected there (shared by every file validated with pydantic)."""
+    that were expected there (shared by every file validated with pydantic). ``set_in``
+    names the file (a base) that set what is at a location, when it is not ``origin``."""
     problems: list[str] = []
     scalar_at: set[tuple[int | str, ...]] = set()
     for e in err.errors(include_url=False):
@@ -239,10 +275,13 @@ def _explain(
                 scalar_at.add(loc[:-1])
                 problems.append(
                     f"  {_key_path(loc[:-1])}: expected true or false, a number or text "
-                    f"(got {_shown(e.get('input'))})"
+                    f"(got {shown(e.get('input'))})"
                 )
             continue
         where = _key_path(loc) or "(top level)"
+        base = set_in(loc) if set_in is not None and loc else None
+        if base is not None:
+            where = f"{where} (set in {base})"
         if e["type"] == "extra_forbidden":
             allowed = _allowed_keys(loc[:-1], model)
             expected = f" (expected one of: {', '.join(allowed)})" if allowed else ""
@@ -253,15 +292,12 @@ def _explain(
             # A cross-check of a whole table: its message names the keys involved.
             message = str(e["msg"]).removeprefix("Value error, ")
             problems.append(f"  {message}" if not loc else f"  {where}: {message}")
+        elif e["type"] == "value_error":
+            # Our own check of one value (a date of a dated parameter): it says what it got.
+            problems.append(f"  {where}: {str(e['msg']).removeprefix('Value error, ')}")
         else:
-            problems.append(f"  {where}: {e['msg']} (got {_shown(e.get('input'))})")
+            problems.append(f"  {where}: {e['msg']} (got {shown(e.get('input'))})")
     return "\n".join([f"{origin}: {len(problems)} problem(s) in {what}:", *problems])
-
-
-def _shown(value: Any) -> str:
-    """A value as a message shows it: a table by that word, anything long cut short."""
-    shown = repr(value) if not isinstance(value, dict) else "a table"
-    return shown if len(shown) <= SHOWN_CHARS else shown[: SHOWN_CHARS - 3] + "..."
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
@@ -291,6 +327,9 @@ def _allowed_keys(loc: tuple[int | str, ...], model: type[BaseModel] = Scenario)
         if isinstance(part, int):
             args = typing.get_args(node)
             node = args[0] if args else None
+        elif typing.get_origin(node) is dict:
+            # A dated parameter's values: any date leads to a dated value.
+            node = typing.get_args(node)[1]
         elif isinstance(node, type) and issubclass(node, BaseModel):
             field = node.model_fields.get(part)
             node = field.annotation if field else None

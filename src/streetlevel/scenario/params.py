@@ -8,17 +8,40 @@ with the key path, not discovered as a strange result later.
 
 >>> Share.model_validate({"value": 0.4, "unit": "share", "source": "assumption"}).value
 0.4
+
+A parameter may instead carry values by date, each with its own source (OpenFisca's dated
+parameters); every dated value is checked against the class's own type and range, and the
+dates must be 1 January (:mod:`streetlevel.scenario.dates` resolves them per calendar year):
+
+>>> p = Share.model_validate({"unit": "share", "values": {
+...     "2014-01-01": {"value": 0.5, "source": "the 2014 reform"},
+...     "2006-01-01": {"value": 0.3, "source": "assumption"}}})
+>>> list(p.values), p.value
+(['2006-01-01', '2014-01-01'], 0.3)
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import datetime
+from collections.abc import Iterator
+from functools import cache
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    create_model,
+    model_serializer,
+    model_validator,
+)
 
 __all__ = [
     "Calibration",
     "Caseload",
+    "DatedValue",
     "Flag",
     "Loading",
     "LogOdds",
@@ -37,6 +60,7 @@ __all__ = [
     "WeeklyProbability",
     "Weeks",
     "Years",
+    "parameters",
 ]
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -44,7 +68,7 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 class Calibration(BaseModel):
     """How a calibrated parameter got its value: method, targets, date, the command that ran,
-    and the uncertainty interval of the estimate."""
+    the uncertainty interval of the estimate, and its row of the estimates' covariance."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -53,6 +77,45 @@ class Calibration(BaseModel):
     date: str
     command: str
     interval: Annotated[list[FiniteFloat], Field(min_length=2, max_length=2)] | None = None
+    covariance: dict[str, FiniteFloat] | None = None
+    """Covariance of this estimate with each parameter fitted with it (itself included: its
+    variance), by key path (``streetlevel.validation.calibration_report.recorded_covariance``
+    gathers the matrix)."""
+
+
+def _first_of_january(text: str) -> str:
+    """A date key of ``values``: an ISO date (``YYYY-MM-DD``) on 1 January."""
+    try:
+        day = datetime.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date written YYYY-MM-DD") from None
+    if len(text) != len("YYYY-MM-DD"):
+        raise ValueError(f"{text!r}: write the date as YYYY-MM-DD")
+    if (day.month, day.day) != (1, 1):
+        raise ValueError(
+            f"{text!r} is not 1 January: the engine resolves dated values per calendar year, "
+            f"so a value takes effect on 1 January (write {day.year}-01-01 or "
+            f"{day.year + 1}-01-01)"
+        )
+    return text
+
+
+DateKey = Annotated[str, AfterValidator(_first_of_january)]
+
+
+class DatedValue(BaseModel):
+    """One of a parameter's dated values: in force from its date until the next date."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    value: object
+    source: Annotated[str, Field(min_length=1)]
+    note: str | None = None
+    calibration: Calibration | None = None
+
+
+DATED_FIELDS = ("value", "source", "note", "calibration")
+"""What each dated value holds; a dated parameter holds only ``unit`` and ``values``."""
 
 
 class Param(BaseModel):
@@ -61,6 +124,12 @@ class Param(BaseModel):
     Validation is strict: a number written as a string ("0.5") or a boolean where a number
     belongs is an error, not silently converted. Whole numbers are accepted where a real
     number is expected.
+
+    A dated parameter is written ``{unit = ..., values = {"2006-01-01" = {value = ...,
+    source = ...}, ...}}``. Its ``value``, ``source``, ``note`` and ``calibration`` are then
+    those of its first date, so code that reads ``.value`` keeps working; the engine resolves
+    the value of each calendar year with :func:`streetlevel.scenario.dates.at_year`. It is
+    written back (``model_dump``) as it was given: ``unit`` and ``values`` only.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -70,6 +139,71 @@ class Param(BaseModel):
     source: Annotated[str, Field(min_length=1)]
     note: str | None = None
     calibration: Calibration | None = None
+    values: dict[str, DatedValue] | None = None
+    """The dated values in date order (``None``: not dated)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dated(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "values" not in data:
+            return data
+        beside = [key for key in DATED_FIELDS if key in data]
+        if beside:
+            raise ValueError(
+                f"a parameter with values by date gives each date its own value and source; "
+                f"{', '.join(beside)} cannot also stand beside values"
+            )
+        # Each dated value is checked with this class's own type and range; the errors keep
+        # their place (values."2014-01-01".value) because pydantic nests them under ours.
+        checked: Any = _dated_model(cls).model_validate({"values": data["values"]})
+        dated: dict[str, DatedValue] = checked.values
+        ordered = {date: dated[date] for date in sorted(dated)}
+        first = next(iter(ordered.values()))
+        return {**data, **{key: getattr(first, key) for key in DATED_FIELDS}, "values": ordered}
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.values is None:
+            data.pop("values", None)
+            return data
+        return {"unit": data["unit"], "values": data["values"]}
+
+
+@cache
+def _dated_model(cls: type[Param]) -> type[BaseModel]:
+    """A model of ``{values = {date = {value, source, ...}}}`` whose values have the type and
+    range of ``cls``'s own ``value``."""
+    field = cls.model_fields["value"]
+    value: Any = Annotated[field.annotation, *field.metadata]
+    entry = create_model(f"Dated{cls.__name__}", __base__=DatedValue, value=(value, ...))
+    values: Any = Annotated[dict[DateKey, entry], Field(min_length=1)]
+    return create_model(
+        f"{cls.__name__}Values",
+        __config__=ConfigDict(extra="forbid", strict=True),
+        values=(values, ...),
+    )
+
+
+def parameters(
+    node: BaseModel, prefix: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], Param]]:
+    """Every parameter below ``node`` with its key path (field names and list indices).
+
+    >>> p = Share.model_validate({"value": 0.4, "unit": "share", "source": "assumption"})
+    >>> [path for path, _ in parameters(p, ("clients", "male"))]
+    [('clients', 'male')]
+    """
+    if isinstance(node, Param):
+        yield prefix, node
+        return
+    for name in type(node).model_fields:
+        child = getattr(node, name)
+        items = list(enumerate(child)) if isinstance(child, list) else [(None, child)]
+        for index, item in items:
+            if isinstance(item, BaseModel):
+                path = (*prefix, name) if index is None else (*prefix, name, index)
+                yield from parameters(item, path)
 
 
 class Share(Param):

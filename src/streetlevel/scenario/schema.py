@@ -30,6 +30,7 @@ from streetlevel.scenario.params import (
     WeeklyProbability,
     Weeks,
     Years,
+    parameters,
 )
 
 __all__ = [
@@ -67,6 +68,19 @@ MAX_POPULATION_LOG_SD = 3.0
 """Spread of the drawn municipalities' log population: 3 is already a twenty-fold factor per
 standard deviation (a real country's is below 1); beyond it the draws, scaled to the mean,
 leave almost every municipality with no one, and far beyond it they overflow."""
+UNDATED_SECTIONS = (
+    "time",
+    "scale",
+    "caseworkers",
+    "attitudes",
+    "placements",
+    "regions",
+    "municipalities",
+    "synthetic",
+)
+"""Sections read once, when a run starts: the run's length and scale, the country, its
+caseworkers and their attitudes. A value by date there would never take effect, so it is
+refused (the engine rebuilds the rest at the start of a year in which a dated value changes)."""
 
 
 class Section(BaseModel):
@@ -421,4 +435,16 @@ class Scenario(Section):
             raise ValueError(
                 f"municipalities[*].capital: at most one capital, got {len(capitals)}: {capitals}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _dated_where_they_take_effect(self) -> Scenario:
+        for path, param in parameters(self):
+            if param.values is not None and path[0] in UNDATED_SECTIONS:
+                where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+                others = ", ".join(f"[{s}]" for s in UNDATED_SECTIONS if s != path[0])
+                raise ValueError(
+                    f"{where[1:]}: values by date are not allowed in [{path[0]}]: it is read "
+                    f"once, when a run starts (as are {others})"
+                )
         return self
