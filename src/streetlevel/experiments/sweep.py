@@ -2,10 +2,11 @@
 
 Each point is one task: the point's scenario simulated for all the experiment's replications,
 in memory (no events tables are written), reduced to the summary's indicators per replication
-(:func:`streetlevel.output.summary.replication_indicators`). Tasks run on a ``LocalCluster`` of
-single-threaded worker processes, or on an existing cluster given its scheduler's address.
-Results come back to the process that runs the sweep, which alone writes the store: workers
-on other machines need no shared disk.
+(:func:`streetlevel.output.summary.replication_indicators`). Tasks run on the executor
+:class:`streetlevel.output.executor.DaskCluster`: a ``LocalCluster`` of single-threaded
+worker processes, or an existing cluster given its scheduler's address. Results come back to
+the process that runs the sweep, which alone writes the store: workers on other machines need
+no shared disk.
 
 A point's replication r draws from ``SeedSequence(point seed, spawn_key=(r,))`` and the point
 seed depends only on the experiment's seed and the point's index
@@ -32,14 +33,11 @@ with an :class:`ExperimentError` naming the failed points, which running it agai
 from __future__ import annotations
 
 import json
-import logging
 import os
 import platform
-import signal
-import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +60,13 @@ from streetlevel.experiments.store import (
     write_status,
 )
 from streetlevel.model.country import build_country
+from streetlevel.output.executor import (
+    SCHEDULER_TIMEOUT,
+    ClusterError,
+    DaskCluster,
+    Task,
+    worker_deaths,
+)
 from streetlevel.output.files import write_json_atomic, write_table_atomic, write_text_atomic
 from streetlevel.output.locking import LOCK, DirectoryLock
 from streetlevel.output.run import default_batch_size, outcome_names
@@ -69,11 +74,9 @@ from streetlevel.output.run import run_in_memory as run_point
 from streetlevel.output.sizing import INDICATORS_BOUND, check_sweep
 from streetlevel.scenario.loading import scenario_to_toml, with_values
 
-__all__ = ["SweepResult", "dask_setup", "outcome_names", "run_point", "run_sweep"]
+__all__ = ["SweepResult", "outcome_names", "run_point", "run_sweep"]
 
 SCENARIO = "scenario.toml"
-SCHEDULER_TIMEOUT = "20s"
-"""How long to try to reach a scheduler given by address before giving up."""
 FAILURES_LISTED = 5
 """Failed points named one by one in the error that ends a sweep; the rest are counted."""
 
@@ -193,28 +196,28 @@ def _run(
     scheduler: str | None,
     on_progress: Callable[[int, int], None] | None,
 ) -> None:
-    from distributed import as_completed
-
     name = experiment.spec.experiment.name
     replications = experiment.spec.experiment.replications
     outcomes = experiment.spec.outcomes
     seeds = table["seed"].to_numpy()
     total = len(table)
     finished = total - len(missing)
-    with ExitStack() as stack:
-        client = _client(stack, workers, scheduler)
-        futures = {}
+    try:
+        pool = DaskCluster(scheduler, workers=workers, timeout=SCHEDULER_TIMEOUT)
+    except ClusterError as err:
+        raise ExperimentError(str(err)) from None
+    failed: dict[int, str] = {}
+    with pool:
+        tasks: dict[Task[dict[str, list[float]]], int] = {}
         for point in missing:
             scenario = with_values(
                 experiment.base, experiment.assignments(values[point]), f"{name} point {point}"
             )
-            future = client.submit(run_point, scenario, int(seeds[point]), replications, pure=False)
-            futures[future] = point
-        failed: dict[int, str] = {}
-        for future in as_completed(futures):  # type: ignore[no-untyped-call]
-            point = futures[future]
+            tasks[pool.submit(run_point, scenario, int(seeds[point]), replications)] = point
+        for task in pool.as_completed(tasks):
+            point = tasks[task]
             try:
-                rows = future.result()
+                rows = task.result()
             except Exception as err:
                 # One point's failure must not throw away the points still running.
                 failed[point] = _failure(err)
@@ -240,67 +243,14 @@ def _run(
 
 def _failure(err: Exception) -> str:
     """Why a point failed, in a line."""
-    from distributed import KilledWorker
-
-    if isinstance(err, KilledWorker):
+    deaths = worker_deaths(err)
+    if deaths is not None:
         return (
-            f"the worker process running it died, {err.allowed_failures + 1} time(s) in a "
+            f"the worker process running it died, {deaths} time(s) in a "
             "row (killed, or out of memory?); Dask's distributed.scheduler.allowed-failures "
             "says how many deaths a point is given"
         )
     return f"{type(err).__name__}: {err}"
-
-
-def _client(stack: ExitStack, workers: int | None, scheduler: str | None) -> Any:
-    """A client of the cluster at ``scheduler``, or of a new local cluster (closed with
-    ``stack``): one single-threaded process per worker, as the engine is NumPy-bound."""
-    from distributed import Client, LocalCluster
-
-    if scheduler is None:
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-            preload=[__name__],  # dask_setup, in each worker process
-        )
-        stack.enter_context(cluster)
-        return stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
-    try:
-        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)  # type: ignore[no-untyped-call]
-    except (OSError, TimeoutError, ValueError) as err:
-        raise ExperimentError(
-            f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({err})"
-        ) from None
-    stack.enter_context(client)
-    _check_workers(client, scheduler)
-    return client
-
-
-def dask_setup(worker: Any) -> None:
-    """Dask's preload hook, run by each worker process of a sweep's local cluster as it starts.
-
-    Ctrl-C at a terminal reaches every process of its group, and the sweep alone decides what
-    follows (it closes its cluster and records the sweep as interrupted): a worker ignores it,
-    instead of printing Dask's traceback of its own interruption.
-    """
-    # Python sets signal handlers from the main thread only (elsewhere it raises).
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _check_workers(client: Any, scheduler: str) -> None:
-    """Workers of a cluster started by others must run the same streetlevel as the sweep, or
-    their points would come from another model (checked for the workers present now)."""
-    found = client.run(_version)
-    wrong = {worker: v for worker, v in found.items() if v != _version()}
-    if wrong:
-        listed = ", ".join(f"{worker} has {v}" for worker, v in sorted(wrong.items()))
-        raise ExperimentError(
-            f"--scheduler {scheduler}: workers run another streetlevel than this "
-            f"{_version()}: {listed}"
-        )
 
 
 def _version() -> str:

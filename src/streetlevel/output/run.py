@@ -21,16 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
 import os
 import platform
-import queue
-import signal
-import threading
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +38,7 @@ import pyarrow as pa
 from streetlevel.errors import OutputExistsError, StreetlevelError
 from streetlevel.model.country import Country, build_country
 from streetlevel.model.engine import Simulation
+from streetlevel.output.executor import executor, report
 from streetlevel.output.files import (
     PARTIAL_SUFFIX,
     write_json_atomic,
@@ -74,8 +70,6 @@ SLOTS_PER_BATCH = 1_000_000
 enough to amortise per-week Python overhead (throughput is flat from 10^5 slots up,
 docs/performance.md), small enough that a batch and its year of rows stay near 1 GB and a
 run of many replications divides evenly among worker processes."""
-PARENT_POLL_SECONDS = 0.5
-"""How often a worker checks that the run's process is still there."""
 STATIC_FILES = ("municipalities.parquet", "scenario.toml", MANIFEST)
 RUN_FILES = (*(f"{t}.parquet" for t in TABLES), *STATIC_FILES)
 
@@ -191,11 +185,13 @@ def run_scenario(
             write_json_atomic(manifest, out / MANIFEST)
 
         try:
-            if workers <= 1 or len(todo) <= 1:
-                for b in todo:
-                    finished(b, simulate_batch(scenario, seed, b, out, progress.on_week(b)))
-            else:
-                _run_parallel(scenario, seed, todo, out, workers, progress, finished)
+            # One batch, or one worker: in this process; more: in spawned worker processes
+            # (:mod:`streetlevel.output.executor`), each writing its own batch files.
+            on_message = progress.message if on_progress is not None else None
+            with executor(workers if len(todo) > 1 else 1, on_message=on_message) as pool:
+                tasks = {pool.submit(_batch_task, scenario, seed, b, out): b for b in todo}
+                for task in pool.as_completed(tasks):
+                    finished(tasks[task], task.result())
         except BaseException as err:
             _remove_partials(out)
             stopped = isinstance(err, KeyboardInterrupt | SystemExit)
@@ -286,87 +282,19 @@ class _Progress:
         if self.report is not None:
             self.report(sum(self.replication_weeks.values()) * self.slots, self.total)
 
-    def on_week(self, batch: Batch) -> Callable[[int, int], None] | None:
-        if self.report is None:
-            return None
-        return lambda weeks_done, weeks: self.update(batch.first, batch.count, weeks_done, weeks)
+    def message(self, message: tuple[int, int, int, int]) -> None:
+        """A week done, as :func:`_batch_task` reports it: (first, count, done, weeks)."""
+        self.update(*message)
 
 
-_progress_queue: Any = None
-"""In a worker process: where each simulated week is reported to the parent."""
+def _batch_task(scenario: Scenario, seed: int, batch: Batch, out: Path) -> dict[str, int]:
+    """One batch, as a task of the run's executor: each simulated week is reported to the
+    run's process, which moves the progress bar."""
 
-
-def _init_worker(progress: Any, parent: int) -> None:
-    global _progress_queue
-    _progress_queue = progress
-    # Ctrl-C reaches every process of the terminal's group; the parent alone decides what
-    # happens (it stops the workers and records the run as interrupted).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
-
-
-def _exit_with(parent: int) -> None:
-    """End this worker when the run's process has gone (killed with SIGKILL, it could not
-    stop its workers): an orphan would finish its batch for nobody, then wait forever."""
-    while os.getppid() == parent:
-        time.sleep(PARENT_POLL_SECONDS)
-    os._exit(1)
-
-
-def _worker_batch(scenario: Scenario, seed: int, batch: Batch, out: Path) -> dict[str, int]:
     def on_week(weeks_done: int, weeks: int) -> None:
-        _progress_queue.put((batch.first, batch.count, weeks_done, weeks))
+        report((batch.first, batch.count, weeks_done, weeks))
 
     return simulate_batch(scenario, seed, batch, out, on_week)
-
-
-def _run_parallel(
-    scenario: Scenario,
-    seed: int,
-    todo: list[Batch],
-    out: Path,
-    workers: int,
-    progress: _Progress,
-    finished: Callable[[Batch, dict[str, int]], None],
-) -> None:
-    """Simulate batches in ``workers`` processes, reporting progress as weeks complete."""
-    # spawn, not fork: the parent may hold threads (a progress bar, a dashboard server).
-    context = multiprocessing.get_context("spawn")
-    weekly = context.Queue()
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(weekly, os.getpid()),
-    )
-    try:
-        pending: dict[Future[dict[str, int]], Batch] = {
-            pool.submit(_worker_batch, scenario, seed, b, out): b for b in todo
-        }
-        while pending:
-            _drain(weekly, progress, timeout=0.2)
-            ready, _ = wait(pending, timeout=0, return_when=FIRST_COMPLETED)
-            for future in ready:
-                finished(pending.pop(future), future.result())
-        _drain(weekly, progress, timeout=0)
-    except BaseException:
-        # A worker mid-batch is stopped at once; its partial files are removed by the caller.
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.kill()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        weekly.close()
-
-
-def _drain(weekly: Any, progress: _Progress, timeout: float) -> None:
-    try:
-        message = weekly.get(timeout=timeout) if timeout else weekly.get_nowait()
-        while True:
-            progress.update(*message)
-            message = weekly.get_nowait()
-    except queue.Empty:
-        return
 
 
 def _remove_partials(out: Path) -> None:

@@ -1,0 +1,282 @@
+"""A calibration's result and how it is reported: the tables ``streetlevel calibrate`` prints,
+its JSON, and the records the calibrated scenario file keeps.
+
+Every parameter a calibration set records its calibration in the scenario: method, targets,
+date, the command that ran it, the 95 % interval of the estimate, and its row of the
+estimates' covariance matrix, keyed by the key paths of the parameters fitted with it::
+
+    calibration = { method = "...", targets = [...], date = "...", command = "...",
+                    interval = [-5.2, -3.3],
+                    covariance = { "attendance.intercept" = 0.247, "exits.duration_decay" = ... } }
+
+:func:`recorded_covariance` gathers those rows back into the matrix, so that a later step can
+draw the parameters from their joint sampling distribution. A parameter whose value was set
+again since (``--set``, which drops its record) leaves the matrix; the rest is still right,
+being the covariance of the parameters that remain (the marginal of a normal distribution).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from streetlevel.output.files import write_text_atomic
+from streetlevel.scenario.loading import scenario_from_dict, scenario_to_toml
+from streetlevel.scenario.schema import Scenario
+from streetlevel.survey.indirect import SurveyCalibration
+from streetlevel.validation.calibration_setup import SetupError, key_parts, resolve_path
+from streetlevel.validation.standard_errors import Estimate
+
+__all__ = [
+    "METHOD",
+    "CalibrationResult",
+    "RecordedCovariance",
+    "SurveyCalibrationResult",
+    "calibration_json",
+    "print_calibration",
+    "record_calibration",
+    "recorded_covariance",
+    "write_calibrated",
+]
+
+METHOD = "simulated method of moments (common random numbers)"
+"""The method a parameter's calibration record names."""
+SOURCE = "calibrated: simulated method of moments to the published figures"
+"""The source a calibrated parameter is given."""
+DIGITS = 6
+"""Decimals of a calibrated value and its interval in the scenario file (the covariance is
+written in full, so that the matrix stays symmetric and positive definite)."""
+
+
+@dataclass
+class CalibrationResult:
+    """The estimates, their covariance, the fit at the estimate, and how the search went.
+
+    ``covariance[i][j]`` is the covariance of ``estimates[i]`` and ``estimates[j]``, in the
+    parameters' units (infinite where the moments do not identify them)."""
+
+    scenario: Scenario
+    """The calibrated scenario: the estimates set, each with its calibration record."""
+    estimates: list[Estimate]
+    covariance: list[list[float]]
+    moments: list[dict[str, Any]]
+    evaluations: int
+    seconds: float
+    seed: int
+    replications: int
+    setup: str | None = None
+    """The calibration set-up's name, when one chose the parameters."""
+    method: str = "simulated method of moments, common random numbers (local regression search)"
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        """The parameters' key paths, in the order of the estimates and the covariance."""
+        return [e.path for e in self.estimates]
+
+
+@dataclass
+class SurveyCalibrationResult:
+    """An indirect inference on DK's survey (:mod:`streetlevel.survey.indirect`), with the
+    calibrated scenario."""
+
+    survey: SurveyCalibration
+    scenario: Scenario
+    method: str = "indirect inference (MODEL.md 7.2)"
+
+
+@dataclass(frozen=True)
+class RecordedCovariance:
+    """The covariance of a scenario's calibrated parameters, as their records hold it."""
+
+    names: list[str]
+    """Key paths as the calibration wrote them (a list element by name)."""
+    paths: list[str]
+    """The same, with list elements by position (for ``with_values``)."""
+    values: npt.NDArray[np.float64]
+    covariance: npt.NDArray[np.float64]
+
+
+def record_calibration(
+    scenario: Scenario,
+    estimates: list[Estimate],
+    covariance: npt.NDArray[np.float64],
+    targets: list[str],
+    date: str,
+    command: str,
+) -> Scenario:
+    """The scenario with the estimates set and each parameter's calibration recorded."""
+    data = scenario.model_dump(mode="json", exclude_none=True)
+    # The covariance rows only when the whole matrix is usable: finite entries and positive
+    # variances (a parameter the moments do not identify leaves none).
+    usable = bool(np.all(np.isfinite(covariance)) and np.all(np.diag(covariance) > 0))
+    for i, e in enumerate(estimates):
+        node: Any = data
+        for part in key_parts(resolve_path(scenario, e.path)):
+            node = node[part] if isinstance(part, int) else node[str(part)]
+        node["value"] = round(e.value, DIGITS)
+        node["source"] = SOURCE
+        record: dict[str, Any] = {
+            "method": METHOD,
+            "targets": targets,
+            "date": date,
+            "command": command,
+        }
+        if math.isfinite(e.se):
+            record["interval"] = [round(e.low, DIGITS), round(e.high, DIGITS)]
+        if usable:
+            record["covariance"] = {
+                other.path: float(covariance[i, j]) for j, other in enumerate(estimates)
+            }
+        node["calibration"] = record
+    return scenario_from_dict(data, "calibration")
+
+
+def recorded_covariance(scenario: Scenario) -> RecordedCovariance:
+    """The covariance matrix of the parameters whose calibration records hold a row of it.
+
+    Two parameters that do not record each other (calibrated separately, or one set again
+    and calibrated alone since) are taken as independent.
+
+    >>> from streetlevel.scenario.loading import load_scenario
+    >>> recorded_covariance(load_scenario("municipality-a")).names
+    []
+    """
+    rows: dict[str, dict[str, float]] = {}
+    values: dict[str, float] = {}
+    paths: dict[str, str] = {}
+    for path, param in _parameters(scenario.model_dump(mode="python", exclude_none=True)):
+        row = (param.get("calibration") or {}).get("covariance")
+        if not row:
+            continue
+        # The parameter's own name is the key of its row that leads to it.
+        own = [key for key in row if _resolves_to(scenario, key, path)]
+        if own:
+            rows[own[0]], values[own[0]], paths[own[0]] = row, float(param["value"]), path
+    names = list(rows)
+
+    def between(a: str, b: str) -> float:
+        if b in rows[a] and a in rows[b]:
+            return (rows[a][b] + rows[b][a]) / 2
+        return 0.0
+
+    matrix = np.array([[between(a, b) for b in names] for a in names], dtype=np.float64)
+    return RecordedCovariance(
+        names=names,
+        paths=[paths[n] for n in names],
+        values=np.array([values[n] for n in names], dtype=np.float64),
+        covariance=matrix.reshape(len(names), len(names)),
+    )
+
+
+def _resolves_to(scenario: Scenario, key: str, path: str) -> bool:
+    try:
+        return resolve_path(scenario, key) == path
+    except SetupError:
+        return False  # a parameter no longer in the scenario
+
+
+def _parameters(node: Any, at: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every ``{value, unit, source}`` table under ``node``, with its key path."""
+    if isinstance(node, dict):
+        if "value" in node and "unit" in node:
+            return [(at, node)]
+        return [
+            found
+            for key, child in node.items()
+            for found in _parameters(child, f"{at}.{key}" if at else key)
+        ]
+    if isinstance(node, list):
+        return [found for i, child in enumerate(node) for found in _parameters(child, f"{at}[{i}]")]
+    return []
+
+
+def write_calibrated(result: CalibrationResult | SurveyCalibrationResult, path: Path) -> None:
+    """Write the calibrated scenario as TOML (atomically)."""
+    write_text_atomic(scenario_to_toml(result.scenario), Path(path))
+
+
+def calibration_json(
+    result: CalibrationResult | SurveyCalibrationResult, out: Path | None = None
+) -> dict[str, Any]:
+    """What ``streetlevel calibrate --json`` prints."""
+    if isinstance(result, SurveyCalibrationResult):
+        data: dict[str, Any] = asdict(result.survey)
+    else:
+        data = {
+            "scenario": result.scenario.scenario.name,
+            "setup": result.setup,
+            "method": result.method,
+            "evaluations": result.evaluations,
+            "seconds": result.seconds,
+            "seed": result.seed,
+            "replications": result.replications,
+            "estimates": [asdict(e) for e in result.estimates],
+            "covariance": {"names": result.names, "matrix": _json_matrix(result.covariance)},
+            "moments": result.moments,
+        }
+    if out is not None:
+        data["out"] = str(out)
+    return data
+
+
+def _json_matrix(matrix: list[list[float]]) -> list[list[float | None]]:
+    """JSON has no infinity: an entry the moments do not identify is null."""
+    return [[v if math.isfinite(v) else None for v in row] for row in matrix]
+
+
+def print_calibration(
+    result: CalibrationResult | SurveyCalibrationResult, console: Console, out: Path | None = None
+) -> None:
+    """The estimates and the fit at the estimate, as ``streetlevel calibrate`` prints them."""
+    where = f"calibrated scenario: {out}" if out is not None else None
+    if isinstance(result, SurveyCalibrationResult):
+        survey = result.survey
+        console.print(
+            f"indirect inference: loading {survey.loading:.3f}, chi-square of the "
+            f"bivariate tables {survey.chi_square:.2f}" + (f"; {where}" if where else ""),
+            highlight=False,
+        )
+        return
+    table = Table(
+        title=f"calibrate {escape(result.scenario.scenario.name)}: {result.evaluations} "
+        f"simulations, {result.seconds:.0f} s ({result.method})",
+        caption=where,
+    )
+    for col in (
+        "parameter",
+        "start",
+        "estimate",
+        "std. error",
+        "95 % interval",
+        "bounds",
+        "identification",
+    ):
+        left = col in ("parameter", "identification")
+        # A key path folds onto a second line rather than lose its end (the name in it).
+        table.add_column(col, justify="left" if left else "right", overflow="fold")
+    for e in result.estimates:
+        table.add_row(
+            escape(e.path),
+            f"{e.start:.4g}",
+            f"{e.value:.4g}",
+            f"{e.se:.3g}",
+            f"{e.low:.4g} - {e.high:.4g}",
+            f"{e.lower:g} - {e.upper:g}",
+            e.identified,
+        )
+    console.print(table)
+    fit = Table("target", "published", "simulated", "sigma", title="fit at the estimate")
+    for m in result.moments:
+        fit.add_row(
+            m["target"], f"{m['published']:.4g}", f"{m['simulated']:.4g}", f"{m['sigma']:.3g}"
+        )
+    console.print(fit)
