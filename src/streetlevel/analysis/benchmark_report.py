@@ -1,5 +1,7 @@
-"""A benchmark rendered: figures, the HTML report and the files ``streetlevel benchmark`` writes
-(the result itself is computed in :mod:`streetlevel.analysis.benchmark`).
+"""A benchmark rendered: figures, the HTML report, the files ``streetlevel benchmark`` writes
+and the summary it prints (the result itself is computed in
+:mod:`streetlevel.analysis.benchmark`). Labels and units are the catalogue's
+(:mod:`streetlevel.output.catalogue`, scope ``benchmark``).
 
 Two funnel plots: the raw share of recipients sanctioned against recipients (the person-based
 form of the rate a database's users compare),
@@ -17,9 +19,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import NullFormatter, PercentFormatter
+from rich.markup import escape
+from rich.table import Table
 
-from streetlevel.analysis.benchmark import Benchmark
+from streetlevel.analysis.benchmark import ALL, Benchmark
 from streetlevel.analysis.funnel import (
     LEVELS,
     null_sd,
@@ -29,13 +33,23 @@ from streetlevel.analysis.funnel import (
 )
 from streetlevel.analysis.reports import Report, new_figure, save_png
 from streetlevel.errors import StreetlevelError
+from streetlevel.output.catalogue import find, lookup
 from streetlevel.output.files import write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from rich.console import Console
 
-__all__ = ["funnel_figure", "raw_funnel_figure", "raw_outside", "report", "write_benchmark"]
+__all__ = [
+    "funnel_figure",
+    "labelled_table",
+    "print_benchmark",
+    "raw_funnel_figure",
+    "raw_outside",
+    "report",
+    "write_benchmark",
+]
 
 LABELLED = 4
 """Municipalities named on a funnel plot at each end: the most extreme outside 99.8 %."""
@@ -48,6 +62,10 @@ LINES = {LEVELS[0]: "--", LEVELS[1]: "-"}
 Float = npt.NDArray[np.float64]
 SHOWN = 10
 """Rows of the highest and lowest ratios shown in the report's summary table."""
+PRINTED = 5
+"""Municipalities printed at each end of the ratios (all are in the report)."""
+SCOPE = "benchmark"
+"""The catalogue's scope of a benchmark's columns."""
 
 
 def _panels(count: int) -> tuple[Figure, list[Axes]]:
@@ -161,8 +179,8 @@ def funnel_figure(result: Benchmark) -> Figure:
             _legend(ax)
         where = "all categories" if category == "all" else f"category {category}"
         ax.set_title(f"Risk-adjusted, {result.year}, {where}", fontsize=10)
-        ax.set_xlabel("expected sanctioned recipients (client mix)")
-        ax.set_ylabel("observed / expected")
+        ax.set_xlabel(lookup("expected", SCOPE).axis_label)
+        ax.set_ylabel(lookup("ratio", SCOPE).axis_label)
     return fig
 
 
@@ -202,19 +220,23 @@ def raw_funnel_figure(result: Benchmark) -> Figure:
         )
         where = "all categories" if category == "all" else f"category {category}"
         ax.set_title(f"Raw share sanctioned, {result.year}, {where}", fontsize=10)
-        ax.set_xlabel("recipients")
-        ax.set_ylabel("share sanctioned at least once")
+        ax.set_xlabel(lookup("recipients", SCOPE).axis_label)
+        # The shares are drawn as they are and labelled in per cent, as the tables show them.
+        ax.set_ylabel(lookup("share", SCOPE).axis_label)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, symbol=""))
     return fig
 
 
-def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for name in ("rate", "share", "adjusted_share"):
-        if name in out:
-            out[name] = (100 * out[name]).round(1).astype(str) + " %"
-    for name in ("expected", "ratio", "low", "high"):
-        if name in out:
-            out[name] = out[name].round(2)
+def labelled_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A benchmark's table as a report shows it: each column of the catalogue under its
+    label, its values in its unit (12.3 %, 1.25); other columns as they are."""
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        entry = find(str(column), SCOPE)
+        if entry is None:
+            out[column] = frame[column]
+        else:
+            out[entry.label] = [entry.format(v) for v in frame[column]]
     return out
 
 
@@ -225,7 +247,8 @@ def report(result: Benchmark) -> Report:
     rep = Report(
         f"Benchmark of municipalities, {result.year}",
         f"{result.source}{where}: {len(adjusted)} units compared, country sanction rate "
-        f"{100 * result.national_rate:.1f} % (per full-year recipient).",
+        f"{lookup('national_rate', SCOPE).format(result.national_rate)} (per full-year "
+        "recipient).",
     )
     raw = raw_outside(result)
     rep.heading("What a database shows: raw sanction rates")
@@ -278,11 +301,11 @@ def report(result: Benchmark) -> Report:
     ]
     ordered = adjusted.sort_values("ratio", ascending=False)
     rep.heading(f"The {SHOWN} highest ratios")
-    rep.table(_rounded(ordered[columns].head(SHOWN)))
+    rep.table(labelled_table(ordered[columns].head(SHOWN)))
     rep.heading(f"The {SHOWN} lowest ratios")
-    rep.table(_rounded(ordered[columns].tail(SHOWN).iloc[::-1]))
+    rep.table(labelled_table(ordered[columns].tail(SHOWN).iloc[::-1]))
     rep.heading("The regional ranking as published, beside the risk-adjusted ratio")
-    rep.table(_rounded(result.ranking))
+    rep.table(labelled_table(result.ranking))
     return rep
 
 
@@ -331,3 +354,52 @@ def write_benchmark(result: Benchmark, out: Path | str) -> list[Path]:
     )
     written += [out / n for n in ("funnel.png", "funnel_raw.png", "report.html", "benchmark.json")]
     return written
+
+
+def print_benchmark(result: Benchmark, out: Path | str, console: Console) -> None:
+    """What ``streetlevel benchmark`` prints: the units outside the control limits, and the
+    :data:`PRINTED` highest and lowest observed / expected ratios beside their published rate
+    and rank (the files written to ``out`` have them all)."""
+    adjusted = result.risk_adjusted
+    rate = lookup("national_rate", SCOPE)
+    rep = "" if result.replication is None else f", replication {result.replication}"
+    lines = [f"[bold]Benchmark {result.year}[/]{rep}: {len(adjusted)} units, sanction rate "
+             f"{rate.format(result.national_rate)} per full-year recipient"]  # fmt: skip
+    for column, level in (("outside_95", "95 %"), ("outside_998", "99.8 %")):
+        flagged = adjusted[adjusted[column]]
+        above = int((flagged["ratio"] > 1).sum())
+        lines.append(
+            f"outside the {level} limits after risk adjustment: {len(flagged)} "
+            f"({above} above, {len(flagged) - above} below)"
+        )
+    spread = lookup("overdispersion", SCOPE)
+    lines.append(f"{spread.label} (about 1 if only chance): {spread.format(result.overdispersion)}")
+    standing_out = adjusted[adjusted["outside_998_overdispersed"]]
+    lines.append(
+        "outside the 99.8 % limits allowing for the spread between municipalities: "
+        + (", ".join(escape(str(m)) for m in standing_out["municipality"].unique()) or "none")
+    )
+    console.print("\n".join(lines), highlight=False)
+    ratio, rank, rate = (lookup(name, SCOPE) for name in ("ratio", "rank", "rate"))
+    table = Table(caption=f"tables, funnel.png and report.html in {out}")
+    for name in ("municipality", "region", rate.label, rank.label, ratio.label, "95 % interval",
+                 "flag"):  # fmt: skip
+        table.add_column(name, justify="left" if name in ("municipality", "region") else "right")
+    published = result.ranking.set_index(["category", "municipality"])
+    ordered = adjusted.sort_values("ratio", ascending=False)
+    for part, rows in enumerate((ordered.head(PRINTED), ordered.tail(PRINTED))):
+        if part == 1:
+            table.add_section()
+        for row in rows.itertuples():
+            where = str(row.municipality)
+            if row.category != ALL:
+                where += f" ({row.category})"
+            flag = "99.8 %" if row.outside_998 else "95 %" if row.outside_95 else ""
+            rank_value, rate_value = published.loc[
+                (row.category, row.municipality), ["rank", "rate"]
+            ]
+            table.add_row(
+                escape(where), escape(row.region), rate.format(rate_value), rank.format(rank_value),
+                ratio.format(row.ratio), ratio.format_interval(row.low, row.high), flag,
+            )  # fmt: skip
+    console.print(table)

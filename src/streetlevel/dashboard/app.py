@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from dash.exceptions import DependencyException
@@ -239,7 +238,8 @@ def create_app(
         outcomes = list(dict.fromkeys(table["outcome"]))
         policies = list(dict.fromkeys(table["policy"]))
         second = policies[1] if len(policies) > 1 else policies[0]
-        return outcomes, outcomes[0], policies, policies[0], policies, second, None
+        options = views.outcome_options(outcomes)
+        return options, outcomes[0], policies, policies[0], policies, second, None
 
     @app.callback(
         Output("policy-graph", "figure"),
@@ -258,25 +258,7 @@ def create_app(
         for policy in (a, b):
             if policy is not None:
                 choice(policy, set(table["policy"]), "policy")
-        rows = table[table["outcome"] == outcome]
-        fig = go.Figure(
-            go.Scatter(
-                x=rows["mean"],
-                y=rows["policy"],
-                mode="markers",
-                error_x={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": rows["high"] - rows["mean"],
-                    "arrayminus": rows["mean"] - rows["low"],
-                },
-            )
-        )
-        fig.update_layout(
-            title=f"{outcome}: mean and 95 % interval across replications",
-            height=max(300, 40 * len(rows) + 120),
-            margin={"l": 220, "t": 50},
-        )
+        fig = views.policy_figure(table[table["outcome"] == outcome], outcome)
         side = views.side_by_side(table, a, b)
         if side is None:
             return fig, None
@@ -332,13 +314,10 @@ def create_app(
         if job.status != "complete" or job.summary is None:
             return percent, f"{job.status}: {percent} % of {job.out.name}", None, False
         shown = [i for i in job.summary.indicators if i.name in SHOWN_INDICATORS]
-        frame = pd.DataFrame(
-            [{"indicator": i.name, "mean": i.mean, "low": i.low, "high": i.high} for i in shown]
-        )
         status = html.Span(
             f"complete: results in {job.out} (also in the municipalities view)", id="run-done"
         )
-        return "100", status, views.table(frame, "run-table"), True
+        return "100", status, views.indicator_table(shown, "run-table"), True
 
     return app
 

@@ -1,10 +1,15 @@
 """The page's parts: the three views (municipalities, policies, run one) and the tables and
 figures they draw. :mod:`streetlevel.dashboard.app` wires them to the data with callbacks.
+
+Indicators are shown by their labels and in their units, as the CLI shows them (the catalogue,
+:mod:`streetlevel.output.catalogue`): a share in %, a difference of shares in percentage
+points; dropdowns list labels and send names.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -18,12 +23,19 @@ from streetlevel.dashboard.data import (
     lever_levels,
 )
 from streetlevel.model.indicators import ratio
+from streetlevel.output.catalogue import find, lookup
+
+if TYPE_CHECKING:
+    from streetlevel.output.summary import Indicator
 
 __all__ = [
     "PAGE_STYLE",
     "error",
+    "indicator_table",
     "municipalities_view",
+    "outcome_options",
     "policies_view",
+    "policy_figure",
     "rates",
     "rates_figure",
     "region_rates",
@@ -46,18 +58,34 @@ def error(message: str) -> html.Div:
     return html.Div(message, className="error", style=ERROR_STYLE)
 
 
-def table(frame: pd.DataFrame, table_id: str, highlight: str | None = None) -> html.Table:
-    """A plain HTML table (the figures are text a reader, and a test, can find)."""
+SCOPE = "benchmark"
+"""The catalogue's scope of the municipalities view's tables (a benchmark's columns)."""
 
-    def cell(value: Any) -> str:
+
+def table(
+    frame: pd.DataFrame, table_id: str, highlight: str | None = None, scope: str = SCOPE
+) -> html.Table:
+    """A plain HTML table (the figures are text a reader, and a test, can find): a column
+    that is an indicator of the catalogue (in ``scope``) under its label, in its unit."""
+    entries = [find(str(c), scope) for c in frame.columns]
+
+    def cell(value: Any, column: int) -> str:
+        entry = entries[column]
+        if entry is not None:
+            return entry.format(value)
         if isinstance(value, float):
             return "" if pd.isna(value) else f"{value:.3f}"
         return str(value)
 
-    header = html.Tr([html.Th(c, style=CELL_STYLE) for c in frame.columns])
+    header = html.Tr(
+        [
+            html.Th(c if e is None else e.label, style=CELL_STYLE)
+            for c, e in zip(frame.columns, entries, strict=True)
+        ]
+    )
     rows = [
         html.Tr(
-            [html.Td(cell(v), style=CELL_STYLE) for v in row],
+            [html.Td(cell(v, i), style=CELL_STYLE) for i, v in enumerate(row)],
             className="highlight" if highlight is not None and highlight in row else "",
             style={"background": "#dbe9f6"} if highlight is not None and highlight in row else {},
         )
@@ -89,22 +117,23 @@ def region_rates(indicators: pd.DataFrame, region: str) -> pd.DataFrame:
 
 
 def rates_figure(mine: pd.DataFrame, name: str, other: pd.DataFrame, other_name: str) -> Any:
+    rate = lookup("rate", SCOPE)
     fig = go.Figure()
     for frame, label, dash in ((mine, name, "solid"), (other, other_name, "dot")):
         for category, rows in frame.groupby("category", sort=True):
             fig.add_trace(
                 go.Scatter(
                     x=rows["year"],
-                    y=rows["rate"],
+                    y=rate.scaled(rows["rate"]),
                     mode="lines+markers",
                     name=f"{label}: {category}",
                     line={"dash": dash},
                 )
             )
     fig.update_layout(
-        title=f"Sanction rate by category: {name} and {other_name}",
-        xaxis_title="year",
-        yaxis_title="sanctioned per full-year recipient",
+        title=f"{rate.label.capitalize()} by category: {name} and {other_name}",
+        xaxis_title=lookup("year").label,
+        yaxis_title=rate.axis_label,
         xaxis={"dtick": 1},
         margin={"t": 50, "l": 60, "r": 20, "b": 40},
         height=380,
@@ -224,12 +253,74 @@ def run_view() -> html.Div:
 
 
 def side_by_side(table: pd.DataFrame, a: str | None, b: str | None) -> pd.DataFrame | None:
-    """Every outcome of policies ``a`` and ``b``: mean and interval, and the difference."""
+    """Every outcome of policies ``a`` and ``b``, by its label: mean and 95 % interval in its
+    unit, and the difference of the means (a difference of shares in percentage points)."""
     if a is None or b is None:
         return None
     cols = ["outcome", "mean", "low", "high"]
     left = table[table["policy"] == a][cols]
     right = table[table["policy"] == b][cols]
     side = left.merge(right, on="outcome", suffixes=(" A", " B"))
-    side["B - A"] = side["mean B"] - side["mean A"]
-    return side
+    rows = []
+    for row in side.to_dict("records"):
+        entry = lookup(row["outcome"])
+        rows.append(
+            {
+                "outcome": entry.label,
+                "mean A": entry.format(row["mean A"]),
+                "95 % interval A": entry.format_interval(row["low A"], row["high A"]),
+                "mean B": entry.format(row["mean B"]),
+                "95 % interval B": entry.format_interval(row["low B"], row["high B"]),
+                "B - A": entry.format_difference(row["mean B"] - row["mean A"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(SIDE_COLUMNS))
+
+
+SIDE_COLUMNS = ("outcome", "mean A", "95 % interval A", "mean B", "95 % interval B", "B - A")
+
+
+def outcome_options(outcomes: Iterable[str]) -> list[dict[str, str]]:
+    """A dropdown's options for outcomes: each one's label shown, its name sent."""
+    return [{"label": lookup(o).label, "value": o} for o in outcomes]
+
+
+def policy_figure(rows: pd.DataFrame, outcome: str) -> Any:
+    """Each policy's mean of ``outcome`` with its 95 % interval, in the outcome's unit
+    (``rows``: the comparison's rows of that outcome, with their ``policy``)."""
+    entry = lookup(outcome)
+    mean, low, high = (entry.scaled(rows[c].to_numpy(dtype=float)) for c in ("mean", "low", "high"))
+    fig = go.Figure(
+        go.Scatter(
+            x=mean,
+            y=rows["policy"],
+            mode="markers",
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": high - mean,
+                "arrayminus": mean - low,
+            },
+        )
+    )
+    fig.update_layout(
+        title=f"{entry.label}: mean and 95 % interval across replications",
+        xaxis_title=entry.axis_label,
+        height=max(300, 40 * len(rows) + 120),
+        margin={"l": 220, "t": 50},
+    )
+    return fig
+
+
+def indicator_table(indicators: Iterable[Indicator], table_id: str) -> html.Table:
+    """A run's indicators by label: mean and 95 % interval across replications, in their
+    units (the table ``streetlevel run`` prints, for the indicators given)."""
+    rows = [
+        {
+            "indicator": i.label or lookup(i.name).label,
+            "mean": i.format(i.mean),
+            "95 % interval": lookup(i.name).format_interval(i.low, i.high),
+        }
+        for i in indicators
+    ]
+    return table(pd.DataFrame(rows, columns=["indicator", "mean", "95 % interval"]), table_id)

@@ -5,7 +5,9 @@ mean over the replications (and over the uncertainties' points, when the experim
 uncertainties: a policy is judged across what we do not know) and the 95 % interval in which
 one replication's figure falls (2.5 and 97.5 percentiles, as in ``streetlevel run``'s
 summary), with the standard error of the mean. Reads the results store only, so it can be
-run while a sweep is still going (on the points finished so far).
+run while a sweep is still going (on the points finished so far). Outcomes are shown by their
+labels and in their units (:mod:`streetlevel.output.catalogue`); ``compare.csv`` keeps their
+names and values as stored.
 """
 
 from __future__ import annotations
@@ -15,21 +17,27 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from rich.markup import escape
+from rich.table import Table
 
 from streetlevel.analysis.reports import Report, new_figure, save_png
 from streetlevel.errors import ExperimentError
 from streetlevel.experiments.spec import RESERVED_COLUMNS
 from streetlevel.experiments.store import read_results, read_spec
+from streetlevel.output.catalogue import lookup
 from streetlevel.output.files import write_text_atomic
 from streetlevel.output.summary import interval
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from rich.console import Console
 
 __all__ = [
     "DEFAULT_FIGURE_OUTCOMES",
     "comparison",
     "comparison_figure",
+    "comparison_table",
+    "print_comparison",
     "shown_outcomes",
     "write_comparison",
 ]
@@ -93,11 +101,16 @@ def comparison_figure(table: pd.DataFrame, outcomes: list[str]) -> Figure:
     axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
     y = np.arange(len(labels))
     for ax, outcome in zip(axes, outcomes, strict=True):
+        entry = lookup(outcome)
         rows = combos.merge(table[table["outcome"] == outcome], on=groups, how="left")
-        mean = rows["mean"].to_numpy(dtype=np.float64)
-        err = np.vstack([mean - rows["low"].to_numpy(), rows["high"].to_numpy() - mean])
-        ax.errorbar(mean, y, xerr=err, fmt="o", capsize=3)
-        ax.set_title(outcome)
+        # In the unit the tables show (a share in %), labelled as the CLI labels it.
+        mean = entry.scaled(rows["mean"].to_numpy(dtype=np.float64))
+        low = entry.scaled(rows["low"].to_numpy(dtype=np.float64))
+        high = entry.scaled(rows["high"].to_numpy(dtype=np.float64))
+        ax.errorbar(mean, y, xerr=np.vstack([mean - low, high - mean]), fmt="o", capsize=3)
+        ax.set_title(entry.label, fontsize="medium")
+        if entry.unit.symbol:
+            ax.set_xlabel(entry.unit.symbol)
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, labels)
     axes[0].invert_yaxis()
@@ -142,7 +155,49 @@ def write_comparison(
     )
     report.figure(fig, "outcomes per lever combination")
     for outcome in dict.fromkeys(table["outcome"]):
-        report.heading(str(outcome))
-        report.table(table[table["outcome"] == outcome].drop(columns="outcome"))
+        entry = lookup(str(outcome))
+        report.heading(f"{entry.label} ({outcome})")
+        report.paragraph(entry.definition)
+        rows = table[table["outcome"] == outcome].drop(columns="outcome")
+        shown = rows.assign(
+            mean=[entry.format(v) for v in rows["mean"]],
+            low=[entry.format(v) for v in rows["low"]],
+            high=[entry.format(v) for v in rows["high"]],
+            se=[entry.format_difference(v, signed=False) for v in rows["se"]],
+        )
+        report.table(shown)
     report.write(paths[2])
     return table, paths
+
+
+def comparison_table(
+    table: pd.DataFrame, outcomes: list[str] | None = None, caption: str | None = None
+) -> Table:
+    """The :func:`comparison` as ``streetlevel compare`` prints it: a row per lever
+    combination, a column per outcome shown (:func:`shown_outcomes`) under its label, each
+    cell the mean (95 % interval) in the outcome's unit."""
+    shown = shown_outcomes(table, outcomes)
+    groups = list(table.columns[: list(table.columns).index("outcome")])
+    entries = [lookup(name) for name in shown]
+    view = Table(*groups, *[e.label for e in entries], caption=caption)
+    wide = table.set_index([*groups, "outcome"])
+    for key in table.drop_duplicates(groups)[groups].itertuples(index=False):
+        cells = []
+        for name, entry in zip(shown, entries, strict=True):
+            row = wide.loc[(*key, name)]
+            cells.append(
+                f"{entry.format(row['mean'])} ({entry.format_interval(row['low'], row['high'])})"
+            )
+        view.add_row(*[escape(str(k)) for k in key], *cells)
+    return view
+
+
+def print_comparison(
+    table: pd.DataFrame,
+    outcomes: list[str] | None,
+    paths: list[Path],
+    console: Console,
+) -> None:
+    """Print :func:`comparison_table`, with the files :func:`write_comparison` wrote."""
+    caption = f"mean (95 % interval); {', '.join(map(str, paths))}"
+    console.print(comparison_table(table, outcomes, caption))

@@ -10,6 +10,9 @@ estimators need every point, in the design's order.
 Replication noise counts as variation the factors do not explain. With
 ``common_random_numbers = true`` two points that differ only in a factor with no effect give
 identical results, and that factor's indices are exactly zero.
+
+Outcomes are shown by their labels (:mod:`streetlevel.output.catalogue`); ``sensitivity.csv``
+keeps their names.
 """
 
 from __future__ import annotations
@@ -24,13 +27,21 @@ from streetlevel.analysis.reports import Report, new_figure, save_png
 from streetlevel.errors import ExperimentError
 from streetlevel.experiments.design import salib_problem
 from streetlevel.experiments.spec import RESERVED_COLUMNS
-from streetlevel.experiments.store import read_design, read_results, read_spec
+from streetlevel.experiments.store import frame_table, read_design, read_results, read_spec
+from streetlevel.output.catalogue import label
 from streetlevel.output.files import write_text_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from rich.console import Console
 
-__all__ = ["sensitivity", "sensitivity_figure", "write_sensitivity"]
+__all__ = [
+    "labelled",
+    "print_sensitivity",
+    "sensitivity",
+    "sensitivity_figure",
+    "write_sensitivity",
+]
 
 PANEL_WIDTH = 4.0
 PANEL_HEIGHT = 0.45
@@ -110,7 +121,7 @@ def sensitivity_figure(table: pd.DataFrame) -> Figure:
             ax.barh(y + BAR_HEIGHT / 2, part["S1"], BAR_HEIGHT, xerr=part["S1_conf"], label="S1")
         else:
             ax.barh(y, part["mu_star"], 2 * BAR_HEIGHT, xerr=part["mu_star_conf"], label="mu*")
-        ax.set_title(outcome, fontsize="small")
+        ax.set_title(label(outcome), fontsize="small")
         ax.set_yticks(y, factors)
         ax.grid(axis="x", alpha=0.3)
     for ax in axes[len(outcomes) :]:
@@ -141,6 +152,17 @@ def write_sensitivity(
         "each point's outcome is its mean over the replications.",
     )
     report.figure(fig, "sensitivity indices per outcome")
-    report.table(table)
+    report.table(labelled(table))
     report.write(paths[2])
     return table, paths
+
+
+def labelled(table: pd.DataFrame) -> pd.DataFrame:
+    """The :func:`sensitivity` table with each outcome's label in place of its name."""
+    return table.assign(outcome=[label(o) for o in table["outcome"]])
+
+
+def print_sensitivity(table: pd.DataFrame, paths: list[Path], console: Console) -> None:
+    """What ``streetlevel sensitivity`` prints: the indices, each outcome by its label, and
+    the files :func:`write_sensitivity` wrote."""
+    console.print(frame_table(labelled(table), caption=", ".join(map(str, paths))))

@@ -48,6 +48,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from rich.markup import escape
+from rich.table import Table
 
 from streetlevel.errors import ExperimentError, output_error
 from streetlevel.output.files import write_json_atomic, write_table_atomic
@@ -55,6 +57,7 @@ from streetlevel.output.files import write_json_atomic, write_table_atomic
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
+    from rich.console import Console
 
     from streetlevel.experiments.spec import ExperimentFile
 
@@ -66,7 +69,10 @@ __all__ = [
     "STATUS",
     "connect",
     "finished_points",
+    "frame_table",
     "partition_path",
+    "print_query",
+    "query",
     "read_design",
     "read_results",
     "read_spec",
@@ -159,6 +165,41 @@ def read_results(out: str | Path) -> pd.DataFrame:
         return con.sql("SELECT * FROM results ORDER BY point, replication").df()
     finally:
         con.close()
+
+
+def query(out: str | Path, sql: str) -> pd.DataFrame:
+    """The rows of a DuckDB ``sql`` query over the views of :func:`connect` (``streetlevel
+    query``); a query DuckDB refuses is an :class:`~streetlevel.errors.ExperimentError` with
+    its message."""
+    import duckdb
+
+    con = connect(out)
+    try:
+        return con.execute(sql).df()
+    except duckdb.Error as err:
+        raise ExperimentError(f"query: {err}") from None
+    finally:
+        con.close()
+
+
+def frame_table(frame: pd.DataFrame, caption: str | None = None) -> Table:
+    """A data frame as a table of plain cells (numbers to four significant digits): the rows
+    of a query, whose columns may hold anything."""
+    table = Table(*[str(c) for c in frame.columns], caption=caption)
+    for row in frame.itertuples(index=False):
+        table.add_row(*[escape(_cell(v)) for v in row])
+    return table
+
+
+def print_query(frame: pd.DataFrame, console: Console) -> None:
+    """Print a :func:`query`'s rows as a table."""
+    console.print(frame_table(frame))
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "-" if value != value else f"{value:.4g}"
+    return str(value)
 
 
 def read_spec(out: str | Path) -> ExperimentFile:

@@ -6,6 +6,10 @@ gaps of the sanctioned are pooled over them), then
 summarised across replications by its mean and the 2.5 and 97.5 percentiles: the interval in
 which a single replication's figure falls, which is what a published figure is compared with
 (TARGETS.md).
+
+Each indicator's label, unit and definition come from the catalogue
+(:mod:`streetlevel.output.catalogue`); :func:`print_summary` shows a summary in them, as
+``streetlevel run`` and ``streetlevel summary`` do.
 """
 
 from __future__ import annotations
@@ -21,15 +25,18 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow.parquet as pq
+from rich.table import Table
 
 from streetlevel.errors import StreetlevelError
 from streetlevel.model.codes import AGE_GROUPS
 from streetlevel.model.indicators import LONG_TERM_YEARS, ratio, sanction_rate
 from streetlevel.model.tally import PROFILE
+from streetlevel.output.catalogue import Resolved, lookup
 from streetlevel.scenario.loading import load_scenario
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.console import Console
 
     from streetlevel.scenario.schema import Scenario
 
@@ -37,9 +44,12 @@ __all__ = [
     "Indicator",
     "Summary",
     "complete_manifest",
+    "describe",
     "interval",
+    "print_summary",
     "replication_indicators",
     "summarize",
+    "summary_table",
 ]
 
 INTERVAL = (2.5, 97.5)
@@ -48,13 +58,22 @@ INTERVAL = (2.5, 97.5)
 
 @dataclass(frozen=True)
 class Indicator:
-    """One indicator across replications."""
+    """One indicator across replications, with its definition, label and unit from the
+    catalogue (:mod:`streetlevel.output.catalogue`)."""
 
     name: str
     mean: float
     low: float
     high: float
     description: str
+    """The definition: what is counted, over what."""
+    label: str = ""
+    unit: str = ""
+    """The name of the unit (:data:`streetlevel.output.catalogue.UNITS`)."""
+
+    def format(self, value: float) -> str:
+        """A value of this indicator in its unit (12.3 %, +2.1 pp, 13,730)."""
+        return lookup(self.name).format(value)
 
 
 @dataclass(frozen=True)
@@ -149,13 +168,15 @@ def summarize(out: Path) -> Summary:
     manifest = complete_manifest(out)
     my = pq.read_table(out / "municipality_years.parquet").to_pandas()
     scenario = load_scenario(out / "scenario.toml")
-    indicators = [
-        Indicator(name, *interval(values), description)
-        for name, values, description in [
-            *replication_indicators(my, scenario),
-            *([] if _has_profile_counts(my) else _profile_gaps(out)),
-        ]
-    ]
+    indicators = []
+    for name, values, _ in [
+        *replication_indicators(my, scenario),
+        *([] if _has_profile_counts(my) else _profile_gaps(out)),
+    ]:
+        entry = describe(name, scenario)
+        indicators.append(
+            Indicator(name, *interval(values), entry.definition, entry.label, entry.unit.name)
+        )
     return Summary(
         scenario=str(manifest["scenario"]),
         seed=int(manifest["seed"]),
@@ -177,7 +198,8 @@ def replication_indicators(
     scale = scenario.scale.client_scale.value
     indicators: list[tuple[str, npt.NDArray[np.float64], str]] = []
 
-    def add(name: str, values: Any, description: str) -> None:
+    def add(name: str, values: Any) -> None:
+        description = describe(name, scenario).definition
         indicators.append((name, np.asarray(values, dtype=np.float64), description))
 
     national = my.groupby(["replication", "year"]).sum(numeric_only=True)
@@ -203,27 +225,14 @@ def replication_indicators(
     def national_rate(sanctioned: str, weeks: str) -> Any:
         return per_replication(sanction_rate(column(sanctioned), column(weeks), wpy))
 
-    add(
-        "national_sanction_rate",
-        national_rate("sanctioned", "weeks_in_year"),
-        "recipients sanctioned at least once in the year per full-year recipient",
-    )
-    add(
-        "sanctioned_recipients",
-        per_rep["sanctioned"].mean() / scale,
-        "recipients sanctioned at least once in a year (real scale)",
-    )
-    add(
-        "repeat_share",
-        national_ratio("repeat_sanctioned", "sanctioned"),
-        "of those sanctioned, share sanctioned two or more times",
-    )
+    add("national_sanction_rate", national_rate("sanctioned", "weeks_in_year"))
+    add("sanctioned_recipients", per_rep["sanctioned"].mean() / scale)
+    add("repeat_share", national_ratio("repeat_sanctioned", "sanctioned"))
     k = 1
     while f"recipients_category_{k}" in my.columns:
         add(
             f"sanction_rate_category_{k}",
             national_ratio(f"sanctioned_category_{k}", f"recipient_years_category_{k}"),
-            f"sanction rate in category {k}",
         )
         k += 1
     present = set(my["municipality"].astype(str))
@@ -233,64 +242,74 @@ def replication_indicators(
             add(
                 f"sanction_rate_{_slug(m.name)}",
                 rows.groupby("replication")["sanction_rate"].mean(),
-                f"sanction rate of {m.name}",
             )
     for dest in ("work", "other", "unknown"):
-        add(
-            f"exit_{dest}_rate",
-            national_ratio(f"exits_{dest}", "recipients"),
-            f"exits to {dest} per recipient per year",
-        )
+        add(f"exit_{dest}_rate", national_ratio(f"exits_{dest}", "recipients"))
     add(
         "unknown_to_work_exits_sanctioned",
         national_ratio("exits_unknown_sanctioned", "exits_work_sanctioned"),
-        "exits to unknown per exit to work, among those sanctioned in the year who leave",
     )
     add(
         "timeliness",
         per_replication(
             ratio(column("meetings_timely"), column("meetings_timely") + column("meetings_late"))
         ),
-        "share of meetings held on time",
     )
-    add(
-        "activation_degree",
-        national_ratio("weeks_offer", "weeks_in_year"),
-        "share of weeks on the benefit roll with an active offer",
-    )
+    add("activation_degree", national_ratio("weeks_offer", "weeks_in_year"))
     for years in LONG_TERM_YEARS:
-        add(
-            f"long_term_{years}y_share",
-            national_ratio(f"long_term_{years}y", "stock_end"),
-            f"share of recipients on benefit more than {years} years",
-        )
-    add(
-        "weeks_per_sanction",
-        national_ratio("weeks_sanctioned", "sanctions"),
-        "weeks without benefit per sanction",
-    )
-    currency = scenario.legislation.benefit.unit.removesuffix(" per week")
-    add(
-        "amount_withheld_per_recipient",
-        national_ratio("amount_withheld", "recipients"),
-        f"benefit withheld per recipient per year ({currency})",
-    )
+        add(f"long_term_{years}y_share", national_ratio(f"long_term_{years}y", "stock_end"))
+    add("weeks_per_sanction", national_ratio("weeks_sanctioned", "sanctions"))
+    add("amount_withheld_per_recipient", national_ratio("amount_withheld", "recipients"))
     by_year = national["sanctioned"] / (national["weeks_in_year"] / wpy)
     for year, rates in by_year.groupby(level="year"):
-        add(
-            f"national_sanction_rate_{year}",
-            rates.to_numpy(),
-            f"share of recipients sanctioned in {year}",
-        )
-    add(
-        "mean_management_strictness",
-        my.groupby("replication")["management_strictness"].mean(),
-        "management strictness, mean over municipalities and years",
-    )
+        add(f"national_sanction_rate_{year}", rates.to_numpy())
+    add("mean_management_strictness", my.groupby("replication")["management_strictness"].mean())
     if _has_profile_counts(my):
         summed = my.groupby("replication").sum(numeric_only=True)
         indicators.extend(_gaps({name: summed[name].to_numpy() for name in _COUNTED}))
     return indicators
+
+
+def describe(name: str, scenario: Scenario) -> Resolved:
+    """The catalogue's entry of indicator ``name`` in the words of ``scenario``: a listed
+    municipality by its own name, amounts in the currency of its benefit.
+
+    >>> from streetlevel.scenario.loading import load_scenario
+    >>> describe("sanction_rate_municipality_a", load_scenario("denmark-2011")).label
+    'sanction rate, Municipality A'
+    """
+    fields = {"currency": scenario.legislation.benefit.unit.removesuffix(" per week")}
+    slug = lookup(name).parts.get("municipality")
+    named = [m.name for m in scenario.municipalities if _slug(m.name) == slug]
+    if slug is not None and named:
+        fields["municipality"] = named[0]
+    return lookup(name, **fields)
+
+
+def summary_table(summary: Summary) -> Table:
+    """The summary as ``streetlevel run`` prints it: each indicator's label, its mean and 95 %
+    interval across replications, in its unit."""
+    table = Table(
+        title=f"{summary.scenario}: {summary.replications} replications, seed {summary.seed}, "
+        f"{summary.wall_seconds:.1f} s",
+        caption=f"results in {summary.out}",
+    )
+    table.add_column("indicator")
+    table.add_column("mean", justify="right")
+    table.add_column("95 % interval", justify="right")
+    for ind in summary.indicators:
+        entry = lookup(ind.name)
+        table.add_row(
+            ind.label or entry.label,
+            entry.format(ind.mean),
+            entry.format_interval(ind.low, ind.high),
+        )
+    return table
+
+
+def print_summary(summary: Summary, console: Console) -> None:
+    """Print :func:`summary_table` on ``console``."""
+    console.print(summary_table(summary))
 
 
 def _has_profile_counts(my: pd.DataFrame) -> bool:
@@ -342,13 +361,8 @@ def _gaps(counts: dict[str, npt.NDArray[Any]]) -> list[tuple[str, Any, str]]:
     for trait, _, _ in _TRAITS:
         share_all = ratio(counts[f"recipients_{trait}"], counts["recipients"])
         share_s = ratio(counts[f"sanctioned_{trait}"], counts["sanctioned"])
-        gaps.append(
-            (
-                f"{trait}_share_gap",
-                share_s - share_all,
-                f"share {trait.replace('_', ' ')} among the sanctioned minus among all recipients",
-            )
-        )
+        name = f"{trait}_share_gap"
+        gaps.append((name, share_s - share_all, lookup(name).definition))
     return gaps
 
 

@@ -4,6 +4,8 @@ The library behind ``streetlevel validate``. It reads a finished run directory (
 touches live simulation objects): the summary indicators, the country as built, the
 client-years (who leaves after a sanction) and the events (the re-estimated sanction effect),
 and compares each with its target under the rule of :mod:`streetlevel.validation.targets`.
+Figures are shown in the units of the catalogue (:mod:`streetlevel.output.catalogue`): a share
+in %, a difference of shares and a share's precision in percentage points.
 """
 
 from __future__ import annotations
@@ -13,20 +15,33 @@ import math
 import textwrap
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow.parquet as pq
+from rich.markup import escape
+from rich.table import Table
 
 from streetlevel.analysis.reports import Report, new_figure, save_png
 from streetlevel.errors import StreetlevelError
+from streetlevel.output.catalogue import Resolved, find, lookup
 from streetlevel.output.files import write_json_atomic
 from streetlevel.output.summary import Summary, summarize
 from streetlevel.scenario.loading import load_scenario
 from streetlevel.validation.effect_recovery import PostSanctionEffect, estimate_post_sanction_effect
 from streetlevel.validation.targets import load_targets
 
-__all__ = ["TargetResult", "Validation", "validate_run", "write_validation_report"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = [
+    "TargetResult",
+    "Validation",
+    "print_validation",
+    "results_frame",
+    "validate_run",
+    "write_validation_report",
+]
 
 REPORT_FILES = ("validation.json", "validation.png", "validation.html")
 LABEL_WIDTH = 34
@@ -206,7 +221,8 @@ def validate_run(run_dir: Path, effect: bool = True) -> Validation:
 
 
 def format_value(kind: str, value: float) -> str:
-    """A figure as people read it: shares in percent, counts with separators."""
+    """A figure that is not an indicator of the catalogue (a scenario's parameter, a figure
+    not modelled) as people read it: shares in percent, counts with separators."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if kind in ("share", "positive", "range"):
@@ -214,6 +230,30 @@ def format_value(kind: str, value: float) -> str:
     if kind == "count":
         return f"{value:,.0f}"
     return f"{value:.2f}"
+
+
+class _Shown:
+    """How a target's figures are shown: in the unit of its indicator in the catalogue, or
+    by its kind for a target that is no indicator (an input, a figure not modelled)."""
+
+    def __init__(self, t: TargetResult) -> None:
+        self.kind = t.kind
+        self.entry: Resolved | None = find(t.name)
+
+    def value(self, value: float) -> str:
+        return self.entry.format(value) if self.entry else format_value(self.kind, value)
+
+    def interval(self, low: float, high: float) -> str:
+        if self.entry:
+            return self.entry.format_interval(low, high)
+        ends = [format_value(self.kind, v) for v in (low, high)]
+        return "-" if ends == ["-", "-"] else f"{ends[0]} - {ends[1]}"
+
+    def precision(self, value: float) -> str:
+        """A precision: a share's in percentage points."""
+        if self.entry:
+            return self.entry.format_difference(value, signed=False)
+        return format_value(self.kind, value)
 
 
 def _rule(t: TargetResult) -> str:
@@ -224,7 +264,7 @@ def _rule(t: TargetResult) -> str:
     if t.kind in ("input", "not_modelled"):
         return "-"
     if t.widening > 0:
-        return f"in interval ± {format_value(t.kind, t.widening)}"
+        return f"in interval ± {_Shown(t).precision(t.widening)}"
     return "in interval"
 
 
@@ -236,19 +276,19 @@ def results_frame(v: Validation) -> pd.DataFrame:
     """The comparison as a table of strings (the CLI and the HTML report show this)."""
     rows = []
     for t in v.targets:
+        shown = _Shown(t)
         if t.kind == "positive":
             published = "direction: positive"
         elif t.published_range is not None:
-            low, high = t.published_range
-            published = f"{format_value(t.kind, low)} - {format_value(t.kind, high)}"
+            published = shown.interval(*t.published_range)
         else:
-            published = format_value(t.kind, t.published)
+            published = shown.value(t.published)
         rows.append(
             {
                 "target": t.description,
                 "published": published,
-                "simulated": format_value(t.kind, t.simulated),
-                "95 % interval": f"{format_value(t.kind, t.low)} - {format_value(t.kind, t.high)}",
+                "simulated": shown.value(t.simulated),
+                "95 % interval": shown.interval(t.low, t.high),
                 "rule": _rule(t),
                 "verdict": _verdict(t.met),
                 "note": t.note,
@@ -295,7 +335,7 @@ def _figure(v: Validation) -> Any:
             ax.axhspan(
                 low, high, color="grey", alpha=0.15, label=f"published: {low:.0f}-{high:.0f} %"
             )
-        ax.set_ylabel("change in exit-to-work hazard, %")
+        ax.set_ylabel(lookup("post_sanction_exit_effect").axis_label)
         ax.set_title("Sanction effect: estimate (blue), input (red)")
         ax.legend(loc="upper right", fontsize=8)
     else:
@@ -327,7 +367,7 @@ def write_validation_report(v: Validation, out_dir: Path) -> list[Path]:
     report.figure(fig, "published and simulated figures; sanction effect recovery")
     if v.effect is not None:
         report.heading("Effect recovery: the sanction's effect on exits to work")
-        e = v.effect
+        e, effect = v.effect, lookup("post_sanction_exit_effect")
         report.paragraph(
             f"A discrete-time hazard model (Poisson GLM with log link on {e.person_weeks:,} "
             f"person-weeks, {e.exits_to_work:,} exits to work; baseline per category and year "
@@ -340,9 +380,9 @@ def write_validation_report(v: Validation, out_dir: Path) -> list[Path]:
                 [
                     {
                         "window": x.label,
-                        "input": f"{100 * x.input:.1f} %",
-                        "estimate": f"{100 * x.estimate:.1f} %",
-                        "95 % CI": f"{100 * x.low:.1f} - {100 * x.high:.1f} %",
+                        "input": effect.format(x.input),
+                        "estimate": effect.format(x.estimate),
+                        "95 % CI": effect.format_interval(x.low, x.high),
                         "recovered": "yes" if x.recovered else "NO",
                     }
                     for x in [e.pooled, *e.profile]
@@ -351,3 +391,29 @@ def write_validation_report(v: Validation, out_dir: Path) -> list[Path]:
         )
     report.write(out_dir / "validation.html")
     return [out_dir / name for name in REPORT_FILES]
+
+
+def print_validation(v: Validation, console: Console, report: Path | str | None = None) -> None:
+    """What ``streetlevel validate`` prints: every target beside the simulated figure (the
+    ones not met in red), what the untested ones are, and the effect-recovery check."""
+    table = Table(
+        title=f"{v.scenario}: {v.replications} replications, seed {v.seed}: "
+        f"{v.met} of {v.tested} tested targets met",
+        caption=None if report is None else f"report: {report}",
+    )
+    frame = results_frame(v).drop(columns=["note"])
+    for col in frame.columns:
+        table.add_column(col, justify="left" if col in ("target", "rule") else "right")
+    for row, t in zip(frame.itertuples(index=False), v.targets, strict=True):
+        table.add_row(*(escape(str(x)) for x in row), style="red" if t.met is False else None)
+    console.print(table)
+    for t in v.targets:
+        if t.met is None and t.note:
+            console.print(f"- {escape(t.description)}: {escape(t.note)}")
+    if v.effect is not None:
+        e, shown = v.effect.pooled, lookup("post_sanction_exit_effect")
+        console.print(
+            f"Effect recovery ({e.label}): input {shown.format(e.input)}, re-estimated "
+            f"{shown.format(e.estimate)} (95 % CI {shown.format_interval(e.low, e.high)}): "
+            + ("recovered" if e.recovered else "[red]NOT recovered[/]")
+        )
