@@ -72,3 +72,18 @@ def test_every_module_is_in_the_module_map() -> None:
     modules = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")}
     assert modules - mapped == set(), "add these to the module map of docs/design.md"
     assert mapped - modules == set(), "these modules of docs/design.md no longer exist"
+
+
+def test_the_public_api_is_importable_from_the_root() -> None:
+    """What a notebook user needs, and every import line of the README's Python examples."""
+    import streetlevel
+
+    for name in ("load_scenario", "run_scenario", "summarize", "with_values", "__version__"):
+        assert name in streetlevel.__all__
+        assert getattr(streetlevel, name) is not None
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+    imports = [line for b in blocks for line in b.splitlines() if line.startswith("from ")]
+    assert imports, "the README shows no Python example"
+    for line in imports:
+        exec(line, {})

@@ -255,6 +255,7 @@ def test_a_run_benchmarks_one_replication(tmp_path: Path) -> None:
     assert not first.risk_adjusted["observed"].equals(second.risk_adjusted["observed"])
 
 
+@pytest.mark.slow
 def test_the_command_writes_every_table(denmark: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench"
     done = subprocess.run(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from streetlevel.output.catalogue import entries, lookup
 from streetlevel.scenario.loading import preset_text
 from tests.conftest import children, cli, ended
 
@@ -43,7 +44,8 @@ def test_run_json(tmp_path: Path) -> None:
     names = {i["name"] for i in summary["indicators"]}
     assert names >= EXPECTED_INDICATORS
     for ind in summary["indicators"]:
-        assert set(ind) >= {"name", "mean", "low", "high"}
+        assert set(ind) >= {"name", "mean", "low", "high", "description", "label", "unit"}
+        assert ind["unit"] == lookup(ind["name"]).unit.name  # the catalogue's
         if ind["mean"] is not None:
             assert ind["low"] <= ind["mean"] <= ind["high"]
     manifest = json.loads((out / "manifest.json").read_text())
@@ -60,7 +62,9 @@ def test_run_table_and_existing_output(tmp_path: Path) -> None:
     args = ("run", "municipality-a", "--replications", "2", "--out", str(out))
     done = cli(*args)
     assert done.returncode == 0, done.stderr
-    assert "Municipality A" in done.stdout and "95 % interval" in done.stdout
+    # Labels and units of the catalogue: a share in %, a gap in percentage points.
+    assert "sanction rate, Municipality A" in done.stdout and "95 % interval" in done.stdout
+    assert " % " in done.stdout and " pp " in done.stdout
     again = cli(*args)
     assert again.returncode == 2
     assert "already holds results" in again.stderr
@@ -78,6 +82,7 @@ def test_bad_scenario_gives_one_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / "never").exists()
 
 
+@pytest.mark.slow
 def test_presets_and_show(tmp_path: Path) -> None:
     listed = cli("presets")
     assert listed.returncode == 0
@@ -97,6 +102,14 @@ def test_presets_and_show(tmp_path: Path) -> None:
     assert version.returncode == 0 and version.stdout.startswith("streetlevel ")
     missing = cli("show", "narnia-2020")
     assert missing.returncode == 2 and "no such preset" in missing.stderr
+
+
+def test_indicators_lists_the_catalogue() -> None:
+    listed = cli("indicators")
+    assert listed.returncode == 0, listed.stderr
+    for entry in entries():
+        assert entry.name in listed.stdout
+    assert "percentage_points" in listed.stdout
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -1,39 +1,32 @@
 """The dashboard end to end: `streetlevel dashboard` in a subprocess, driven by Playwright in
 the system's headless chromium (installed by .ci/run; never `playwright install`). The same
 tests write the screenshots in docs/img/dashboard-*.png when STREETLEVEL_SCREENSHOTS=1.
+
+A test that asks for the ``page`` (so the ``browser``) is marked ``browser`` by
+tests/conftest.py: without chromium it is skipped, or fails with STREETLEVEL_REQUIRE_BROWSER=1;
+the tests that need no browser run either way.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import playwright.sync_api as playwright
 import pytest
 
 from streetlevel.analysis.benchmark import benchmark
 from streetlevel.experiments import load_experiment, run_sweep
 from streetlevel.experiments.compare import comparison
+from streetlevel.output.catalogue import lookup
 from streetlevel.output.run import run_scenario
 from streetlevel.scenario.loading import load_scenario, with_values
+from tests.conftest import dashboard
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 
 
@@ -50,7 +43,6 @@ def screenshot(page: Any, name: str, tmp_path: Path) -> None:
 VIEWPORT = {"width": 1200, "height": 900}
 WAIT_MS = 30_000
 RUN_WAIT_MS = 120_000
-SERVER_START_S = 60.0
 CHOSEN = "Sjælland 03"
 LONG_RUN_SCALE = 0.5
 LONG_RUN_REPLICATIONS = 4
@@ -87,22 +79,6 @@ values = [true, false]
 """
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _chromium() -> None:
-    """The browser tests are part of the suite: without the browser they fail, not skip."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            "the dashboard's browser tests need Debian's chromium at /usr/bin/chromium: "
-            "apt-get install chromium (.ci/run does)"
-        )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A small run of a whole country, a tiny sweep, an empty and a missing directory."""
@@ -132,42 +108,13 @@ def dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def server(dirs: dict[str, Path]) -> Iterator[str]:
-    port = free_port()
     # Started in their parent with relative names, as a user would (and the screenshots
     # show short names, not temporary paths).
-    args = [dirs[k].name for k in ("run", "sweep", "pending", "empty", "missing")]
-    command = [sys.executable, "-m", "streetlevel", "dashboard", *args, "--port", str(port)]
-    # The server logs every request: to a file, since a pipe nobody reads fills and blocks it.
-    log = dirs["work"].parent / "server.log"
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [*command, "--work-dir", dirs["work"].name],
-            stdout=sink,
-            stderr=sink,
-            cwd=dirs["work"].parent,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + SERVER_START_S
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"the dashboard did not start: {log.read_text()}") from None
-            time.sleep(0.3)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    names = [dirs[k].name for k in ("run", "sweep", "pending", "empty", "missing")]
+    root = dirs["work"].parent
+    args = [*names, "--work-dir", dirs["work"].name]
+    with dashboard(args, root, cwd=root) as (port, _):
+        yield f"http://127.0.0.1:{port}/"
 
 
 @pytest.fixture
@@ -207,8 +154,11 @@ def test_municipality_view_shows_its_figures(
     shown = rows(page, "muni-figures")
     assert len(shown) == len(expected) > 0
     for cells, row in zip(shown, expected.itertuples(), strict=True):
-        assert cells[:4] == [str(row.year), row.category, str(row.recipients), str(row.sanctioned)]
-        assert float(cells[4]) == pytest.approx(row.rate, abs=5e-4)
+        # In the catalogue's units, as the CLI shows them: the rate in %.
+        counts = [lookup(n).format(getattr(row, n)) for n in ("recipients", "sanctioned")]
+        assert cells[:4] == [str(row.year), row.category, *counts]
+        assert cells[4] == lookup("rate", "benchmark").format(row.rate)
+        assert cells[4].endswith(" %")
     legend = page.locator("#rates-graph .legendtext").all_text_contents()
     assert f"{CHOSEN}: match-1" in legend
     assert "region Sjælland: match-1" in legend
@@ -241,13 +191,17 @@ def test_policy_view_puts_two_policies_side_by_side(
     table = comparison(dirs["sweep"])
     a = table[(table["route"] == "benefit_office") & table["pressure"].astype(bool)]
     b = table[(table["route"] == "caseworker") & ~table["pressure"].astype(bool)]
+    # Outcomes by their labels; means in their units; B - A in percentage points.
     shown = {r[0]: r for r in rows(page, "policy-side")}
-    assert set(shown) == set(a["outcome"])
+    assert set(shown) == {lookup(o).label for o in a["outcome"]}
     for outcome in ("national_sanction_rate", "exit_unknown_rate"):
+        entry = lookup(outcome)
         mean_a = float(a[a["outcome"] == outcome]["mean"].iloc[0])
         mean_b = float(b[b["outcome"] == outcome]["mean"].iloc[0])
-        assert float(shown[outcome][1]) == pytest.approx(mean_a, abs=5e-4)
-        assert float(shown[outcome][4]) == pytest.approx(mean_b, abs=5e-4)
+        assert shown[entry.label][1] == entry.format(mean_a)
+        assert shown[entry.label][3] == entry.format(mean_b)
+        assert shown[entry.label][5] == entry.format_difference(mean_b - mean_a)
+        assert shown[entry.label][5].endswith(" pp")
     policies = table.drop_duplicates(["route", "pressure"])
     assert page.locator("#policy-graph .point").count() == len(policies) == 4
     screenshot(page, "policies", tmp_path)
@@ -263,7 +217,7 @@ def test_run_one_finishes_and_shows_results(
     page.wait_for_selector("#run-done", timeout=RUN_WAIT_MS)
     assert page.get_attribute("#run-progress", "value") == "100"
     names = [r[0] for r in rows(page, "run-table")]
-    assert "national_sanction_rate" in names
+    assert lookup("national_sanction_rate").label in names
     runs = list(dirs["work"].iterdir())
     assert len(runs) == 1 and (runs[0] / "manifest.json").is_file()
     scenario = load_scenario(runs[0] / "scenario.toml")

@@ -20,7 +20,6 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -44,7 +43,7 @@ from streetlevel.dashboard.guard import MAX_BODY_BYTES
 from streetlevel.experiments import load_experiment, run_sweep
 from streetlevel.output.files import PARTIAL_SUFFIX
 from streetlevel.output.run import run_scenario
-from tests.conftest import small
+from tests.conftest import accepts, dashboard, tiny_scenario
 
 SERVED = "Municipality B"
 """The served run's only municipality."""
@@ -57,7 +56,6 @@ SOURCE = "def create_app("
 """A line of the dashboard's own source: a response that holds it has leaked a file."""
 PASSWD = "root:x:0:0"
 MARKERS = (OUTSIDE, SECRET, SOURCE, PASSWD)
-SERVER_START_S = 60.0
 CALLBACK = "/_dash-update-component"
 SWEEP = """
 [experiment]
@@ -81,18 +79,14 @@ values = [true, false]
 """
 
 
-def tiny(preset: str) -> Any:
-    return small(preset, scale=1.0, time__burn_in_years=1, time__reporting_years=1)
-
-
 @pytest.fixture(scope="module")
 def dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A served run and sweep; a run and a secret file outside them; symlinks inside the
     served directories that lead outside."""
     root = tmp_path_factory.mktemp("security")
-    run_scenario(tiny("municipality-b"), seed=5, replications=2, out=root / "run")
+    run_scenario(tiny_scenario("municipality-b"), seed=5, replications=2, out=root / "run")
     outside = root / "outside"
-    run_scenario(tiny("municipality-a"), seed=5, replications=1, out=outside)
+    run_scenario(tiny_scenario("municipality-a"), seed=5, replications=1, out=outside)
     (outside / "secret.txt").write_text(SECRET, encoding="utf-8")
     spec = root / "tiny.toml"
     spec.write_text(SWEEP, encoding="utf-8")
@@ -252,24 +246,10 @@ class Server:
 def started(dirs: dict[str, Path], options: list[str], host: str = "127.0.0.1") -> Iterator[Server]:
     """`streetlevel dashboard` over the run and the sweep in a subprocess, on a free port
     (``--host`` etc. in ``options``), once it answers; stopped on leaving."""
-    port = free_port(host)
     served = [str(dirs["run"]), str(dirs["sweep"])]
-    command = [sys.executable, "-m", "streetlevel", "dashboard", *served, "--port", str(port)]
-    log = dirs["work"].parent / f"server-{port}.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [*command, "--work-dir", str(dirs["work"]), *options], stdout=sink, stderr=sink
-        )
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while not accepts(host, port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the dashboard did not start: {log.read_text()}")
-            time.sleep(0.2)
+    args = [*served, "--work-dir", str(dirs["work"]), *options]
+    with dashboard(args, dirs["work"].parent, host=host) as (port, process):
         yield Server(host, port, process)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -277,20 +257,6 @@ def server(dirs: dict[str, Path]) -> Iterator[Server]:
     """The dashboard as a user starts it: default host."""
     with started(dirs, []) as running:
         yield running
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def raw(server: Server, head: str, data: bytes = b"") -> tuple[int, str]:
@@ -532,6 +498,7 @@ STOP_S = 60.0
 country, a few seconds at full scale); it is lost if it has not ended in this time."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_stopping_the_server_interrupts_its_run(
     dirs: dict[str, Path], tmp_path: Path, signum: int
@@ -613,6 +580,7 @@ def mutated(draw: st.DrawFn, callbacks: dict[str, Any], valid: list[dict[str, An
     return request
 
 
+@pytest.mark.slow
 def test_fuzzed_callback_requests_never_crash(client: Any, dirs: dict[str, Path]) -> None:
     """Random mutations of every directory-reading request of the page: each is answered
     200 (a mutation the page could send) or 4xx, never 5xx, and none leaks outside data."""
@@ -672,6 +640,7 @@ def rss(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.slow
 def test_load_of_200_concurrent_clients(server: Server, dirs: dict[str, Path]) -> None:
     """Page loads and the municipality view's callbacks (and a forged request now and then)
     from 200 clients at once: every request answered as expected, memory flat."""

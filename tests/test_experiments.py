@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,42 +37,7 @@ from streetlevel.output.locking import DirectoryBusyError, DirectoryLock
 from streetlevel.output.run import run_scenario
 from streetlevel.output.sizing import ResourceError
 from streetlevel.output.summary import interval, summarize
-from tests.conftest import cli
-
-TINY = """
-[experiment]
-name = "tiny"
-scenario = "municipality-b"
-seed = 5
-replications = 3
-
-[design]
-kind = "full_factorial"
-
-[constants]
-"scale.client_scale" = 0.5
-"time.burn_in_years" = 1
-"time.reporting_years" = 1
-
-[[levers]]
-name = "route"
-[levers.levels.caseworker]
-"municipalities[*].absence_route" = "caseworker"
-[levers.levels.benefit_office]
-"municipalities[*].absence_route" = "benefit_office"
-
-[[levers]]
-name = "ranking"
-key = "pressure.ranking_published"
-values = [true, false]
-
-[[uncertainties]]
-name = "recompliance"
-key = "sanctions.recompliance"
-values = [0.2, 0.4, 0.8]
-"""
-TINY_POINTS = 2 * 2 * 3
-TINY_REPLICATIONS = 3
+from tests.conftest import TINY, TINY_POINTS, TINY_REPLICATIONS, cli, free_port
 
 # A model in which only one factor matters: the clerk's intercept moves every outcome;
 # deduction_weeks is used only by deduction sanctions and municipality-b's are periodical.
@@ -116,16 +80,6 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 def ordered(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["point", "replication"]).reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("experiments")
-
-
-@pytest.fixture(scope="module")
-def tiny_file(folder: Path) -> Path:
-    return write(folder, "tiny.toml", TINY)
 
 
 @pytest.fixture(scope="module")
@@ -348,6 +302,7 @@ def test_in_memory_point_equals_the_summary_of_a_written_run(
         )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_one_and_two_workers_give_identical_tables(
     folder: Path, tiny_file: Path, reference: pd.DataFrame
 ) -> None:
@@ -419,6 +374,7 @@ def test_resume_ignores_what_a_kill_left_half_written(
     assert not (out / TMP / "point-000005.parquet.partial").exists()
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_equals_an_uninterrupted_sweep(
     folder: Path, tiny_file: Path, reference: pd.DataFrame
 ) -> None:
@@ -448,12 +404,6 @@ def test_sigkill_then_resume_equals_an_uninterrupted_sweep(
     assert resumed.returncode == 0, resumed.stderr
     assert f"{TINY_POINTS - len(done_at_kill)} run now" in resumed.stdout
     pd.testing.assert_frame_equal(ordered(read_results(out)), ordered(reference))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -488,6 +438,7 @@ def dask_cluster() -> Iterator[str]:
                 process.wait()
 
 
+@pytest.mark.slow
 def test_sweep_on_a_separate_process_cluster(
     folder: Path, tiny_file: Path, reference: pd.DataFrame, dask_cluster: str
 ) -> None:
@@ -551,6 +502,7 @@ def test_compare_groups_levers_across_replications_and_uncertainties(
     assert paths[1].read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_sobol_finds_the_one_factor_that_matters(tmp_path: Path) -> None:
     design = f'kind = "sobol"\nsamples = {SOBOL_N}'
     path = write(tmp_path, "sobol.toml", KNOWN.format(design=design))

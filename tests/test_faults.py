@@ -50,8 +50,10 @@ from streetlevel.output.run import run_in_memory, run_scenario
 from streetlevel.output.summary import summarize
 from streetlevel.scenario.loading import scenario_to_toml
 from streetlevel.scenario.schema import Scenario
-from tests.conftest import children, cli, ended
-from tests.test_experiments import TINY, TINY_POINTS, TINY_REPLICATIONS, ordered
+from tests.conftest import TINY_POINTS, TINY_REPLICATIONS, children, cli, ended
+from tests.test_experiments import ordered
+
+pytestmark = pytest.mark.slow  # signals, kills, full disks on Dask sweeps
 
 WAIT = 120.0
 """Seconds to wait for something a healthy test sees in a few: a sweep's first point, a run's
@@ -120,18 +122,6 @@ def cluster() -> Iterator[str]:
         silence_logs=logging.ERROR,
     ) as local:
         yield local.scheduler_address
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("faults")
-
-
-@pytest.fixture(scope="module")
-def tiny_file(folder: Path) -> Path:
-    path = folder / "tiny.toml"
-    path.write_text(TINY, encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -51,6 +51,8 @@ from streetlevel.survey.data import COLUMNS, SurveyDataError, allowed_values, re
 from tests import fuzz_strategies as fs
 from tests.conftest import cli
 
+pytestmark = pytest.mark.slow  # thousands of fuzzed files, every front door
+
 SHA256_HEX_DIGITS = 64
 HANG_SECONDS = 20
 """A case taking longer than this is a hang: the slowest door (an experiment that loads runs

@@ -70,6 +70,7 @@ def engine_indicators(yearly: list[dict[str, Any]], reps: int) -> npt.NDArray[np
     return np.asarray(per_year).mean(axis=0)
 
 
+@pytest.mark.slow
 def test_peer_agrees_with_engine_in_distribution() -> None:
     peer = load_peer()
     scenario = small(scale=SCALE)
@@ -125,6 +126,7 @@ def test_the_benchmark_alternates_engine_and_peer_and_reports_medians() -> None:
     assert min(ratios) - 1 <= median <= max(ratios) + 1  # the printed ratios are rounded
 
 
+@pytest.mark.slow
 def test_the_scaling_curve_times_each_size_alone_and_batched_as_run_batches_it(
     tmp_path: Path,
 ) -> None:

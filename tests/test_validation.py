@@ -141,6 +141,7 @@ def test_validate_command_table(national_run: Path) -> None:
     assert "Effect recovery" in result.stdout
 
 
+@pytest.mark.slow
 def test_calibrated_preset_meets_the_published_figures(tmp_path: Path) -> None:
     """The shipped denmark-2011 meets issue 3's acceptance bands on its simulated means (a few
     replications here; `streetlevel validate denmark-2011 --replications 20` is the full
