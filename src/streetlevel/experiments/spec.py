@@ -44,8 +44,8 @@ from streetlevel.output.run import outcome_names
 from streetlevel.scenario.loading import (
     _explain,
     load_scenario,
-    not_utf8,
     parse_toml,
+    read_user_text,
     scenario_hash,
     with_values,
 )
@@ -336,19 +336,7 @@ def load_experiment(source: str | Path) -> Experiment:
             problem at once.
     """
     path = Path(source)
-    if not path.is_file():
-        # A directory, or a device or pipe that would never end (/dev/zero, /dev/stdin).
-        what = "not a regular file" if path.exists() else "no such experiment file"
-        raise ExperimentError(f"{source}: {what}")
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise ExperimentError(f"{path}: cannot read: {err.strerror}") from None
-    try:
-        # A byte-order mark (Windows editors write one) is not part of the TOML.
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ExperimentError(f"{path}: {not_utf8(raw, err)}") from None
+    text = read_user_text(path, str(path), ExperimentError, "no such experiment file")
     data = parse_toml(text, str(path), ExperimentError)
     origin = str(path)
     try:

@@ -38,6 +38,7 @@ from streetlevel.scenario.sources import (
     load_layers,
     not_utf8,
     parse_toml,
+    read_user_text,
     shown,
     split,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "parse_assignment",
     "parse_toml",
     "preset_text",
+    "read_user_text",
     "resolve",
     "resolved_text",
     "scenario_from_dict",

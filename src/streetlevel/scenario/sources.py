@@ -19,7 +19,16 @@ from typing import Any
 from streetlevel.errors import ScenarioError, StreetlevelError
 from streetlevel.scenario import inherit
 
-__all__ = ["Layer", "list_presets", "load_layers", "not_utf8", "parse_toml", "shown", "split"]
+__all__ = [
+    "Layer",
+    "list_presets",
+    "load_layers",
+    "not_utf8",
+    "parse_toml",
+    "read_user_text",
+    "shown",
+    "split",
+]
 
 PRESET_SUFFIX = ".toml"
 SHOWN_CHARS = 80
@@ -81,18 +90,7 @@ def _preset_layer(name: str) -> Layer:
 
 
 def _file_layer(path: Path, origin: str) -> Layer:
-    if not path.is_file():
-        # A directory, or a device or pipe that would never end (/dev/zero, /dev/stdin).
-        raise ScenarioError(f"{origin}: not a regular file")
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise ScenarioError(f"{origin}: cannot read: {err.strerror}") from err
-    try:
-        # A byte-order mark (Windows editors write one) is not part of the TOML.
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ScenarioError(f"{origin}: {not_utf8(raw, err)}") from None
+    text = read_user_text(path, origin, ScenarioError)
     return _layer(text, origin, path.name, path.parent, str(path.resolve()))
 
 
@@ -174,6 +172,28 @@ def _base_of(child: Layer) -> Layer:
     if not path.is_file():
         raise ScenarioError(f"{child.origin}: base: {str(path)!r} is not a regular file")
     return _file_layer(path, str(path))
+
+
+def read_user_text(
+    path: Path, origin: str, error: type[StreetlevelError], missing: str = "no such file"
+) -> str:
+    """The text of a user's UTF-8 file, a byte-order mark dropped (Windows editors write one).
+
+    Raises:
+        error: naming ``origin``, when the path is not a regular file (a directory, or a device
+            or pipe that would never end: /dev/zero, /dev/stdin), is ``missing``, cannot be read
+            or is not UTF-8 (where, and how to convert it).
+    """
+    if not path.is_file():
+        raise error(f"{origin}: {'not a regular file' if path.exists() else missing}")
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise error(f"{origin}: cannot read: {err.strerror}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise error(f"{origin}: {not_utf8(raw, err)}") from None
 
 
 def not_utf8(raw: bytes, err: UnicodeDecodeError) -> str:

@@ -42,7 +42,7 @@ import pandas as pd
 
 from streetlevel.errors import StreetlevelError
 from streetlevel.model.attitudes import SENIORITY_QUARTILES, published_survey
-from streetlevel.scenario.loading import not_utf8
+from streetlevel.scenario.loading import read_user_text
 
 __all__ = ["COLUMNS", "SurveyDataError", "allowed_values", "example_path", "read_survey_csv"]
 
@@ -87,19 +87,7 @@ def read_survey_csv(path: str | Path) -> pd.DataFrame:
         SurveyDataError: naming the file and, for a bad value, its row and column.
     """
     path = Path(path)
-    if path.exists() and not path.is_file():
-        # A directory, or a device or pipe that would never end (/dev/zero, /dev/stdin).
-        raise SurveyDataError(f"{path}: not a regular file")
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SurveyDataError(f"{path}: no such file") from None
-    except OSError as err:
-        raise SurveyDataError(f"{path}: cannot read: {err.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise SurveyDataError(f"{path}: {not_utf8(raw, err)}") from None
+    text = read_user_text(path, str(path), SurveyDataError)
     reader = csv.reader(io.StringIO(text, newline=""))
     rows: list[list[str]] = []
     starts: list[int] = []  # each row's first line: a quoted cell may hold line breaks
