@@ -10,8 +10,8 @@ fresh process, and prints:
   buffered rows included;
 - the bytes written per client-year of a reporting year (``BYTES_PER_CLIENT_YEAR_ON_DISK``).
 
-The constants in ``sizing.py`` must stay above what this prints, with room for scenarios with
-more events per client; docs/performance.md records the runs.
+The constants in ``streetlevel/output/sizing.py`` must stay above what this prints, with room
+for scenarios with more events per client; docs/performance.md records the runs.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """The command line: a thin layer over the library (``streetlevel --help``).
 
-Errors a user can fix are printed as one clear message and exit with status 2; everything
-else about a command is in the library function it calls.
+Each command parses its arguments, calls one library function and prints the result with the
+result's own renderer (``print_summary``, ``print_benchmark``, ``print_validation``, ...), in
+the labels and units of the catalogue of indicators. Errors a user can fix are printed as one
+clear message and exit with status 2; everything else about a command is in the library
+function it calls.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -37,22 +40,17 @@ from streetlevel.constants import (
     SURVEY_RESPONDENTS,
 )
 from streetlevel.errors import StreetlevelError
-from streetlevel.output.files import write_text_atomic
 from streetlevel.output.run import RunResult, run_scenario
-from streetlevel.output.summary import Indicator, Summary, summarize
+from streetlevel.output.summary import print_summary, summarize
 from streetlevel.scenario.loading import (
     list_presets,
     load_scenario,
     parse_assignment,
-    preset_text,
-    scenario_to_toml,
     with_overrides,
     with_values,
 )
 from streetlevel.scenario.schema import Scenario
-
-if TYPE_CHECKING:
-    from streetlevel.analysis.benchmark import Benchmark
+from streetlevel.scenario.show import show_scenario
 
 __all__ = ["app", "main"]
 
@@ -96,9 +94,21 @@ def presets() -> None:
 
 
 @app.command()
-def show(preset: Annotated[str, typer.Argument(help="A preset name (see `presets`).")]) -> None:
-    """Print a preset as TOML, to copy and edit: `streetlevel show denmark-2011 > my.toml`."""
-    sys.stdout.write(preset_text(preset))
+def show(
+    scenario: Annotated[
+        str, typer.Argument(help="A preset name (see `presets`) or a scenario file.")
+    ],
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="Print only what differs from the scenario's base, as a file naming the base.",
+        ),
+    ] = False,
+) -> None:
+    """Print a scenario resolved as TOML (its bases merged in, every value written out), to
+    copy and edit: `streetlevel show denmark-2011 > my.toml`."""
+    sys.stdout.write(show_scenario(scenario, from_base=diff))
 
 
 @app.command()
@@ -165,7 +175,7 @@ def run(
     if json:
         sys.stdout.write(summary.to_json() + "\n")
     else:
-        _print_summary(summary)
+        print_summary(summary, out_console)
 
 
 def _run_with_progress(
@@ -230,7 +240,11 @@ def validate(
     from the events, and writes validation.json, validation.png and validation.html into the
     run directory.
     """
-    from streetlevel.validation.validate import results_frame, validate_run, write_validation_report
+    from streetlevel.validation.validate import (
+        print_validation,
+        validate_run,
+        write_validation_report,
+    )
 
     path = Path(target)
     if path.is_dir() and (path / "manifest.json").exists():
@@ -244,29 +258,8 @@ def validate(
     files = write_validation_report(result_v, run_dir)
     if json:
         sys.stdout.write(result_v.to_json() + "\n")
-        return
-    table = Table(
-        title=f"{result_v.scenario}: {result_v.replications} replications, seed {result_v.seed}: "
-        f"{result_v.met} of {result_v.tested} tested targets met",
-        caption=f"report: {files[2]}",
-    )
-    frame = results_frame(result_v).drop(columns=["note"])
-    for col in frame.columns:
-        table.add_column(col, justify="left" if col in ("target", "note", "rule") else "right")
-    for row, t in zip(frame.itertuples(index=False), result_v.targets, strict=True):
-        style = "red" if t.met is False else None
-        table.add_row(*(escape(str(v)) for v in row), style=style)
-    out_console.print(table)
-    for t in result_v.targets:
-        if t.met is None and t.note:
-            out_console.print(f"- {escape(t.description)}: {escape(t.note)}")
-    if result_v.effect is not None:
-        e = result_v.effect.pooled
-        out_console.print(
-            f"Effect recovery ({e.label}): input {100 * e.input:.1f} %, re-estimated "
-            f"{100 * e.estimate:.1f} % (95 % CI {100 * e.low:.1f} - {100 * e.high:.1f} %): "
-            + ("recovered" if e.recovered else "[red]NOT recovered[/]")
-        )
+    else:
+        print_validation(result_v, out_console, files[2])
 
 
 @app.command()
@@ -276,12 +269,23 @@ def calibrate(
         int, typer.Option(min=4, help="Simulations the search may run (about 4 s each).")
     ] = 200,
     workers: Annotated[int, typer.Option(min=1, help="Processes for the simulations.")] = 2,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of a Dask scheduler to run the simulations on instead."),
+    ] = None,
     replications: Annotated[
         int, typer.Option(min=1, help="Replications per simulated moment.")
     ] = CALIBRATION_REPLICATIONS,
     seed: Annotated[
         int, typer.Option(min=0, help="Seed of the common random numbers.")
     ] = DEFAULT_SEED,
+    setup: Annotated[
+        str | None,
+        typer.Option(
+            help="Calibration set-up: a shipped one's name (denmark) or a file (default: the "
+            "one that serves the scenario's country)."
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(help="Calibrated scenario file (default: <scenario>-calibrated.toml)."),
@@ -290,35 +294,26 @@ def calibrate(
 ) -> None:
     """Fit the parameters the studies do not give to the published figures.
 
-    Danish scenarios: simulated method of moments with common random numbers (base absence
-    rate, heterogeneity, the cash-benefit office's intercept, Municipality B's norm, exit
-    hazards). Scenarios with job placements (norway-2010): indirect inference on DK's survey
-    regression. Writes a scenario file whose parameters record the calibration that set them.
+    Danish scenarios: simulated method of moments with common random numbers, over the
+    parameters of a calibration set-up (base absence rate, heterogeneity, the caseworker's
+    intercept, Municipality B's norm, exit hazards). Scenarios with job placements
+    (norway-2010): indirect inference on DK's survey regression. Writes a scenario file whose
+    parameters record the calibration that set them.
     """
     import json as json_module
-    from dataclasses import asdict
 
-    from streetlevel.validation.calibration import calibrate as run_calibration
-    from streetlevel.validation.calibration import write_calibrated
+    from streetlevel.validation.calibration import calibrate_scenario
+    from streetlevel.validation.calibration_report import (
+        calibration_json,
+        print_calibration,
+        write_calibrated,
+    )
 
     loaded = load_scenario(scenario)
     command = "streetlevel " + " ".join(sys.argv[1:])
     target = out or Path(f"{loaded.scenario.name}-calibrated.toml")
-    if loaded.placements is not None:
-        from streetlevel.survey.indirect import calibrate_survey
-
-        survey = calibrate_survey(loaded, seed=seed)
-        write_text_atomic(scenario_to_toml(survey.apply(loaded, command)), target)
-        if json:
-            sys.stdout.write(json_module.dumps(asdict(survey), default=str) + "\n")
-        else:
-            out_console.print(
-                f"indirect inference: loading {survey.loading:.3f}, chi-square of the "
-                f"bivariate tables {survey.chi_square:.2f}; calibrated scenario: {target}"
-            )
-        return
     with Progress(
-        TextColumn(f"[bold]calibrate {loaded.scenario.name}[/]"),
+        TextColumn(f"[bold]calibrate {escape(loaded.scenario.name)}[/]"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total} simulations, loss {task.fields[loss]}"),
         TimeElapsedColumn(),
@@ -326,65 +321,26 @@ def calibrate(
         transient=True,
         disable=not err_console.is_terminal,
     ) as progress:
-        task = progress.add_task("calibrate", total=budget, loss="-")
-        result = run_calibration(
+        # The number of simulations is known once the library has chosen the method.
+        task = progress.add_task("calibrate", total=None, loss="-")
+        result = calibrate_scenario(
             loaded,
+            setup=setup,
             seed=seed,
             replications=replications,
             budget=budget,
             workers=workers,
+            scheduler=scheduler,
             command=command,
             on_evaluation=lambda done, total, loss: progress.update(
-                task, completed=done, loss=f"{loss:.2f}"
+                task, completed=done, total=total, loss=f"{loss:.2f}"
             ),
         )
     write_calibrated(result, target)
     if json:
-        data = {
-            "scenario": loaded.scenario.name,
-            "method": result.method,
-            "evaluations": result.evaluations,
-            "seconds": result.seconds,
-            "seed": result.seed,
-            "replications": result.replications,
-            "estimates": [asdict(e) for e in result.estimates],
-            "moments": result.moments,
-            "out": str(target),
-        }
-        sys.stdout.write(json_module.dumps(data) + "\n")
-        return
-    table = Table(
-        title=f"calibrate {loaded.scenario.name}: {result.evaluations} simulations, "
-        f"{result.seconds:.0f} s ({result.method})",
-        caption=f"calibrated scenario: {target}",
-    )
-    for col in (
-        "parameter",
-        "start",
-        "estimate",
-        "std. error",
-        "95 % interval",
-        "bounds",
-        "identification",
-    ):
-        table.add_column(col, justify="left" if col in ("parameter", "identification") else "right")
-    for e in result.estimates:
-        table.add_row(
-            e.path,
-            f"{e.start:.4g}",
-            f"{e.value:.4g}",
-            f"{e.se:.3g}",
-            f"{e.low:.4g} - {e.high:.4g}",
-            f"{e.lower:g} - {e.upper:g}",
-            e.identified,
-        )
-    out_console.print(table)
-    fit = Table("target", "published", "simulated", "sigma", title="fit at the estimate")
-    for m in result.moments:
-        fit.add_row(
-            m["target"], f"{m['published']:.4g}", f"{m['simulated']:.4g}", f"{m['sigma']:.3g}"
-        )
-    out_console.print(fit)
+        sys.stdout.write(json_module.dumps(calibration_json(result, target), default=str) + "\n")
+    else:
+        print_calibration(result, out_console, target)
 
 
 @app.command()
@@ -397,17 +353,22 @@ def summary(
     if json:
         sys.stdout.write(result.to_json() + "\n")
     else:
-        _print_summary(result)
+        print_summary(result, out_console)
+
+
+@app.command()
+def indicators() -> None:
+    """The catalogue of indicators: each one's name, label, unit and definition."""
+    from streetlevel.output.catalogue import SCOPES, catalogue_table
+
+    for scope in SCOPES:
+        out_console.print(catalogue_table(scope))
 
 
 class By(StrEnum):
     """What municipalities are compared within (``--by``)."""
 
     category = "category"
-
-
-BENCHMARK_SHOWN = 5
-"""Municipalities shown at each end of the benchmark summary (all are in the report)."""
 
 
 @app.command()
@@ -433,86 +394,14 @@ def benchmark(
     """Compare municipalities as a national database does, then fairly: risk-adjusted ratios
     and funnel-plot control limits (writes CSV tables, funnel.png and report.html)."""
     from streetlevel.analysis import benchmark as bench
-    from streetlevel.analysis.benchmark_report import write_benchmark
+    from streetlevel.analysis.benchmark_report import print_benchmark, write_benchmark
 
     result = bench.benchmark(
         source, year=year, by_category=by is By.category, replication=replication
     )
     target = bench.default_out(source) if out is None else out
     write_benchmark(result, target)
-    _print_benchmark(result, target)
-
-
-def _print_benchmark(result: Benchmark, out: Path) -> None:
-    from streetlevel.analysis import benchmark as bench
-
-    adjusted = result.risk_adjusted
-    rep = "" if result.replication is None else f", replication {result.replication}"
-    lines = [f"[bold]Benchmark {result.year}[/]{rep}: {len(adjusted)} units, sanction rate "
-             f"{100 * result.national_rate:.1f} % per full-year recipient"]  # fmt: skip
-    for column, level in (("outside_95", "95 %"), ("outside_998", "99.8 %")):
-        flagged = adjusted[adjusted[column]]
-        above = int((flagged["ratio"] > 1).sum())
-        lines.append(
-            f"outside the {level} limits after risk adjustment: {len(flagged)} "
-            f"({above} above, {len(flagged) - above} below)"
-        )
-    lines.append(f"over-dispersion (about 1 if only chance): {result.overdispersion:.1f}")
-    standing_out = adjusted[adjusted["outside_998_overdispersed"]]
-    lines.append(
-        "outside the 99.8 % limits allowing for the spread between municipalities: "
-        + (", ".join(escape(str(m)) for m in standing_out["municipality"].unique()) or "none")
-    )
-    out_console.print("\n".join(lines), highlight=False)
-    table = Table(caption=f"tables, funnel.png and report.html in {out}")
-    for name in ("municipality", "region", "rate", "rank", "observed / expected", "95 % interval",
-                 "flag"):  # fmt: skip
-        table.add_column(name, justify="left" if name in ("municipality", "region") else "right")
-    published = result.ranking.set_index(["category", "municipality"])
-    ordered = adjusted.sort_values("ratio", ascending=False)
-    shown = (ordered.head(BENCHMARK_SHOWN), ordered.tail(BENCHMARK_SHOWN))
-    for part, rows in enumerate(shown):
-        if part == 1:
-            table.add_section()
-        for row in rows.itertuples():
-            where = str(row.municipality)
-            if row.category != bench.ALL:
-                where += f" ({row.category})"
-            flag = "99.8 %" if row.outside_998 else "95 %" if row.outside_95 else ""
-            rank, rate = published.loc[(row.category, row.municipality), ["rank", "rate"]]
-            table.add_row(
-                escape(where), escape(row.region), f"{100 * rate:.1f} %", str(int(rank)),
-                f"{row.ratio:.2f}", f"{row.low:.2f} - {row.high:.2f}", flag,
-            )  # fmt: skip
-    out_console.print(table)
-
-
-def _print_summary(summary: Summary) -> None:
-    table = Table(
-        title=f"{summary.scenario}: {summary.replications} replications, seed {summary.seed}, "
-        f"{summary.wall_seconds:.1f} s",
-        caption=f"results in {summary.out}",
-    )
-    table.add_column("indicator")
-    table.add_column("mean", justify="right")
-    table.add_column("95 % interval", justify="right")
-    for ind in summary.indicators:
-        table.add_row(ind.description, _fmt(ind.name, ind.mean), _interval(ind))
-    out_console.print(table)
-
-
-def _fmt(name: str, value: float) -> str:
-    if value != value:  # NaN: nothing to measure
-        return "-"
-    if name.endswith(("rate", "share", "degree", "timeliness", "_gap")) or "rate_" in name:
-        return f"{100 * value:.1f} %"
-    if name.startswith("amount_") or abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.2f}"
-
-
-def _interval(ind: Indicator) -> str:
-    return f"{_fmt(ind.name, ind.low)} - {_fmt(ind.name, ind.high)}"
+    print_benchmark(result, target, out_console)
 
 
 # -- experiments (docs/experiments.md) -------------------------------------------------------
@@ -575,25 +464,13 @@ def query(
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
     """Query an experiment's results with DuckDB SQL, also while its sweep is running."""
-    import duckdb
+    from streetlevel.experiments.store import print_query, query
 
-    from streetlevel.errors import ExperimentError
-    from streetlevel.experiments import connect
-
-    con = connect(directory)
-    try:
-        frame = con.execute(sql).df()
-    except duckdb.Error as err:
-        raise ExperimentError(f"query: {err}") from None
-    finally:
-        con.close()
+    frame = query(directory, sql)
     if csv:
         sys.stdout.write(frame.to_csv(index=False))
-        return
-    table = Table(*[str(c) for c in frame.columns])
-    for row in frame.itertuples(index=False):
-        table.add_row(*[escape(_cell(v)) for v in row])
-    out_console.print(table)
+    else:
+        print_query(frame, out_console)
 
 
 @app.command()
@@ -608,22 +485,10 @@ def compare(
     ] = None,
 ) -> None:
     """Outcomes per lever combination, mean and 95 % interval across replications."""
-    from streetlevel.experiments.compare import shown_outcomes, write_comparison
+    from streetlevel.experiments.compare import print_comparison, write_comparison
 
     table, paths = write_comparison(directory, out, outcome)
-    shown = shown_outcomes(table, outcome)
-    groups = list(table.columns[: list(table.columns).index("outcome")])
-    view = Table(*groups, *shown, caption=f"mean (95 % interval); {', '.join(map(str, paths))}")
-    wide = table.set_index([*groups, "outcome"])
-    for key in table.drop_duplicates(groups)[groups].itertuples(index=False):
-        cells = []
-        for name in shown:
-            row = wide.loc[(*key, name)]
-            cells.append(
-                f"{_fmt(name, row['mean'])} ({_fmt(name, row['low'])} - {_fmt(name, row['high'])})"
-            )
-        view.add_row(*[escape(str(k)) for k in key], *cells)
-    out_console.print(view)
+    print_comparison(table, outcome, paths, out_console)
 
 
 @app.command()
@@ -638,19 +503,10 @@ def sensitivity(
     ] = None,
 ) -> None:
     """Sobol or Morris sensitivity indices per outcome (needs a sobol or morris design)."""
-    from streetlevel.experiments.sensitivity import write_sensitivity
+    from streetlevel.experiments.sensitivity import print_sensitivity, write_sensitivity
 
     table, paths = write_sensitivity(directory, out, outcome)
-    view = Table(*[str(c) for c in table.columns], caption=", ".join(map(str, paths)))
-    for row in table.itertuples(index=False):
-        view.add_row(*[escape(_cell(v)) for v in row])
-    out_console.print(view)
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return "-" if value != value else f"{value:.4g}"
-    return str(value)
+    print_sensitivity(table, paths, out_console)
 
 
 @app.command()
