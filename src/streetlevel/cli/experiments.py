@@ -1,0 +1,121 @@
+"""The commands of experiments (docs/experiments.md): ``sweep``, ``query``, ``compare`` and
+``sensitivity``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from streetlevel.cli.console import err_console, out_console, swept
+from streetlevel.errors import StreetlevelError
+
+__all__ = ["compare", "query", "sensitivity", "sweep"]
+
+
+def sweep(
+    experiment: Annotated[Path, typer.Argument(help="An experiment TOML file.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Experiment directory (default: runs/<name>); an existing one resumes."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes of a local Dask cluster (default: one per core)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of a running Dask scheduler (tcp://HOST:8786) to use instead."),
+    ] = None,
+) -> None:
+    """Run an experiment's points on Dask, storing each point as it finishes; on an existing
+    directory, run only the points still missing."""
+    from streetlevel.experiments import load_experiment, run_sweep
+
+    if workers is not None and scheduler is not None:
+        raise StreetlevelError("--workers, --scheduler: give one (a scheduler has its workers)")
+    loaded = load_experiment(experiment)
+    target = Path("runs") / loaded.spec.experiment.name if out is None else out
+    with Progress(
+        TextColumn(f"[bold]{loaded.spec.experiment.name}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("points"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as progress:
+        task = progress.add_task("sweep", total=None)
+        result = run_sweep(
+            loaded,
+            target,
+            workers=workers,
+            scheduler=scheduler,
+            on_progress=lambda done, total: swept(progress, task, done, total),
+        )
+    out_console.print(
+        f"{result.points} points: {result.ran} run now, {result.resumed} already done "
+        f"({result.wall_seconds:.1f} s); results in {result.out}",
+        highlight=False,
+    )
+
+
+def query(
+    directory: Annotated[Path, typer.Argument(help="An experiment directory (from `sweep`).")],
+    sql: Annotated[str, typer.Argument(help="SQL over the views `results` and `design`.")],
+    csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+) -> None:
+    """Query an experiment's results with DuckDB SQL, also while its sweep is running."""
+    from streetlevel.experiments.store import print_query, query
+
+    frame = query(directory, sql)
+    if csv:
+        sys.stdout.write(frame.to_csv(index=False))
+    else:
+        print_query(frame, out_console)
+
+
+def compare(
+    directory: Annotated[Path, typer.Argument(help="An experiment directory (from `sweep`).")],
+    outcome: Annotated[
+        list[str] | None,
+        typer.Option(help="Outcome to show (repeatable; default: sanction and unknown exits)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where compare.csv/.png/.html go (default: DIRECTORY).")
+    ] = None,
+) -> None:
+    """Outcomes per lever combination, mean and 95 % interval across replications."""
+    from streetlevel.experiments.compare import print_comparison, write_comparison
+
+    table, paths = write_comparison(directory, out, outcome)
+    print_comparison(table, outcome, paths, out_console)
+
+
+def sensitivity(
+    directory: Annotated[Path, typer.Argument(help="An experiment directory (from `sweep`).")],
+    outcome: Annotated[
+        list[str] | None, typer.Option(help="Outcome to analyse (repeatable; default: all).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where sensitivity.csv/.png/.html go (default: DIRECTORY)."),
+    ] = None,
+) -> None:
+    """Sobol or Morris sensitivity indices per outcome (needs a sobol or morris design)."""
+    from streetlevel.experiments.sensitivity import print_sensitivity, write_sensitivity
+
+    table, paths = write_sensitivity(directory, out, outcome)
+    print_sensitivity(table, paths, out_console)
