@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from streetlevel.errors import StreetlevelError
 from streetlevel.output.run import run_scenario
 from streetlevel.output.summary import Summary, summarize
-from streetlevel.scenario.loading import _explain, load_scenario, with_values
+from streetlevel.scenario.loading import explain, load_scenario, with_values
 
 __all__ = [
     "CASES",
@@ -144,7 +144,7 @@ def load_case(path: Path) -> Case:
     try:
         return Case.model_validate(data)
     except ValidationError as err:
-        raise CaseFileError(_explain(err, str(path), Case, "the case")) from None
+        raise CaseFileError(explain(err, str(path), Case, "the case")) from None
 
 
 class CaseFile(pytest.File):

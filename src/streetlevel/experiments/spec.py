@@ -42,7 +42,7 @@ from pydantic import (
 from streetlevel.errors import ExperimentError, ScenarioError
 from streetlevel.output.run import outcome_names
 from streetlevel.scenario.loading import (
-    _explain,
+    explain,
     load_scenario,
     parse_toml,
     read_user_text,
@@ -342,7 +342,7 @@ def load_experiment(source: str | Path) -> Experiment:
     try:
         spec = ExperimentFile.model_validate(data)
     except ValidationError as err:
-        raise ExperimentError(_explain(err, origin, ExperimentFile, "the experiment")) from None
+        raise ExperimentError(explain(err, origin, ExperimentFile, "the experiment")) from None
     base = _base_scenario(spec.experiment.scenario, path.parent, origin)
     if spec.constants:
         data = base.model_dump(mode="json", exclude_none=True)

@@ -44,6 +44,7 @@ from streetlevel.scenario.sources import (
 )
 
 __all__ = [
+    "explain",
     "list_presets",
     "load_scenario",
     "not_utf8",
@@ -132,7 +133,7 @@ def _checked(data: dict[str, Any], origin: str, layers: list[Layer]) -> Scenario
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(_explain(err, origin, set_in=_set_in(data, layers))) from None
+        raise ScenarioError(explain(err, origin, set_in=_set_in(data, layers))) from None
 
 
 def _set_in(data: dict[str, Any], layers: list[Layer]) -> Callable[[Loc], str | None]:
@@ -255,7 +256,7 @@ def scenario_hash(scenario: Scenario) -> str:
     return hashlib.sha256(scenario_to_toml(scenario).encode("utf-8")).hexdigest()
 
 
-def _explain(
+def explain(
     err: ValidationError,
     origin: str,
     model: type[BaseModel] = Scenario,

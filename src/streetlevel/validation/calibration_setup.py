@@ -34,7 +34,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError
 
 from streetlevel.errors import StreetlevelError
-from streetlevel.scenario.loading import _explain, not_utf8, parse_toml
+from streetlevel.scenario.loading import explain, not_utf8, parse_toml
 from streetlevel.scenario.params import Param
 from streetlevel.scenario.schema import Name, Scenario, Section
 from streetlevel.validation.targets import load_targets
@@ -276,7 +276,7 @@ def _parse(raw: bytes, origin: str) -> CalibrationSetup:
         spec = _SetupFile.model_validate(data)
     except ValidationError as err:
         # Its first line is a heading; the problems follow, one a line.
-        problems += _explain(err, origin, _SetupFile, "the calibration set-up").splitlines()[1:]
+        problems += explain(err, origin, _SetupFile, "the calibration set-up").splitlines()[1:]
     problems += _check_parameters(data.get("parameters"))
     targets = data.get("setup", {}).get("targets") if isinstance(data.get("setup"), dict) else None
     if isinstance(targets, str) and not load_targets(targets):
