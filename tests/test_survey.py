@@ -17,13 +17,20 @@ import pytest
 from streetlevel.errors import ScenarioError
 from streetlevel.model.attitudes import COVARIATES, published_survey
 from streetlevel.model.caseworkers import Workforce
+from streetlevel.model.culture import individual_scale
 from streetlevel.model.country import build_country
 from streetlevel.model.streams import Streams
 from streetlevel.output.run import run_scenario
 from streetlevel.scenario.loading import load_scenario, preset_text, scenario_from_dict, with_values
 from streetlevel.scenario.schema import Overrule
 from streetlevel.survey.data import COLUMNS, SurveyDataError, example_path, read_survey_csv
-from streetlevel.survey.indirect import binding_function, draw_frame, solve_theta
+from streetlevel.survey.indirect import (
+    binding_function,
+    draw_frame,
+    reason_shares,
+    solve_theta,
+    with_prevalence,
+)
 from streetlevel.survey.simulate import SurveyResult, run_survey
 from tests.conftest import cli
 
@@ -79,8 +86,9 @@ def test_restrictive_attitudes_go_together(norway) -> None:  # type: ignore[no-u
 
 
 def test_strictness_is_the_latent_factor_and_unchanged_without_attitudes() -> None:
-    """Danish strictness is F * strictness_sd, draw for draw the same as a scenario without
-    [attitudes] (the answers come from a child stream)."""
+    """A Danish caseworker's own strictness is F * strictness_sd * sqrt(1 - culture_share),
+    draw for draw the same as a scenario without [attitudes] (the answers come from a child
+    stream); the office's part is model/culture.py's."""
     s = load_scenario("municipality-b")
     data = s.model_dump(mode="json", exclude_none=True)
     data.pop("attitudes")
@@ -90,9 +98,13 @@ def test_strictness_is_the_latent_factor_and_unchanged_without_attitudes() -> No
     without, slots_b = Workforce.draw(bare, country, Streams(5, [0, 1]))
     np.testing.assert_array_equal(with_att.strictness, without.strictness)
     np.testing.assert_array_equal(slots_a, slots_b)
-    sd = s.caseworkers.strictness_sd.value
+    scale = individual_scale(s.caseworkers)
+    assert s.caseworkers.culture_share is not None
+    assert scale == pytest.approx(
+        s.caseworkers.strictness_sd.value * np.sqrt(1 - s.caseworkers.culture_share.value)
+    )
     np.testing.assert_array_equal(
-        with_att.strictness, (with_att.attitudes.factor * sd).astype(np.float32)
+        with_att.strictness, (with_att.attitudes.factor * scale).astype(np.float32)
     )
     assert with_att.attitudes.answers and not without.attitudes.answers
 
@@ -137,8 +149,12 @@ def test_indirect_inference_solves_the_binding_function(norway) -> None:  # type
     is smaller than DK's survey-level 1.159 (busier caseworkers have more proposals)."""
     frame = draw_frame(norway, 20_000, seed=3)
     target = np.array([SURVEY.b()[k] for k in (*COVARIATES, "constant")])
-    theta = solve_theta(frame)
+    solution = solve_theta(frame)
+    k = len(target)
+    theta, frame = solution[:k], with_prevalence(frame, solution[k:])
     np.testing.assert_allclose(binding_function(theta, frame, target), target, atol=1e-6)
+    shares = [r.share for r in SURVEY.reasons]  # fitted beside B by the prevalences
+    np.testing.assert_allclose(reason_shares(theta, frame), shares, atol=1e-6)
     assert theta[COVARIATES.index("over_250_users")] < target[COVARIATES.index("over_250_users")]
     assert theta[-1] < target[-1]  # one proposal is overruled less often than "at least once"
 
@@ -249,7 +265,10 @@ def test_survey_json_keys() -> None:
     result = cli("survey", "norway-2010", "--n", "300", "--replications", "3", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"n", "replications", "overruled_share", "coefficients", "fit", "bivariate"}
+    assert set(data) == {"n", "replications", "overruled_share", "coefficients", "fit", "bivariate",
+                         "design", "parameter_uncertainty", "reasons"}  # fmt: skip
+    assert data["parameter_uncertainty"] is True
+    assert [r["reason"] for r in data["reasons"]] == ["mismatch", "employer", "prospects"]
     assert set(data["overruled_share"]) == {"mean", "low", "high"}
     assert len(data["coefficients"]) == len(COVARIATES) + 1
     for c in data["coefficients"]:

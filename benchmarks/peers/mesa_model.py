@@ -34,6 +34,7 @@ import numpy as np
 from streetlevel.model.caseworkers import Workforce
 from streetlevel.model.coefficients import Coefficients, duration_factor, logistic, spell_survival
 from streetlevel.model.country import build_country
+from streetlevel.model.culture import office_culture
 from streetlevel.model.engine import initial_risk
 from streetlevel.model.indicators import rank_within_regions, sanction_rate
 from streetlevel.model.state import NEVER, RECEIVING, SANCTIONED
@@ -217,7 +218,8 @@ class Client(mesa.Agent):
             p = logistic(
                 b.intercept.value
                 + b.management_strictness.value * strict
-                + b.caseworker_strictness.value * m.cw_strictness[self.caseworker]
+                + m.coef.decision_caseworker_caseworker_strictness
+                * (m.cw_strictness[self.caseworker] + m.office_culture[muni])
                 + b.problems.value * self.problems * (1.0 - strict) * assessment
                 + b.overloaded.value * m.cw_overloaded[self.caseworker]
                 + b.first_breach.value * (self.breaches_total == 0)
@@ -270,6 +272,7 @@ class DanishModel(mesa.Model):
         self.cw_strictness = workforce.strictness[0].tolist()
         self.cw_overloaded = workforce.overloaded[0].tolist()
         self.strictness = self.country.management_strictness.copy()
+        self.office_culture = office_culture(scenario, self.country).at(self.strictness)
         self.perceived_risk = initial_risk(self.scenario, self.country).tolist()
         self.stock_cum = np.cumsum(self.coef.stock_share).tolist()
         self.inflow_cum = np.cumsum(self.coef.inflow_share).tolist()
@@ -350,12 +353,16 @@ class DanishModel(mesa.Model):
         self.closed = t
         self.datacollector.collect(self)
         year = self.week // self.weeks_per_year
-        pressure = self.scenario.pressure
-        if pressure.ranking_published.value and (
-            year >= self.burn_in_years or pressure.during_burn_in.value
-        ):
-            _, above = rank_within_regions(rate[None, :], self.country.region)
-            step = self.country.pressure_response * (above[0] - rate)
+        pressure, c = self.scenario.pressure, self.coef
+        if year >= self.burn_in_years or pressure.during_burn_in.value:
+            # Signals push, rankings push those below others, and management drifts back
+            # toward its own starting norm.
+            step = c.pressure_signal - c.pressure_relaxation * (
+                self.strictness - self.country.management_strictness
+            )
+            if pressure.ranking_published.value:
+                _, above = rank_within_regions(rate[None, :], self.country.region)
+                step = step + self.country.pressure_response * (above[0] - rate)
             self.strictness = np.clip(self.strictness + step, 0.0, 1.0)
         observed = t["absences"] > 0
         risk = np.array(self.perceived_risk)

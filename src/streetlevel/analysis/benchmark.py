@@ -46,18 +46,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from streetlevel.analysis.funnel import (
-    LEVELS,
-    between_variance,
-    null_sd,
-    outside_column,
-    overdispersion,
-    poisson_ratio_interval,
-    random_effects_limits,
-    ratio_limits,
-    z_scores,
-)
+from streetlevel.analysis.funnel import LEVELS, outside_column, poisson_ratio_interval
 from streetlevel.analysis.microdata import SCHEMA, read_decisions, validate_decisions
+from streetlevel.analysis.outliers import funnel
+from streetlevel.analysis.overdispersion import estimate
 from streetlevel.errors import StreetlevelError
 from streetlevel.model.codes import DESTINATIONS
 from streetlevel.model.indicators import rank_within_regions, ratio, sanction_rate
@@ -67,12 +59,14 @@ __all__ = [
     "RISK_FACTORS",
     "Benchmark",
     "benchmark",
+    "compared",
     "default_out",
     "expected_sanctioned",
     "indicators",
     "load_decisions",
     "regional_ranking",
     "risk_adjusted",
+    "with_adjusted_rank",
 ]
 
 ALL = "all"
@@ -118,6 +112,18 @@ class Benchmark:
     risk_model: pd.DataFrame
     overdispersion: float
     national_rate: float
+    input: str = "microdata"
+    """``microdata`` (one row per client-year) or ``aggregated`` (counts per unit)."""
+    indicator: str = "sanction_rate"
+    """The indicator compared (aggregates: any of the municipality-year table's)."""
+    proportion: bool = True
+    """Counts of people out of a denominator (binomial limits), or of events (Poisson)."""
+    denominator: str = "recipients"
+    """The column of ``risk_adjusted`` that holds each unit's denominator."""
+    over_years: pd.DataFrame | None = None
+    """Each unit's ratio and flags in every year (aggregates with several years)."""
+    persistent: pd.DataFrame | None = None
+    """Units outside the 95 % limits in every year of ``over_years``."""
 
     def outside(self, level: float) -> pd.DataFrame:
         """Units outside the control limits at ``level`` (0.95 or 0.998), highest ratio first."""
@@ -241,9 +247,29 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def regional_ranking(year_indicators: pd.DataFrame) -> pd.DataFrame:
+def with_adjusted_rank(ranking: pd.DataFrame, adjusted: pd.DataFrame) -> pd.DataFrame:
+    """The published ranking beside the risk-adjusted one: each unit's ratio, flags and its
+    rank within its region by ratio (0 for a unit without a ratio)."""
+    unit = ["category", "municipality"]
+    ranking = ranking.merge(
+        adjusted[[*unit, "ratio", "outside_95", "outside_998"]], on=unit, how="left"
+    )
+    ranking["adjusted_rank"] = (
+        ranking.groupby(["category", "region"])["ratio"]
+        .rank(ascending=False, method="first")
+        .fillna(0)
+        .astype(np.int64)
+    )
+    return ranking
+
+
+def regional_ranking(
+    year_indicators: pd.DataFrame,
+    counts: tuple[str, ...] = ("recipients", "recipient_years", "sanctioned"),
+) -> pd.DataFrame:
     """The ranking a regional authority publishes: within each region (and category) by the
-    published sanction rate, highest first (rank 1 is "placed well", MODEL.md 7.3)."""
+    published rate, highest first (rank 1 is "placed well", MODEL.md 7.3); ``counts`` are the
+    columns shown beside the rate."""
     parts = []
     for _, group in year_indicators.groupby(["category", "region"], sort=True):
         rank, _ = rank_within_regions(
@@ -251,10 +277,7 @@ def regional_ranking(year_indicators: pd.DataFrame) -> pd.DataFrame:
         )
         parts.append(group.assign(rank=rank[0]))
     ranked = pd.concat(parts, ignore_index=True)
-    columns = [
-        *("category", "region", "rank", "municipality", "recipients", "recipient_years"),
-        *("sanctioned", "rate"),
-    ]
+    columns = ["category", "region", "rank", "municipality", *counts, "rate"]
     return ranked[columns].sort_values(["category", "region", "rank"], ignore_index=True)
 
 
@@ -276,12 +299,18 @@ def _risk_factors(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def expected_sanctioned(frame: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
-    """Each client-year's probability of a sanction given its :data:`RISK_FACTORS`, from a
-    logistic regression fitted on the whole frame (statsmodels GLM, binomial).
+def expected_sanctioned(
+    frame: pd.DataFrame, factors: tuple[str, ...] = RISK_FACTORS
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Each client-year's probability of a sanction given its ``factors`` (default:
+    :data:`RISK_FACTORS`), from a logistic regression fitted on the whole frame (statsmodels
+    GLM, binomial).
 
     The model is fitted on the cells of identical covariates (recipients and sanctioned per
-    cell), which gives the same estimates as one row per client-year, much faster.
+    cell), which gives the same estimates as one row per client-year, much faster. With one
+    factor the model is saturated and its fit is each level's share sanctioned, which is
+    computed directly (exact: the same expected counts as indirect standardisation of the
+    aggregated counts over that factor, :mod:`streetlevel.analysis.standardise`).
 
     Returns:
         The probabilities (aligned with ``frame``) and the model as a table of odds ratios
@@ -291,17 +320,29 @@ def expected_sanctioned(frame: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
-    factors = _risk_factors(frame)
+    unknown = [f for f in factors if f not in RISK_FACTORS]
+    if unknown or not factors:
+        raise StreetlevelError(
+            f"risk factors {unknown or 'none'}: expected some of {', '.join(RISK_FACTORS)}"
+        )
+    factors_frame = _risk_factors(frame)[list(factors)]
     sanctioned = (frame["sanctions"] > 0).astype(np.int64)
     cells = (
-        factors.assign(recipients=1, sanctioned=sanctioned)
-        .groupby(list(RISK_FACTORS), observed=True)[["recipients", "sanctioned"]]
+        factors_frame.assign(recipients=1, sanctioned=sanctioned)
+        .groupby(list(factors), observed=True)[["recipients", "sanctioned"]]
         .sum()
         .reset_index()
     )
-    for name in RISK_FACTORS:
+    if len(factors) == 1:
+        cells["p"] = cells["sanctioned"] / cells["recipients"]
+        shares = factors_frame.merge(cells, on=list(factors), how="left")
+        model = cells.rename(columns={factors[0]: "term"}).assign(share=cells["p"])[
+            ["term", "recipients", "sanctioned", "share"]
+        ]
+        return pd.Series(shares["p"].to_numpy(), index=frame.index, name="p"), model
+    for name in factors:
         cells[name] = cells[name].cat.remove_unused_categories()
-    design = pd.get_dummies(cells[list(RISK_FACTORS)], drop_first=True, dtype=np.float64)
+    design = pd.get_dummies(cells[list(factors)], drop_first=True, dtype=np.float64)
     design.insert(0, "intercept", 1.0)
     counts = np.column_stack(
         [cells["sanctioned"], cells["recipients"] - cells["sanctioned"]]
@@ -328,7 +369,7 @@ def expected_sanctioned(frame: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
             # gives). Not fit.fittedvalues: its pandas wrapper fails on a single cell.
             linear = design.to_numpy() @ np.asarray(fit.params, dtype=np.float64)
             cells["p"] = np.asarray(fit.family.link.inverse(linear), dtype=np.float64)
-    probability = factors.merge(cells[[*RISK_FACTORS, "p"]], on=list(RISK_FACTORS), how="left")
+    probability = factors_frame.merge(cells[[*factors, "p"]], on=list(factors), how="left")
     return pd.Series(probability["p"].to_numpy(), index=frame.index, name="p"), model
 
 
@@ -365,20 +406,33 @@ def risk_adjusted(
     out["share"] = ratio(o, n)
     totals = out.groupby("category")[["observed", "recipients"]].transform("sum")
     out["adjusted_share"] = out["ratio"] * ratio(totals["observed"], totals["recipients"])
-    out["z"] = z_scores(o, n, e)
-    for level in LEVELS:
-        low, high = ratio_limits(n, e, level)
-        tag = outside_column(level).removeprefix("outside_")
-        out[f"limit_{tag}_low"], out[f"limit_{tag}_high"] = low, high
-        out[outside_column(level)] = (out["ratio"] < low) | (out["ratio"] > high)
-    sd = null_sd(n, e)
-    tau2 = pd.Series(0.0, index=out.index)
-    for _, rows in out.groupby("category"):
-        tau2[rows.index] = between_variance(rows["z"], sd[rows.index])
-    out["between_sd"] = np.sqrt(tau2)
-    for level in LEVELS:
-        low, high = random_effects_limits(sd, tau2, level)
-        out[f"{outside_column(level)}_overdispersed"] = (out["ratio"] < low) | (out["ratio"] > high)
+    return compared(out, "recipients")
+
+
+def compared(out: pd.DataFrame, denominator: str | None) -> pd.DataFrame:
+    """``out`` (a unit a row: observed, expected and perhaps a ``denominator`` column) with
+    the generic funnel's z-score, limits and flags (:func:`streetlevel.analysis.outliers.funnel`,
+    per category compared), the additive between-unit spread (``between_sd``) always allowed
+    for in the ``_overdispersed`` flags."""
+    parts = []
+    for _, rows in out.groupby("category", sort=False):
+        result = funnel(
+            rows["municipality"].to_numpy(),
+            rows["observed"].to_numpy(),
+            rows["expected"].to_numpy(),
+            None if denominator is None else rows[denominator].to_numpy(),
+            overdispersion="additive",
+        )
+        judged = result.units.drop(columns=["unit", "observed", "expected", "ratio"])
+        judged = judged.drop(columns=[c for c in ("denominator",) if c in judged])
+        judged = judged[[c for c in judged.columns if not c.startswith("limit_") or
+                         not c.endswith("_overdispersed")]]  # fmt: skip
+        judged.index = rows.index
+        judged["between_sd"] = np.sqrt(result.dispersion.tau2)
+        parts.append(rows.join(judged))
+    joined = pd.concat(parts)
+    return joined.sort_values(["category", "municipality"], ignore_index=True)
+
     return out.sort_values(["category", "municipality"], ignore_index=True)
 
 
@@ -387,6 +441,7 @@ def benchmark(
     year: int | None = None,
     by_category: bool = False,
     replication: int | None = None,
+    risk_factors: tuple[str, ...] = RISK_FACTORS,
 ) -> Benchmark:
     """Benchmark the municipalities in a run directory or a decision data file.
 
@@ -395,6 +450,7 @@ def benchmark(
         year: the year to rank and risk-adjust (default: the latest in the data).
         by_category: compare municipalities within each category, not over all clients.
         replication: the replication of a simulated run to judge (default: the first).
+        risk_factors: the covariates of the risk model (default: :data:`RISK_FACTORS`).
     """
     loaded, weeks_per_year = _load(source, replication)
     frame, chosen = _one_replication(loaded, replication)
@@ -404,18 +460,9 @@ def benchmark(
         raise StreetlevelError(f"{source}: no rows for year {year} (years: {_span(years)})")
     table = indicators(frame, by_category, weeks_per_year)
     in_year = frame[frame["year"] == year].reset_index(drop=True)
-    probability, model = expected_sanctioned(in_year)
+    probability, model = expected_sanctioned(in_year, risk_factors)
     adjusted = risk_adjusted(in_year, probability, by_category)
-    ranking = regional_ranking(table[table["year"] == year])
-    unit = ["category", "municipality"]
-    ranking = ranking.merge(
-        adjusted[[*unit, "ratio", "outside_95", "outside_998"]], on=unit, how="left"
-    )
-    ranking["adjusted_rank"] = (
-        ranking.groupby(["category", "region"])["ratio"]
-        .rank(ascending=False, method="first")
-        .astype(np.int64)
-    )
+    ranking = with_adjusted_rank(regional_ranking(table[table["year"] == year]), adjusted)
     return Benchmark(
         source=str(source),
         year=year,
@@ -425,7 +472,9 @@ def benchmark(
         ranking=ranking,
         risk_adjusted=adjusted,
         risk_model=model,
-        overdispersion=overdispersion(adjusted["z"]),
+        overdispersion=estimate(
+            "proportion", adjusted["observed"], adjusted["expected"], adjusted["recipients"]
+        ).phi,
         national_rate=float(
             sanction_rate(
                 (in_year["sanctions"] > 0).sum(), in_year["weeks_in_year"].sum(), weeks_per_year

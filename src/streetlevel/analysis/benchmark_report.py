@@ -13,6 +13,7 @@ client mix can differ from the drawn curve by a hair.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,13 +25,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from streetlevel.analysis.benchmark import ALL, Benchmark
-from streetlevel.analysis.funnel import (
-    LEVELS,
-    null_sd,
-    outside_column,
-    random_effects_limits,
-    ratio_limits,
-)
+from streetlevel.analysis.funnel import LEVELS, outside_column
+from streetlevel.analysis.outliers import control_limits
+from streetlevel.analysis.overdispersion import Dispersion
 from streetlevel.analysis.reports import Report, new_figure, save_png
 from streetlevel.errors import StreetlevelError
 from streetlevel.output.catalogue import find, lookup
@@ -44,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "funnel_figure",
     "labelled_table",
+    "outlier_lines",
     "print_benchmark",
     "raw_funnel_figure",
     "raw_outside",
@@ -125,23 +123,28 @@ def _legend(ax: Axes) -> None:
 
 
 def _curve(
-    x_min: float, x_max: float, rate: float, per: str
+    x_min: float, x_max: float, rate: float, per: str, proportion: bool = True
 ) -> tuple[Float, dict[float, tuple[Float, Float]]]:
     """Control limits of the ratio for a unit at the country's ``rate``, along x = expected
-    count (``per="expected"``) or recipients (``per="recipients"``)."""
+    count (``per="expected"``) or recipients (``per="recipients"``): binomial for people out
+    of a denominator, Poisson for events."""
     grid = np.geomspace(max(x_min, 1.0) * 0.8, x_max * 1.25, CURVE_POINTS)
     recipients = np.maximum(np.round(grid / rate if per == "expected" else grid), 1.0)
     expected = recipients * rate
     x = np.asarray(expected if per == "expected" else recipients, dtype=np.float64)
-    limits = {level: ratio_limits(recipients, expected, level) for level in LEVELS}
+    limits = {
+        level: control_limits(expected, level, recipients if proportion else None)
+        for level in LEVELS
+    }
     if per == "recipients":
         limits = {k: (low * rate, high * rate) for k, (low, high) in limits.items()}
     return x, limits
 
 
 def _category_rates(result: Benchmark) -> dict[str, float]:
-    totals = result.risk_adjusted.groupby("category")[["observed", "recipients"]].sum()
-    return {str(k): float(v) for k, v in (totals["observed"] / totals["recipients"]).items()}
+    n = result.denominator
+    totals = result.risk_adjusted.groupby("category")[["observed", n]].sum()
+    return {str(k): float(v) for k, v in (totals["observed"] / totals[n]).items()}
 
 
 def funnel_figure(result: Benchmark) -> Figure:
@@ -154,7 +157,7 @@ def funnel_figure(result: Benchmark) -> Figure:
         rows = result.risk_adjusted[result.risk_adjusted["category"] == category]
         x = rows["expected"].to_numpy(dtype=np.float64)
         y = rows["ratio"].to_numpy(dtype=np.float64)
-        curve = _curve(float(x.min()), float(x.max()), rate, "expected")
+        curve = _curve(float(x.min()), float(x.max()), rate, "expected", result.proportion)
         tau2 = float(rows["between_sd"].iloc[0]) ** 2
         ringed = rows[f"{outside_column(LEVELS[1])}_overdispersed"].to_numpy()
         _draw(
@@ -170,7 +173,16 @@ def funnel_figure(result: Benchmark) -> Figure:
         )
         if tau2 > 0:
             grid = curve[0]
-            low, high = random_effects_limits(null_sd(grid / rate, grid), tau2, LEVELS[1])
+            spread = Dispersion(
+                "proportion" if result.proportion else "shmi",
+                result.overdispersion,
+                tau2,
+                len(rows),
+            )
+            low, high = control_limits(
+                grid, LEVELS[1], np.maximum(np.round(grid / rate), 1.0) if result.proportion
+                else None, dispersion=spread, adjustment="additive",
+            )  # fmt: skip
             label = "99.8 %, allowing for the spread between municipalities"
             low = np.maximum(low, 0.0)  # a ratio is never negative
             ax.plot(grid, low, ":", color="#34495e", linewidth=1.2, label=label)
@@ -188,11 +200,11 @@ def raw_outside(result: Benchmark) -> dict[float, npt.NDArray[np.bool_]]:
     """Which raw shares sanctioned fall outside the limits around the country's (or the
     category's) share."""
     rates = result.risk_adjusted["category"].map(_category_rates(result)).to_numpy()
-    n = result.risk_adjusted["recipients"].to_numpy(dtype=np.float64)
+    n = result.risk_adjusted[result.denominator].to_numpy(dtype=np.float64)
     relative = result.risk_adjusted["share"].to_numpy() / rates
     flags = {}
     for level in LEVELS:
-        low, high = ratio_limits(n, n * rates, level)
+        low, high = control_limits(n * rates, level, n if result.proportion else None)
         flags[level] = (relative < low) | (relative > high)
     return flags
 
@@ -205,9 +217,10 @@ def raw_funnel_figure(result: Benchmark) -> Figure:
     for ax, (category, rate) in zip(axes, rates.items(), strict=True):
         mask = (result.risk_adjusted["category"] == category).to_numpy()
         rows = result.risk_adjusted[mask]
-        x = rows["recipients"].to_numpy(dtype=np.float64)
+        x = rows[result.denominator].to_numpy(dtype=np.float64)
         n = x
-        z = (rows["share"].to_numpy() - rate) / np.sqrt(rate * (1 - rate) / n)
+        spread = rate * (1 - rate) if result.proportion else rate
+        z = (rows["share"].to_numpy() - rate) / np.sqrt(spread / n)
         _draw(
             ax,
             x,
@@ -215,7 +228,7 @@ def raw_funnel_figure(result: Benchmark) -> Figure:
             {level: flags[level][mask] for level in LEVELS},
             rows["municipality"].tolist(),
             z,
-            _curve(float(x.min()), float(x.max()), rate, "recipients"),
+            _curve(float(x.min()), float(x.max()), rate, "recipients", result.proportion),
             rate,
         )
         where = "all categories" if category == "all" else f"category {category}"
@@ -244,11 +257,15 @@ def report(result: Benchmark) -> Report:
     """The HTML report: what is published, the risk model, the funnel plots, the outliers."""
     adjusted = result.risk_adjusted
     where = "" if result.replication is None else f", replication {result.replication}"
+    measure = (
+        f"{result.indicator} in the country {result.national_rate:.4g} (observed / "
+        "denominator)" if result.input == "aggregated"
+        else f"country sanction rate {lookup('national_rate', SCOPE).format(result.national_rate)}"
+        " (per full-year recipient)"
+    )  # fmt: skip
     rep = Report(
         f"Benchmark of municipalities, {result.year}",
-        f"{result.source}{where}: {len(adjusted)} units compared, country sanction rate "
-        f"{lookup('national_rate', SCOPE).format(result.national_rate)} (per full-year "
-        "recipient).",
+        f"{result.source}{where}: {len(adjusted)} units compared, {measure}.",
     )
     raw = raw_outside(result)
     rep.heading("What a database shows: raw sanction rates")
@@ -262,6 +279,22 @@ def report(result: Benchmark) -> Report:
     )
     rep.figure(raw_funnel_figure(result), "funnel plot of raw sanction rates")
     rep.heading("Risk adjustment")
+    if result.input == "aggregated":
+        rep.paragraph(
+            f"Indicator {result.indicator}: observed counts of "
+            f"{'people' if result.proportion else 'events'} out of {result.denominator} "
+            f"({'binomial' if result.proportion else 'Poisson'} limits). Expected counts by "
+            "indirect standardisation: the country's rate in each stratum of the file times "
+            "the unit's denominator in it, summed over its strata. The country's rates:"
+        )
+        rep.table(result.risk_model.round(4))
+    else:
+        _risk_model_section(rep, result)
+    _funnel_section(rep, result)
+    return rep
+
+
+def _risk_model_section(rep: Report, result: Benchmark) -> None:
     rep.paragraph(
         "Expected sanctioned recipients come from a logistic regression of 'sanctioned at "
         "least once in the year' on the client's category, age group, sex, education, "
@@ -272,6 +305,10 @@ def report(result: Benchmark) -> Report:
         "first level of each factor):"
     )
     rep.table(result.risk_model.round(3))
+
+
+def _funnel_section(rep: Report, result: Benchmark) -> None:
+    adjusted = result.risk_adjusted
     rep.heading("Funnel plot: who is outside the control limits")
     counts = {level: int(adjusted[outside_column(level)].sum()) for level in LEVELS}
     rep.paragraph(
@@ -279,7 +316,8 @@ def report(result: Benchmark) -> Report:
         f"95 % limits (chance alone puts about {len(adjusted) * (1 - LEVELS[0]):.0f} there) "
         f"and {counts[LEVELS[1]]} outside the 99.8 % limits (chance: about "
         f"{len(adjusted) * (1 - LEVELS[1]):.1f}). Over-dispersion (Spiegelhalter's winsorised "
-        f"mean squared z-score, scaled to be about 1 when only chance is at work): "
+        f"mean squared z-score, about 0.7 when only chance is at work, as its extremes are "
+        "pulled in first): "
         f"{result.overdispersion:.1f}. Limits follow Spiegelhalter (2005); a unit's own 95 % "
         "interval (low, high) is exact Poisson."
     )
@@ -295,7 +333,7 @@ def report(result: Benchmark) -> Report:
     )
     rep.figure(funnel_figure(result), "funnel plot of risk-adjusted ratios")
     columns = [
-        *("municipality", "region", "category", "recipients", "observed", "expected"),
+        *("municipality", "region", "category", result.denominator, "observed", "expected"),
         *("ratio", "low", "high", "share", "adjusted_share", "outside_95", "outside_998"),
         "outside_998_overdispersed",
     ]
@@ -306,7 +344,43 @@ def report(result: Benchmark) -> Report:
     rep.table(labelled_table(ordered[columns].tail(SHOWN).iloc[::-1]))
     rep.heading("The regional ranking as published, beside the risk-adjusted ratio")
     rep.table(labelled_table(result.ranking))
-    return rep
+    if result.over_years is not None and result.persistent is not None:
+        rep.heading("Over the years")
+        rep.paragraph(
+            "Each year standardised against that year's country; units outside the 95 % "
+            f"limits in every year ({len(result.persistent)}):"
+        )
+        rep.table(labelled_table(result.persistent))
+        rep.figure(years_figure(result), "observed / expected over the years, per unit")
+
+
+YEARS_PANELS = 4
+"""Panels per row of the figure of ratios over the years (one panel per unit)."""
+
+
+def years_figure(result: Benchmark) -> Figure:
+    """Each unit's observed / expected over the years, one small panel per unit (all
+    categories compared in it), its points ringed in the years it is outside the 95 %
+    limits."""
+    yearly = result.over_years
+    assert yearly is not None
+    units = sorted(yearly["municipality"].unique())
+    rows = -(-len(units) // YEARS_PANELS)
+    fig = new_figure(2.6 * YEARS_PANELS, 1.9 * rows)
+    axes = fig.subplots(rows, YEARS_PANELS, squeeze=False, sharey=True).ravel()
+    for ax in axes[len(units) :]:
+        ax.set_visible(False)
+    for ax, unit in zip(axes, units, strict=False):
+        mine = yearly[yearly["municipality"] == unit]
+        for _, line in mine.groupby("category"):
+            ax.plot(line["year"], line["ratio"], "-o", markersize=3, linewidth=0.9)
+            out = line[line["outside_95"]]
+            ax.scatter(out["year"], out["ratio"], s=40, facecolors="none", edgecolors="black")
+        ax.axhline(1.0, color="black", linewidth=0.6)
+        ax.set_title(str(unit), fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax.set_xticks(sorted(yearly["year"].unique()))
+    return fig
 
 
 CSV_FLOAT_FORMAT = "%.6g"
@@ -331,12 +405,21 @@ def write_benchmark(result: Benchmark, out: Path | str) -> list[Path]:
     for name, frame in tables.items():
         write_text_atomic(frame.to_csv(index=False, float_format=CSV_FLOAT_FORMAT), out / name)
         written.append(out / name)
+    if result.over_years is not None and result.persistent is not None:
+        for name, frame in (("over_years.csv", result.over_years),
+                            ("persistent.csv", result.persistent)):  # fmt: skip
+            write_text_atomic(frame.to_csv(index=False, float_format=CSV_FLOAT_FORMAT), out / name)
+            written.append(out / name)
+        save_png(years_figure(result), out / "ratios_over_years.png")
+        written.append(out / "ratios_over_years.png")
     save_png(funnel_figure(result), out / "funnel.png")
     save_png(raw_funnel_figure(result), out / "funnel_raw.png")
     report(result).write(out / "report.html")
     write_json_atomic(
         {
             "source": result.source,
+            "input": result.input,
+            "indicator": result.indicator,
             "year": result.year,
             "replication": result.replication,
             "by_category": result.by_category,
@@ -356,15 +439,13 @@ def write_benchmark(result: Benchmark, out: Path | str) -> list[Path]:
     return written
 
 
-def print_benchmark(result: Benchmark, out: Path | str, console: Console) -> None:
-    """What ``streetlevel benchmark`` prints: the units outside the control limits, and the
-    :data:`PRINTED` highest and lowest observed / expected ratios beside their published rate
-    and rank (the files written to ``out`` have them all)."""
+def outlier_lines(result: Benchmark, quote: Callable[[str], str] = str) -> list[str]:
+    """The lines ``streetlevel benchmark`` prints about the units that stand out: those outside
+    the limits, the over-dispersion, those outside even allowing for it and (with several
+    years) those outside in every year; names passed through ``quote`` (Rich's ``escape`` for
+    the console, nothing for a web page)."""
     adjusted = result.risk_adjusted
-    rate = lookup("national_rate", SCOPE)
-    rep = "" if result.replication is None else f", replication {result.replication}"
-    lines = [f"[bold]Benchmark {result.year}[/]{rep}: {len(adjusted)} units, sanction rate "
-             f"{rate.format(result.national_rate)} per full-year recipient"]  # fmt: skip
+    lines = []
     for column, level in (("outside_95", "95 %"), ("outside_998", "99.8 %")):
         flagged = adjusted[adjusted[column]]
         above = int((flagged["ratio"] > 1).sum())
@@ -373,12 +454,39 @@ def print_benchmark(result: Benchmark, out: Path | str, console: Console) -> Non
             f"({above} above, {len(flagged) - above} below)"
         )
     spread = lookup("overdispersion", SCOPE)
-    lines.append(f"{spread.label} (about 1 if only chance): {spread.format(result.overdispersion)}")
+    lines.append(
+        f"{spread.label} (winsorised mean squared z-score; chance alone gives about 0.7): "
+        f"{spread.format(result.overdispersion)}"
+    )
     standing_out = adjusted[adjusted["outside_998_overdispersed"]]
     lines.append(
         "outside the 99.8 % limits allowing for the spread between municipalities: "
-        + (", ".join(escape(str(m)) for m in standing_out["municipality"].unique()) or "none")
+        + (", ".join(quote(str(m)) for m in standing_out["municipality"].unique()) or "none")
     )
+    if result.persistent is not None:
+        lines.append(
+            "outside the 95 % limits in every year: "
+            + (", ".join(quote(str(m)) for m in result.persistent["municipality"].unique())
+               or "none")
+        )  # fmt: skip
+    return lines
+
+
+def print_benchmark(result: Benchmark, out: Path | str, console: Console) -> None:
+    """What ``streetlevel benchmark`` prints: the units outside the control limits, and the
+    :data:`PRINTED` highest and lowest observed / expected ratios beside their published rate
+    and rank (the files written to ``out`` have them all)."""
+    adjusted = result.risk_adjusted
+    rate = lookup("national_rate", SCOPE)
+    rep = "" if result.replication is None else f", replication {result.replication}"
+    if result.input == "aggregated":
+        lines = [f"[bold]Benchmark {result.year}[/]{rep}: {len(adjusted)} units, "
+                 f"{escape(result.indicator)} in the country {result.national_rate:.4g} "
+                 "(observed / denominator)"]  # fmt: skip
+    else:
+        lines = [f"[bold]Benchmark {result.year}[/]{rep}: {len(adjusted)} units, sanction rate "
+                 f"{rate.format(result.national_rate)} per full-year recipient"]  # fmt: skip
+    lines += outlier_lines(result, escape)
     console.print("\n".join(lines), highlight=False)
     ratio, rank, rate = (lookup(name, SCOPE) for name in ("ratio", "rank", "rate"))
     table = Table(caption=f"tables, funnel.png and report.html in {out}")

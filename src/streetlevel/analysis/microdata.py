@@ -24,8 +24,6 @@ row 2 (line 3), column 'category': 'match-9' is not an allowed value (allowed: m
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -35,12 +33,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
 from streetlevel.errors import StreetlevelError
 from streetlevel.model.codes import AGE_GROUPS, DESTINATIONS
-from streetlevel.scenario.loading import not_utf8
+from streetlevel.scenario.tables import read_user_table
 
 __all__ = [
     "SCHEMA",
@@ -57,8 +53,6 @@ Kind = Literal["text", "integer", "number", "flag", "choice"]
 
 MAX_WEEKS_IN_YEAR = 53
 """An ISO calendar year has 52 or 53 weeks; the engine's years have 52."""
-UNCLOSED = " (a quote there that is never closed?)"
-"""What a csv.Error (a field past the csv module's size limit) almost always means."""
 MAX_WHOLE = 2**53
 """The largest whole number a float holds exactly."""
 MAX_REPORTED = 10
@@ -183,12 +177,16 @@ class _Problems:
             self.items.append((int(rows[-1]), column, f"... and {extra} more rows like this"))
 
 
-def read_decisions(path: Path | str, categories: Sequence[str] | None = None) -> pd.DataFrame:
+def read_decisions(
+    path: Path | str, categories: Sequence[str] | None = None, *, delimiter: str | None = None
+) -> pd.DataFrame:
     """Read and validate a decision file (``.csv`` or ``.parquet``).
 
     Args:
         path: the file.
         categories: the allowed category names (default: those of the shipped presets).
+        delimiter: the CSV delimiter (default: recognised from the header line, ``,`` or
+            ``;`` or a tab; :func:`streetlevel.scenario.tables.read_user_table`).
 
     Returns:
         One row per client-year, columns in schema order, with canonical dtypes: categorical
@@ -197,90 +195,9 @@ def read_decisions(path: Path | str, categories: Sequence[str] | None = None) ->
     Raises:
         DecisionDataError: naming the file, and the row and column of each bad value.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    # A run's table is a directory of Parquet files, one per batch of replications.
-    if not (path.is_file() or (path.is_dir() and suffix in (".parquet", ".pq"))):
-        # Any other directory, or a device or pipe that would never end (/dev/zero).
-        what = "not a regular file" if path.exists() else "no such file"
-        raise DecisionDataError(f"{path}: {what}")
-    lines: bool | Callable[[int], int]
-    if suffix == ".csv":
-        table, text = _read_csv(path)
-        lines = _record_lines(text)
-    elif suffix in (".parquet", ".pq"):
-        try:
-            table, lines = pq.read_table(path), False
-        except (pa.ArrowException, OSError) as err:
-            raise DecisionDataError(f"{path}: cannot read as Parquet: {err}") from None
-    else:
-        raise DecisionDataError(f"{path}: expected a .csv or .parquet file")
-    return validate_decisions(table, str(path), categories, csv_lines=lines)
-
-
-def _record_lines(text: str) -> Callable[[int], int]:
-    """The file line on which each data row starts. A quoted field may hold line breaks, so a
-    row's line is not always its number + 1; counted only when a message needs one."""
-    starts: list[int] = []
-
-    def line(row: int) -> int:
-        if not starts:
-            reader = csv.reader(io.StringIO(text, newline=""))
-            start = 1
-            for _ in reader:
-                starts.append(start)
-                start = reader.line_num + 1
-        return starts[row + 1] if row + 1 < len(starts) else row + 2  # [0] is the header
-
-    return line
-
-
-def _read_csv(path: Path) -> tuple[pa.Table, str]:
-    """All columns as text (empty fields null), and the file's text; types are checked value
-    by value later."""
-    raw = path.read_bytes()
-    try:
-        # A byte-order mark (spreadsheet exports write one) is not part of the first name.
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DecisionDataError(f"{path}: {not_utf8(raw, err)}") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-    except csv.Error as err:
-        raise DecisionDataError(f"{path}: line 1: {err}{UNCLOSED}") from None
-    if not header:
-        raise DecisionDataError(f"{path}: empty file (expected a header line)")
-    try:
-        table = pa_csv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            # Empty lines become rows (and then errors) rather than vanishing, so a data row's
-            # file line is always its number + 1.
-            parse_options=pa_csv.ParseOptions(ignore_empty_lines=False),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                null_values=[""],
-                strings_can_be_null=True,
-            ),
-        )
-    except pa.ArrowInvalid as err:
-        raise DecisionDataError(f"{path}: {_csv_shape_problem(text, len(header)) or err}") from None
-    return table, text
-
-
-def _csv_shape_problem(text: str, fields: int) -> str | None:
-    """The first line whose number of fields differs from the header's (for pyarrow errors
-    that do not say where)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    start = 1
-    try:
-        for record in reader:
-            if len(record) != fields and record:
-                return f"line {start}: {len(record)} fields, expected {fields}"
-            start = reader.line_num + 1
-    except csv.Error as err:
-        return f"line {start}: {err}{UNCLOSED}"
-    return None
+    table = read_user_table(path, DecisionDataError, delimiter=delimiter)
+    lines: bool | Callable[[int], int] = table.line_of or False
+    return validate_decisions(table.table, table.origin, categories, csv_lines=lines)
 
 
 def validate_decisions(
@@ -316,17 +233,21 @@ def validate_decisions(
     if duplicated:
         raise DecisionDataError(f"{source}: duplicated columns: {', '.join(duplicated)}")
     missing = [n for n in required_columns() if n not in names]
-    if missing:
-        raise DecisionDataError(
-            f"{source}: missing columns: {', '.join(repr(m) for m in missing)} "
-            f"(required: {', '.join(required_columns())})"
-        )
     unknown = [n for n in names if n not in _BY_NAME]
-    if unknown:
-        raise DecisionDataError(
-            f"{source}: unknown columns: {', '.join(repr(u) for u in unknown)} "
-            f"(the schema has: {', '.join(_BY_NAME)})"
-        )
+    if missing or unknown:
+        # Both in one message: an unknown column is often a missing one misspelt.
+        parts = []
+        if missing:
+            parts.append(
+                f"missing columns: {', '.join(repr(m) for m in missing)} "
+                f"(required: {', '.join(required_columns())})"
+            )
+        if unknown:
+            parts.append(
+                f"unknown columns: {', '.join(repr(u) for u in unknown)} "
+                f"(the schema has: {', '.join(_BY_NAME)})"
+            )
+        raise DecisionDataError(f"{source}: {'; '.join(parts)}")
     if len(frame) == 0:
         raise DecisionDataError(f"{source}: no data rows")
     allowed_categories = tuple(categories) if categories is not None else known_categories()

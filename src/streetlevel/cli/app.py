@@ -88,6 +88,7 @@ app.command()(runs.run)
 app.command()(analysis.validate)
 app.command()(analysis.calibrate)
 app.command()(runs.summary)
+app.command()(runs.overruling)
 
 
 @app.command()
@@ -100,6 +101,8 @@ def indicators() -> None:
 
 
 app.command()(analysis.benchmark)
+app.command()(analysis.funnel)
+app.command()(analysis.explain)
 app.command()(experiments.sweep)
 app.command()(experiments.query)
 app.command()(experiments.compare)
@@ -121,13 +124,138 @@ def dashboard(
     work_dir: Annotated[
         Path, typer.Option(help="Where runs started from the page are written.")
     ] = Path("dashboard-runs"),
+    aggregated: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A file of aggregated counts (unit x stratum x year) to show as `benchmark` "
+            "does; repeat the option for several. Read at start-up.",
+            rich_help_panel="Files",
+        ),
+    ] = None,
+    funnel: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A per-unit file (observed and expected counts) to show as `funnel` does; "
+            "repeat the option for several. Needs --funnel-unit, --funnel-observed and "
+            "--funnel-expected.",
+            rich_help_panel="Files",
+        ),
+    ] = None,
+    unit: Annotated[
+        str, typer.Option(help="Aggregates: the unit's column.", rich_help_panel="Files")
+    ] = "municipality",
+    observed: Annotated[
+        str,
+        typer.Option(help="Aggregates: the observed count's column.", rich_help_panel="Files"),
+    ] = "sanctioned",
+    denominator: Annotated[
+        str, typer.Option(help="Aggregates: the denominator's column.", rich_help_panel="Files")
+    ] = "recipients",
+    region: Annotated[
+        str, typer.Option(help="Aggregates: the region's column.", rich_help_panel="Files")
+    ] = "region",
+    year_column: Annotated[
+        str, typer.Option(help="Aggregates: the year's column.", rich_help_panel="Files")
+    ] = "year",
+    strata: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Aggregates: a stratum column besides category, age_group, sex, education "
+            "(repeat the option for several).",
+            rich_help_panel="Files",
+        ),
+    ] = None,
+    counts: Annotated[
+        analysis.CountsKind,
+        typer.Option(
+            help="Aggregates: the observed count counts people or events.",
+            rich_help_panel="Files",
+        ),
+    ] = analysis.CountsKind.people,
+    per: Annotated[
+        str,
+        typer.Option(
+            help="Aggregates: what the denominator counts (recipients or recipient_years).",
+            rich_help_panel="Files",
+        ),
+    ] = "recipients",
+    year: Annotated[
+        int | None,
+        typer.Option(
+            help="Aggregates: the year to rank and risk-adjust (default: the latest).",
+            rich_help_panel="Files",
+        ),
+    ] = None,
+    funnel_unit: Annotated[
+        str | None,
+        typer.Option(help="Funnel files: the unit's column.", rich_help_panel="Files"),
+    ] = None,
+    funnel_observed: Annotated[
+        str | None,
+        typer.Option(help="Funnel files: the observed count's column.", rich_help_panel="Files"),
+    ] = None,
+    funnel_expected: Annotated[
+        str | None,
+        typer.Option(help="Funnel files: the expected count's column.", rich_help_panel="Files"),
+    ] = None,
+    funnel_denominator: Annotated[
+        str | None,
+        typer.Option(
+            help="Funnel files: the denominator's column (proportions with binomial limits; "
+            "without it, ratios with exact Poisson limits).",
+            rich_help_panel="Files",
+        ),
+    ] = None,
+    overdispersion: Annotated[
+        analysis.Adjust | None,
+        typer.Option(
+            help="Funnel files: how over-dispersion is allowed for (default: chosen from the "
+            "data).",
+            rich_help_panel="Files",
+        ),
+    ] = None,
+    method: Annotated[
+        analysis.RatioMethod | None,
+        typer.Option(
+            help="Funnel files without a denominator: shmi or cqc.", rich_help_panel="Files"
+        ),
+    ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option(
+            help="CSV delimiter of the files (default: recognised from each header).",
+            rich_help_panel="Files",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the web dashboard (municipalities, policies, run one) until Ctrl-C."""
+    """Serve the web dashboard (municipalities, policies, run one, files) until Ctrl-C. Files
+    given with --aggregated and --funnel are read and checked first: a bad one stops it."""
+    from streetlevel.analysis.aggregate import Columns
     from streetlevel.dashboard import require_extra, serve
+    from streetlevel.dashboard.files import AggregatedOptions, FunnelOptions, load_files
 
     require_extra()
+    columns = Columns(unit, observed, denominator, region, year_column, tuple(strata or ()))
+    funnel_options = None
+    if funnel_unit is not None and funnel_observed is not None and funnel_expected is not None:
+        funnel_options = FunnelOptions(
+            funnel_unit,
+            funnel_observed,
+            funnel_expected,
+            funnel_denominator,
+            method=None if method is None else method.value,
+            overdispersion=None if overdispersion is None else overdispersion.value,
+            delimiter=delimiter,
+        )
+    # Before the server starts: a bad file is the reader's message and exit status 2.
+    files = load_files(
+        aggregated or [],
+        funnel or [],
+        aggregated_options=AggregatedOptions(columns, counts.value, per, year, delimiter),
+        funnel_options=funnel_options,
+    )
     out_console.print(f"dashboard on http://{host}:{port}/ (Ctrl-C to stop)")
-    serve(list(directories or []), port=port, host=host, work_dir=work_dir)
+    serve(list(directories or []), port=port, host=host, work_dir=work_dir, files=files)
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""The commands of a run: ``run`` and ``summary``."""
+"""The commands of a run: ``run``, ``summary`` and ``overruling`` (a run against its
+counterfactual with every placement proposal approved)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from streetlevel.analysis.overruling import counterfactual, overruling_of_runs
+from streetlevel.analysis.overruling_report import overruling_json, print_overruling
 from streetlevel.cli.console import err_console, out_console, weekly
 from streetlevel.constants import DEFAULT_REPLICATIONS, DEFAULT_SEED
 from streetlevel.output.run import RunResult, run_scenario
@@ -22,7 +25,7 @@ from streetlevel.scenario.loading import (
 )
 from streetlevel.scenario.schema import Scenario
 
-__all__ = ["run", "run_with_progress", "summary"]
+__all__ = ["overruling", "run", "run_with_progress", "summary"]
 
 
 def run(
@@ -66,12 +69,22 @@ def run(
             "(repeatable; key paths as in error messages).",
         ),
     ] = None,
+    approve_all: Annotated[
+        bool,
+        typer.Option(
+            "--approve-all",
+            help="Approve every job-placement proposal (placements.approve_all, the same "
+            "draws): the counterfactual that `streetlevel overruling` compares a run with.",
+        ),
+    ] = False,
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Simulate a scenario and print the summary with 95 % intervals across replications."""
     loaded = load_scenario(scenario)
     if set_:
         loaded = with_values(loaded, dict(parse_assignment(a) for a in set_), "--set")
+    if approve_all:
+        loaded = counterfactual(loaded)
     if years is not None:
         loaded = with_overrides(loaded, reporting_years=years)
     result = run_with_progress(
@@ -142,3 +155,20 @@ def summary(
         sys.stdout.write(result.to_json() + "\n")
     else:
         print_summary(result, out_console)
+
+
+def overruling(
+    run_dir: Annotated[Path, typer.Argument(help="A run of a scenario with [placements].")],
+    approved_dir: Annotated[
+        Path,
+        typer.Argument(help="The same scenario, seed and replications run with --approve-all."),
+    ],
+    json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """The minority-majority gap in exits to work attributable to overruling: a run against
+    the same seed with every placement proposal approved."""
+    result = overruling_of_runs(run_dir, approved_dir)
+    if json:
+        sys.stdout.write(overruling_json(result) + "\n")
+    else:
+        print_overruling(result, out_console)

@@ -5,15 +5,21 @@ imports it, lazily, for ``streetlevel dashboard``.
 From Python::
 
     from streetlevel.dashboard import serve
-    serve(["runs/dk", "runs/rnp"], port=8050)
+    from streetlevel.dashboard.files import load_files
+    serve(["runs/dk", "runs/rnp"], port=8050, files=load_files(["counts.csv"]))
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streetlevel.constants import DASHBOARD_HOST, DASHBOARD_PORT
 from streetlevel.errors import StreetlevelError
+
+if TYPE_CHECKING:
+    from streetlevel.dashboard.files import ServedFile
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "require_extra", "serve"]
 
@@ -47,9 +53,12 @@ def serve(
     port: int = DEFAULT_PORT,
     host: str = DEFAULT_HOST,
     work_dir: Path | str = "dashboard-runs",
+    files: Sequence[ServedFile] = (),
 ) -> None:
-    """Serve the dashboard over ``directories`` until interrupted; runs started from the page
-    are written under ``work_dir``."""
+    """Serve the dashboard over ``directories`` and ``files`` (read and judged beforehand by
+    :func:`streetlevel.dashboard.files.load_files`, so that a bad file stops the command
+    before the server starts) until interrupted; runs started from the page are written
+    under ``work_dir``."""
     from waitress import serve as serve_wsgi
 
     from streetlevel.dashboard.app import create_app
@@ -57,7 +66,7 @@ def serve(
     from streetlevel.dashboard.guard import MAX_BODY_BYTES
 
     runner = Runner(work_dir, seed=1)
-    app = create_app(directories, work_dir, runner=runner)
+    app = create_app(directories, work_dir, runner=runner, files=files)
     # Waitress, not Flask's development server, which starts a thread per connection: under
     # the load test's 200 clients (tests/test_dashboard_security.py) it answered 15 requests/s
     # with a p95 latency of 33 s and resident memory still growing by 43 MiB over the second

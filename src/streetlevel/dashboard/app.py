@@ -1,13 +1,14 @@
-"""The Dash app: three views (municipalities, policies, run one) over the directories the
-dashboard was started with, and the callbacks that fill them. The figures and tables come
-from :mod:`streetlevel.dashboard.data`, laid out by :mod:`streetlevel.dashboard.views`; what a
-request may ask is :mod:`streetlevel.dashboard.guard`'s. Dash serves its JavaScript from its
+"""The Dash app: four views (municipalities, policies, run one, files) over the directories
+and files the dashboard was started with, and the callbacks that fill them. The figures and
+tables come from :mod:`streetlevel.dashboard.data` and :mod:`streetlevel.dashboard.files`,
+laid out by :mod:`streetlevel.dashboard.views` and :mod:`streetlevel.dashboard.file_views`;
+what a request may ask is :mod:`streetlevel.dashboard.guard`'s. Dash serves its JavaScript from its
 wheel (``serve_locally``), so the page works without internet access.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from dash.exceptions import DependencyException
 from flask import Response, request
 
 from streetlevel.analysis.benchmark import ALL
-from streetlevel.dashboard import views
+from streetlevel.dashboard import file_views, views
 from streetlevel.dashboard.data import (
     RUN_LEVERS,
     Runner,
@@ -27,6 +28,7 @@ from streetlevel.dashboard.data import (
     municipality_funnel,
     policy_table,
 )
+from streetlevel.dashboard.files import ServedFile
 from streetlevel.dashboard.guard import (
     MAX_BODY_BYTES,
     BadRequestError,
@@ -34,6 +36,7 @@ from streetlevel.dashboard.guard import (
     check_body,
     choice,
     count,
+    item,
     number,
     optional,
     text,
@@ -71,6 +74,8 @@ KINDS: dict[str, Kind] = {
     "run-replications.value": optional(number),
     "run-poll.n_intervals": optional(count),
     "run-job.data": optional(text),
+    # A file is named by its place in the server's list: a path is not even of the kind.
+    "file.value": optional(count),
 }
 """What each property a callback reads may hold in a request; anything else is refused (400)."""
 CALLBACK_ROUTE = "_dash-update-component"
@@ -102,10 +107,13 @@ def create_app(
     work_dir: Path | str,
     seed: int = 1,
     runner: Runner | None = None,
+    files: Sequence[ServedFile] = (),
 ) -> Dash:
-    """The dashboard over ``directories`` (run and sweep directories); runs started from the
-    page go under ``work_dir`` (through ``runner``, made here if not given: pass one to stop
-    its runs when the server stops)."""
+    """The dashboard over ``directories`` (run and sweep directories) and ``files`` (read
+    and judged at start-up: :func:`streetlevel.dashboard.files.load_files`); runs started
+    from the page go under ``work_dir`` (through ``runner``, made here if not given: pass one
+    to stop its runs when the server stops)."""
+    files = list(files)
     sources = [classify(d) for d in directories]
     runs = [s for s in sources if s.kind == "run"]
     sweeps = [s for s in sources if s.kind == "sweep"]
@@ -126,6 +134,7 @@ def create_app(
                     dcc.Tab(views.municipalities_view(runs), label="Municipalities", value="muni"),
                     dcc.Tab(views.policies_view(sweeps), label="Policies", value="policies"),
                     dcc.Tab(views.run_view(), label="Run one", value="run"),
+                    dcc.Tab(file_views.files_view(files), label="Files", value="files"),
                 ],
                 id="tabs",
                 value="muni",
@@ -263,6 +272,23 @@ def create_app(
         if side is None:
             return fig, None
         return fig, [html.P(f"A = {a}; B = {b}"), views.table(side, "policy-side")]
+
+    # -- files ---------------------------------------------------------------------------------
+
+    @app.callback(
+        Output("file-view", "children"),
+        Output("file-error", "children"),
+        Input("file", "value"),
+    )
+    @_guarded(lambda m: (None, views.error(m)))
+    def _file(index: int | None) -> Any:
+        if index is None:
+            return None, views.error(file_views.NO_FILE) if not files else None
+        # The results were computed at start-up: no file is opened for a request.
+        chosen = item(index, files, "file")
+        if chosen.kind == "aggregated":
+            return file_views.aggregated_view(chosen), None
+        return file_views.funnel_view(chosen), None
 
     # -- run one -------------------------------------------------------------------------------
 

@@ -8,8 +8,6 @@ notebook without a browser.
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 import threading
 import time
@@ -24,6 +22,7 @@ import pandas as pd
 
 from streetlevel.analysis.benchmark import ALL, Benchmark, benchmark
 from streetlevel.analysis.benchmark_report import funnel_figure
+from streetlevel.dashboard.files import data_url
 from streetlevel.errors import StreetlevelError
 from streetlevel.experiments.compare import comparison
 from streetlevel.experiments.spec import Experiment, example_path, load_experiment
@@ -148,9 +147,7 @@ def funnel_png(result: Benchmark, municipality: str | None) -> str:
             str(municipality), (x, y), xytext=(6, 6), textcoords="offset points", color=HIGHLIGHT
         )
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return data_url(fig)
 
 
 def policy_table(path: Path | str) -> tuple[pd.DataFrame, list[str]]:

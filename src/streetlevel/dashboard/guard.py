@@ -13,9 +13,9 @@ tested without a server.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from streetlevel.errors import StreetlevelError
 
@@ -26,12 +26,14 @@ __all__ = [
     "check_body",
     "choice",
     "count",
+    "item",
     "number",
     "optional",
     "text",
     "texts",
 ]
 
+T = TypeVar("T")
 MAX_BODY_BYTES = 1 << 20
 """The largest request body accepted (1 MiB, answered 413 beyond). The largest the page sends
 is the municipalities view's list of a whole country's names, a few kilobytes."""
@@ -89,8 +91,30 @@ def choice(value: Any, offered: Collection[str], what: str) -> str:
     """
     if isinstance(value, str) and value in offered:
         return value
-    shown = repr(value) if len(repr(value)) <= 80 else f"{repr(value)[:77]}..."
-    raise BadRequestError(f"{shown}: not a {what} the dashboard offers")
+    raise BadRequestError(f"{_shown(value)}: not a {what} the dashboard offers")
+
+
+def item(value: Any, offered: Sequence[T], what: str) -> T:
+    """The entry of ``offered`` at place ``value`` if the page offered it (a whole number
+    below its length), else :class:`BadRequestError`: the page names a file by its place in
+    the server's own list, so no value it could send is a path.
+
+    >>> item(1, ["counts.csv", "units.csv"], "file")
+    'units.csv'
+    >>> try:
+    ...     item("/etc/passwd", ["counts.csv"], "file")
+    ... except BadRequestError as err:
+    ...     print(err)
+    '/etc/passwd': not a file the dashboard offers
+    """
+    if _is_count(value) and value < len(offered):
+        return offered[int(value)]
+    raise BadRequestError(f"{_shown(value)}: not a {what} the dashboard offers")
+
+
+def _shown(value: Any) -> str:
+    # A forged value may be long: never echoed back whole.
+    return repr(value) if len(repr(value)) <= 80 else f"{repr(value)[:77]}..."
 
 
 def _specs(body: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:

@@ -63,11 +63,12 @@ SCOPE = "benchmark"
 
 
 def table(
-    frame: pd.DataFrame, table_id: str, highlight: str | None = None, scope: str = SCOPE
+    frame: pd.DataFrame, table_id: str, highlight: str | None = None, scope: str | None = SCOPE
 ) -> html.Table:
     """A plain HTML table (the figures are text a reader, and a test, can find): a column
-    that is an indicator of the catalogue (in ``scope``) under its label, in its unit."""
-    entries = [find(str(c), scope) for c in frame.columns]
+    that is an indicator of the catalogue (in ``scope``; none with ``None``) under its label,
+    in its unit."""
+    entries = [find(str(c), scope) if scope is not None else None for c in frame.columns]
 
     def cell(value: Any, column: int) -> str:
         entry = entries[column]

@@ -13,6 +13,10 @@ correlation, i.e. a latent-factor model; the loading is calibrated from DK's two
 tables (:mod:`streetlevel.survey.indirect`). "Don't know" and "no answer" are drawn first, with
 their published shares, independently of ``F``.
 
+The lever ``attitudes.restrictiveness_shift`` answers with ``F`` shifted by that many standard
+deviations: a workforce more (or less) restrictive than DK's, whose answer shares then differ
+from DK's counts (0, the default, reproduces them).
+
 Not in the survey's marginals, and independent of ``F`` (assumptions in the scenario): follow-up
 routines (``attitudes.follow_up_routines``) and the seniority quartile (a quartile by
 definition). Working in the capital and having more than 250 users follow from the caseworker's
@@ -50,8 +54,10 @@ __all__ = [
     "AttitudeArrays",
     "Bivariate",
     "PublishedCoefficient",
+    "PublishedReason",
     "PublishedSurvey",
     "Question",
+    "Sampling",
     "answers_from_draws",
     "covariate_matrix",
     "draw_attitudes",
@@ -150,6 +156,34 @@ class PublishedCoefficient:
 
 
 @dataclass(frozen=True)
+class Sampling:
+    """DK's sampling funnel, in counts (``[sampling]`` of ``data/survey_dk.toml``)."""
+
+    invitations: int
+    inactive: int
+    screened_out: int
+    net_sample: int
+    interviews: int
+    non_response: int
+    denials: int
+    eligible: int
+
+    @property
+    def eligible_share(self) -> float:
+        """Share of the interviewed who had a minority user in job placement (477 / 1,044)."""
+        return self.eligible / self.interviews
+
+
+@dataclass(frozen=True)
+class PublishedReason:
+    """A reason for overruling and the share who named it, among those who overruled."""
+
+    attribute: str
+    text: str
+    share: float
+
+
+@dataclass(frozen=True)
 class PublishedSurvey:
     """The published survey of [DK]: questions, bivariate tables and the regression."""
 
@@ -169,6 +203,8 @@ class PublishedSurvey:
 
     overruled_percent: float
     """DK's published share (35.9 %; see the note in the data file about 177 of 477)."""
+    sampling: Sampling
+    reasons: tuple[PublishedReason, ...]
 
     @property
     def overruled_share(self) -> float:
@@ -226,6 +262,11 @@ def published_survey() -> PublishedSurvey:
         large_caseload=data["survey"]["large_caseload"],
         window_weeks=data["survey"]["window_weeks"],
         overruled_percent=data["survey"]["overruled_percent"],
+        sampling=Sampling(**data["sampling"]),
+        reasons=tuple(
+            PublishedReason(r["attribute"], r["text"], r["percent"] / 100.0)
+            for r in data["reasons"]
+        ),
     )
 
 
@@ -300,9 +341,13 @@ def draw_attitudes(scenario: Scenario, n_caseworkers: int, streams: Streams) -> 
     k = len(questions)
     noise = child.normal(counts * k).reshape(reps, n_caseworkers, k)
     u = child.uniform(counts * (k + 2)).reshape(reps, n_caseworkers, k + 2)
+    # A more restrictive workforce than DK's answers with a shifted factor; F itself (the
+    # sanction decision's strictness, the survey's levers) stays standard normal.
+    shift = att.restrictiveness_shift.value if att.restrictiveness_shift is not None else 0.0
+    answering = factor + shift if shift else factor
     answers = {
         q.key: answers_from_draws(
-            q, factor, noise[..., j], u[..., j], question_loading(scenario, q)
+            q, answering, noise[..., j], u[..., j], question_loading(scenario, q)
         )
         for j, q in enumerate(questions)
     }

@@ -6,8 +6,9 @@ Caseloads are computed at the real scale, so a run with ``client_scale = 0.1`` h
 caseloads (and the same overload and timeliness) as the full country.
 
 Attitudes and roles come from the one-factor model of :mod:`streetlevel.model.attitudes`; the
-sanction decision uses the latent restrictiveness ``F`` (standard normal) scaled by
-``caseworkers.strictness_sd`` as ``caseworker_strictness``, so the same caseworker model drives
+sanction decision uses the latent restrictiveness ``F`` (standard normal) as the caseworker's
+own part of strictness, scaled by ``caseworkers.strictness_sd * sqrt(1 - culture_share)``
+(the office's part is :mod:`streetlevel.model.culture`'s), so the same caseworker model drives
 discretion in sanctions (MODEL.md 7.1) and job placements (7.2).
 """
 
@@ -21,6 +22,7 @@ import numpy.typing as npt
 from streetlevel.model.attitudes import AttitudeArrays, draw_attitudes
 from streetlevel.model.coefficients import logistic
 from streetlevel.model.country import Country
+from streetlevel.model.culture import individual_scale
 from streetlevel.model.streams import Streams
 from streetlevel.scenario.schema import Meetings, Scenario
 
@@ -74,8 +76,9 @@ class Workforce:
             # Clip guards rounding in the running sum at a municipality's edges.
             slot_cw[r] = np.clip(idx, first[slot_m], last[slot_m])
         attitudes = draw_attitudes(scenario, n_cw, streams)
-        sd = scenario.caseworkers.strictness_sd.value
-        strictness = (attitudes.factor * sd).astype(np.float32)
+        # The caseworker's own part of latent strictness; the office's culture is added where
+        # the decision is made, since it follows management strictness as pressure moves it.
+        strictness = (attitudes.factor * individual_scale(scenario.caseworkers)).astype(np.float32)
         p_timely = timeliness(scenario.meetings, caseload)
         overloaded = caseload > scenario.caseworkers.overload_threshold.value
         workforce = cls(municipality, caseload, strictness, overloaded, p_timely, attitudes)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from streetlevel.model.culture import strictness_weight
+from streetlevel.scenario.params import YearlyChange, YearlyRate
 from streetlevel.scenario.schema import Exits, Scenario
 
 __all__ = [
@@ -124,7 +126,16 @@ class Coefficients:
     """Years simulated before the first reporting year (pressure may wait for them)."""
     stock_share: F64
     inflow_share: F64
+    outflow_per_stock: F64
+    """Per category, 1 / mean spell length in weeks: a stock share times it is the share's
+    weekly outflow, which inflow must replace."""
+    by_attributes: int
+    """The category that takes every client under 30 without an education (the 2014 reform's
+    education-ready group), or -1 where none is in force."""
     receives_offers: npt.NDArray[np.bool_]
+    attendance_register: npt.NDArray[np.bool_]
+    """Per category, whether its offers' attendance registers may go to the benefit office."""
+    separate_benefit_office: bool
     activation_degree: F64
     problems_share: F64
     absence: F64
@@ -178,12 +189,21 @@ class Coefficients:
     exits_post_effect: float
     exits_post_effect_weeks: int
     exits_unknown_while_sanctioned: float
+    placement_work_effect: float
+    """Relative rise of the exit-to-work hazard after an approved job placement (0 without
+    ``placements.work_effect``)."""
+    placement_work_effect_weeks: int
     pressure_ranking_published: bool
     pressure_during_burn_in: bool
+    pressure_relaxation: float
+    pressure_signal: float
 
     @classmethod
     def from_scenario(cls, s: Scenario) -> Coefficients:
         cats = s.categories
+        members = [c.members.value if c.members is not None else "by_share" for c in cats]
+        # Only categories drawn by share take clients by share (the schema checks that the
+        # others have none).
         stock = np.array([c.stock_share.value for c in cats])
         rates = np.array(
             [[c.exit_work.value, c.exit_other.value, c.exit_unknown.value] for c in cats]
@@ -206,12 +226,27 @@ class Coefficients:
         start = np.where(offers, activation / (activation + duration * (1 - activation)), 0.0)
         a, lr, law = s.attendance, s.legitimate_reason, s.legislation
         cw, office, e = s.decision.caseworker, s.decision.benefit_office, s.exits
+        p = s.placements
+        work_effect = 0.0 if p is None or p.work_effect is None else p.work_effect.value
+        effect_weeks = 0 if p is None or p.work_effect_weeks is None else p.work_effect_weeks.value
         return cls(
             weeks_per_year=wpy,
             burn_in_years=s.time.burn_in_years.value,
             stock_share=stock,
             inflow_share=inflow,
+            outflow_per_stock=1.0 / mean_weeks,
+            by_attributes=(
+                members.index("under_30_low_education")
+                if "under_30_low_education" in members
+                else -1
+            ),
             receives_offers=offers,
+            attendance_register=np.array(
+                [c.attendance_register is None or c.attendance_register.value for c in cats]
+            ),
+            separate_benefit_office=(
+                law.separate_benefit_office is None or law.separate_benefit_office.value
+            ),
             activation_degree=np.where(offers, activation, 0.0),
             problems_share=np.array([c.problems.value for c in cats]),
             absence=np.array([c.absence.value for c in cats]),
@@ -219,7 +254,7 @@ class Coefficients:
             exit_rates_by_years=_rates_by_years(e, rates),
             offer_start=start,
             offer_end=1.0 / duration,
-            exit_hazard_bound=_exit_hazard_bound(e, rates),
+            exit_hazard_bound=_exit_hazard_bound(e, rates, work_effect),
             clients_age_under_30=s.clients.age_under_30.value,
             clients_age_50_plus=s.clients.age_50_plus.value,
             clients_male=s.clients.male.value,
@@ -240,7 +275,7 @@ class Coefficients:
             legitimate_reason_documented=lr.documented.value,
             decision_caseworker_intercept=cw.intercept.value,
             decision_caseworker_management_strictness=cw.management_strictness.value,
-            decision_caseworker_caseworker_strictness=cw.caseworker_strictness.value,
+            decision_caseworker_caseworker_strictness=strictness_weight(s),
             decision_caseworker_problems=cw.problems.value,
             decision_caseworker_overloaded=cw.overloaded.value,
             decision_caseworker_first_breach=cw.first_breach.value,
@@ -256,9 +291,18 @@ class Coefficients:
             exits_post_effect=e.post_effect.value,
             exits_post_effect_weeks=e.post_effect_weeks.value,
             exits_unknown_while_sanctioned=e.unknown_while_sanctioned.value,
+            placement_work_effect=work_effect,
+            placement_work_effect_weeks=effect_weeks,
             pressure_ranking_published=s.pressure.ranking_published.value,
             pressure_during_burn_in=s.pressure.during_burn_in.value,
+            pressure_relaxation=_or_zero(s.pressure.relaxation),
+            pressure_signal=_or_zero(s.pressure.signal),
         )
+
+
+def _or_zero(param: YearlyRate | YearlyChange | None) -> float:
+    """An optional parameter's value, 0 where the scenario leaves it out."""
+    return 0.0 if param is None else float(param.value)
 
 
 def _rates_by_years(e: Exits, rates: F64) -> F64:
@@ -269,14 +313,19 @@ def _rates_by_years(e: Exits, rates: F64) -> F64:
     return np.ascontiguousarray(by_years.reshape(-1, rates.shape[1]).T)
 
 
-def _exit_hazard_bound(e: Exits, rates: F64) -> float:
-    """The largest duration factor, the full post-sanction boost and the sanctioned client's
-    unknown-exit multiplier, each clipped as exits.hazards clips; a relative margin covers
-    rounding, so ``u < 1 - bound`` implies ``u < 1 - total`` for every client."""
+def _exit_hazard_bound(e: Exits, rates: F64, work_effect: float = 0.0) -> float:
+    """The largest duration factor, the full post-sanction boost (times the boost of an
+    approved placement) and the sanctioned client's unknown-exit multiplier, each clipped as
+    exits.hazards clips; a relative margin covers rounding, so ``u < 1 - bound`` implies
+    ``u < 1 - total`` for every client."""
     years = np.arange(e.duration_decay_years.value + 1)
     factor = float(duration_factor(e, years).max())
     boost = np.array(
-        [max(1.0, 1.0 + e.post_effect.value), 1.0, max(1.0, e.unknown_while_sanctioned.value)]
+        [
+            max(1.0, 1.0 + e.post_effect.value) * (1.0 + work_effect),
+            1.0,
+            max(1.0, e.unknown_while_sanctioned.value),
+        ]
     )
     h = np.clip(rates * factor * boost, 0.0, 1.0).sum(axis=1) if len(rates) else np.zeros(1)
     return min(1.0, float(h.max()) * (1.0 + 1e-9) + 1e-12)

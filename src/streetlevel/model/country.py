@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from streetlevel.model.streams import Stream
 from streetlevel.scenario.schema import Municipality, Scenario, Synthetic
 
 __all__ = ["Country", "build_country"]
@@ -47,6 +48,9 @@ class Country:
     clients_per_caseworker: FloatArray
     recipients: FloatArray
     """Real recipients in stock: population x recipients per 100 / 100."""
+    category_tilt: FloatArray
+    """(M, categories): how much more (or less) common each category is in the municipality
+    than nationally (1: the national mix; listed municipalities have it)."""
     slots: IntArray
     """Simulated clients per municipality (recipients x client scale, at least one)."""
 
@@ -101,8 +105,27 @@ def build_country(scenario: Scenario) -> Country:
         pressure_response=np.array([row["pressure"] for row in rows], dtype=np.float64),
         clients_per_caseworker=np.array([row["cpc"] for row in rows], dtype=np.float64),
         recipients=recipients,
+        category_tilt=_category_tilt(scenario, drawn),
         slots=slots,
     )
+
+
+def _category_tilt(scenario: Scenario, drawn: BoolArray) -> FloatArray:
+    """Each municipality's tilt of the national category mix (``category_mix_concentration``):
+    a Gamma draw of mean 1 per drawn municipality and category, from a stream of its own so
+    that the other draws of the country stay as they were; 1 for listed municipalities, which
+    CHM find "not significantly different from other municipalities on any observable
+    variables other than their high level of sanctions"."""
+    tilt = np.ones((len(drawn), len(scenario.categories)))
+    s = scenario.synthetic
+    if s is None or s.category_mix_concentration is None or not drawn.any():
+        return tilt
+    shape = s.category_mix_concentration.value
+    rng = np.random.default_rng(
+        np.random.SeedSequence(s.seed.value, spawn_key=(Stream.CATEGORY_MIX,))
+    )
+    tilt[drawn] = rng.gamma(shape, 1.0 / shape, (int(drawn.sum()), tilt.shape[1]))
+    return tilt
 
 
 def _match_averages(

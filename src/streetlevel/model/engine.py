@@ -25,6 +25,7 @@ import numpy.typing as npt
 from streetlevel.model.caseworkers import Workforce, timeliness
 from streetlevel.model.coefficients import Coefficients, logistic
 from streetlevel.model.country import Country, build_country
+from streetlevel.model.culture import office_culture
 from streetlevel.model.processes import (
     attendance,
     exits,
@@ -32,6 +33,7 @@ from streetlevel.model.processes import (
     meetings,
     offers,
     placements,
+    reform,
     routing,
     sanctions,
     year_end,
@@ -64,7 +66,7 @@ WEEKLY: tuple[WeeklyProcess, ...] = (
     # 8. exits to work, other support and unknown
     lambda s: exits.leave(s.state, s.world, s.scratch, s.coef, s.streams, s.log, s.week),
     # 9. job-placement proposals and the caseworker's decision (7.2)
-    lambda s: placements.propose(s.state, s.placement, s.placement_streams, s.log),
+    lambda s: placements.propose(s.state, s.world, s.placement, s.placement_streams, s.log, s.week),
 )
 """The weekly schedule (MODEL.md section 3), each step a call of one process with the groups
 its signature names; step 10 runs after the last week of a year (:meth:`Simulation.step`)."""
@@ -140,7 +142,10 @@ class Simulation:
             replications,
             initial_risk(first, self.country),
             len(self.coef.stock_share),
+            office_culture(first, self.country),
+            by_minority=self.placement is not None,
         )
+        self.world.mix_categories(self.country, self.coef.stock_share, self.coef.outflow_per_stock)
         self.slot_municipality = self.world.slot_municipality
         self.yearly: list[dict[str, Any]] = []
         """Municipality indicators per year (also in burn-in), as column dicts."""
@@ -195,13 +200,15 @@ class Simulation:
         self.week += 1
 
     def _close_year(self) -> None:
-        """Step 10, and the next year's coefficients when a dated value changes with it."""
+        """Step 10, and when a dated value changes with the next year: its coefficients, and
+        the clients re-categorised and given their categories' obligations (``reform``)."""
         state, world, t = self.state, self.world, self.week
         self.yearly.append(
             year_end.close_year(state, world, self.coef, self.log, t, self.calendar_year)
         )
         if self.calendar_year + 1 in self.changes:
             self._rebuild(self.calendar_year + 1)
+            reform.apply(state, self.coef, t)
             attendance.rebase(state, self.coef)
         year_end.open_year(state, world, self.coef, t)
 
@@ -214,6 +221,7 @@ class Simulation:
         """
         scenario = at_year(self.scenario, calendar_year)
         self.coef = Coefficients.from_scenario(scenario)
+        self.world.mix_categories(self.country, self.coef.stock_share, self.coef.outflow_per_stock)
         self.world.p_timely = timeliness(scenario.meetings, self.workforce.caseload)
 
     def run(self, on_week: Callable[[int, int], None] | None = None) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from streetlevel.model.tally import COUNTS
+from streetlevel.model.tally import BY_MINORITY, COUNTS
 from streetlevel.model.world import World
 
 __all__ = [
@@ -106,10 +106,14 @@ def municipality_year(
         "region": np.tile(world.region, reps),
         "absence_route": np.tile(world.benefit_office_route.astype(np.int16), reps),
         "management_strictness": world.strictness.ravel().copy(),
+        "office_culture": np.tile(world.office_culture, reps),
+        "caseworker_strictness": world.caseworker_strictness_mean.ravel().copy(),
         "perceived_risk": world.perceived_risk.ravel().astype(np.float64),
         "caseworkers": np.tile(world.caseworkers, reps).astype(np.int32),
     }
     for name in COUNTS:
+        cols[name] = c[name].ravel()
+    for name in BY_MINORITY if t.by_minority else ():
         cols[name] = c[name].ravel()
     cols["recipient_years"] = c["weeks_in_year"].ravel() / wpy
     cols["sanction_rate"] = rate.ravel()

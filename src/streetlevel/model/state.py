@@ -47,6 +47,9 @@ class ClientState:
     meeting_late: npt.NDArray[np.bool_]
     last_sanction: npt.NDArray[np.int32]
     recomply_week: npt.NDArray[np.int32]
+    placement_until: npt.NDArray[np.int32]
+    """The week until which an approved job placement raises the exit-to-work hazard
+    (MODEL.md 7.2); 0, in the past, when there is none (reset when the client exits)."""
     sanctions_total: npt.NDArray[np.int16]
     breaches_total: npt.NDArray[np.int16]
     absence_logit: npt.NDArray[np.float32]

@@ -38,8 +38,18 @@ class Stream(IntEnum):
     """The survey's own draws: proposals, sampling, answers."""
     POOL = 27
     """Further countries pooled when a survey outgrows one."""
+    SAMPLING = 28
+    """DK's sampling funnel: invitations, screening, response (docs/survey.md)."""
+    VIGNETTE = 29
+    """The vignette design's common proposals and decisions (docs/survey.md)."""
     ATTITUDE = 72
     """Caseworkers' answers to the attitude questions (MODEL.md 7.2)."""
+    CATEGORY_MIX = 32
+    """Each drawn municipality's mix of client categories, drawn once per country from the
+    synthetic seed (:mod:`streetlevel.model.country`), not per replication."""
+    CULTURE = 31
+    """Each office's own culture of strictness, drawn once per country from the synthetic
+    seed (:mod:`streetlevel.model.culture`), not per replication."""
 
 
 class Streams:

@@ -10,7 +10,15 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BY_CATEGORY", "COUNTS", "PROFILE", "SANCTIONED_BIT", "Cells", "Tally"]
+__all__ = [
+    "BY_CATEGORY",
+    "BY_MINORITY",
+    "COUNTS",
+    "PROFILE",
+    "SANCTIONED_BIT",
+    "Cells",
+    "Tally",
+]
 
 COUNTS = (
     "recipients",
@@ -36,6 +44,18 @@ COUNTS = (
 )
 """Counts per municipality and year."""
 
+BY_MINORITY = (
+    "recipients_minority",
+    "exits_work_minority",
+    "placements_minority",
+    "placements_approved_minority",
+    "placements_majority",
+    "placements_approved_majority",
+)
+"""Counts of minority and majority clients, kept where job placements are modelled (MODEL.md
+7.2): the placement proposals and their approvals per group, and minority clients' client-years
+and exits to work (the majority's are the totals less these)."""
+
 BY_CATEGORY = ("recipients", "sanctioned", "weeks_in_year")
 """Counts also kept per client category (:meth:`Tally.category_counts`)."""
 
@@ -49,9 +69,14 @@ SANCTIONED_BIT = len(PROFILE)
 class Tally:
     """Float64 counters of shape (replications, municipalities[, categories])."""
 
-    def __init__(self, replications: int, municipalities: int, categories: int) -> None:
+    def __init__(
+        self, replications: int, municipalities: int, categories: int, by_minority: bool = False
+    ) -> None:
         self.shape = (replications, municipalities)
         self.categories = categories
+        self.by_minority = by_minority
+        """Whether the :data:`BY_MINORITY` counts are kept (scenarios with placements only, so
+        the tables of the others stay as they were)."""
         self.counts: dict[str, npt.NDArray[np.float64]] = {}
         self.weeks_by_category = np.zeros(0)
         """Weeks on benefit per (replication, municipality, category)."""
@@ -61,7 +86,8 @@ class Tally:
         self.reset()
 
     def reset(self) -> None:
-        self.counts = {name: np.zeros(self.shape) for name in COUNTS}
+        names = (*COUNTS, *BY_MINORITY) if self.by_minority else COUNTS
+        self.counts = {name: np.zeros(self.shape) for name in names}
         self.weeks_by_category = np.zeros((*self.shape, self.categories))
         self.closings = np.zeros((*self.shape, self.categories, 2 ** (SANCTIONED_BIT + 1)))
 

@@ -58,6 +58,7 @@ __all__ = [
     "Batch",
     "RunResult",
     "default_batch_size",
+    "municipality_years_in_memory",
     "outcome_names",
     "plan_batches",
     "run_in_memory",
@@ -384,14 +385,20 @@ def _version() -> str:
 def run_in_memory(scenario: Scenario, seed: int, replications: int) -> dict[str, list[float]]:
     """Simulate ``replications`` replications of ``scenario`` in memory; each indicator of
     the summary per replication."""
+    table = municipality_years_in_memory(scenario, seed, replications)
+    return {name: values.tolist() for name, values, _ in replication_indicators(table, scenario)}
+
+
+def municipality_years_in_memory(scenario: Scenario, seed: int, replications: int) -> pd.DataFrame:
+    """Simulate ``replications`` replications of ``scenario`` in memory (replications 0 to
+    ``replications - 1`` of ``seed``); the reporting years' rows of ``municipality_years``."""
     size = default_batch_size(build_country(scenario).n_slots)
     frames = []
     for first in range(0, replications, size):
         sim = Simulation(scenario, seed, list(range(first, min(first + size, replications))))
         sim.run()
         frames.append(_municipality_years(sim))
-    table = pd.concat(frames, ignore_index=True)
-    return {name: values.tolist() for name, values, _ in replication_indicators(table, scenario)}
+    return pd.concat(frames, ignore_index=True)
 
 
 def _municipality_years(sim: Simulation) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,7 @@ from rich.table import Table
 from streetlevel.errors import StreetlevelError
 from streetlevel.model.codes import AGE_GROUPS
 from streetlevel.model.indicators import LONG_TERM_YEARS, ratio, sanction_rate
-from streetlevel.model.tally import PROFILE
+from streetlevel.model.tally import BY_MINORITY, PROFILE
 from streetlevel.output.catalogue import Resolved, lookup
 from streetlevel.scenario.loading import load_scenario
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from streetlevel.scenario.schema import Scenario
 
 __all__ = [
+    "GROUPS",
     "Indicator",
     "Summary",
     "complete_manifest",
@@ -54,6 +56,8 @@ __all__ = [
 
 INTERVAL = (2.5, 97.5)
 """Percentiles of the 95 % interval across replications."""
+GROUPS = ("minority", "majority")
+"""The client groups whose placement approvals and exits to work are compared."""
 
 
 @dataclass(frozen=True)
@@ -230,10 +234,13 @@ def replication_indicators(
     add("repeat_share", national_ratio("repeat_sanctioned", "sanctioned"))
     k = 1
     while f"recipients_category_{k}" in my.columns:
-        add(
-            f"sanction_rate_category_{k}",
-            national_ratio(f"sanctioned_category_{k}", f"recipient_years_category_{k}"),
-        )
+        # A category no one was in during the reporting years (one not yet in force, as the
+        # 2014 reform's education-ready group in 2011) has no rate to report.
+        if column(f"recipient_years_category_{k}").sum() > 0:
+            add(
+                f"sanction_rate_category_{k}",
+                national_ratio(f"sanctioned_category_{k}", f"recipient_years_category_{k}"),
+            )
         k += 1
     present = set(my["municipality"].astype(str))
     for m in scenario.municipalities:
@@ -263,11 +270,42 @@ def replication_indicators(
     by_year = national["sanctioned"] / (national["weeks_in_year"] / wpy)
     for year, rates in by_year.groupby(level="year"):
         add(f"national_sanction_rate_{year}", rates.to_numpy())
+    for c in range(1, k):
+        full_years = national[f"recipient_years_category_{c}"]
+        rate_c = national[f"sanctioned_category_{c}"] / full_years
+        for year, rates in rate_c.groupby(level="year"):
+            if full_years.xs(year, level="year").sum() > 0:
+                add(f"sanction_rate_category_{c}_{year}", rates.to_numpy())
     add("mean_management_strictness", my.groupby("replication")["management_strictness"].mean())
+    if all(name in my.columns for name in BY_MINORITY):
+        for name, values in _by_minority(column, per_replication):
+            add(name, values)
     if _has_profile_counts(my):
         summed = my.groupby("replication").sum(numeric_only=True)
         indicators.extend(_gaps({name: summed[name].to_numpy() for name in _COUNTED}))
     return indicators
+
+
+def _by_minority(
+    column: Callable[[str], npt.NDArray[np.float64]],
+    per_replication: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
+) -> list[tuple[str, npt.NDArray[np.float64]]]:
+    """Minority and majority clients' placement approvals and exits to work, and the gaps
+    (minority minus majority), per replication from the national yearly ``column`` s of the
+    :data:`~streetlevel.model.tally.BY_MINORITY` counts (scenarios with placements)."""
+    recipients = {"minority": column("recipients_minority")}
+    recipients["majority"] = column("recipients") - recipients["minority"]
+    exits = {"minority": column("exits_work_minority")}
+    exits["majority"] = column("exits_work") - exits["minority"]
+    yearly: dict[str, npt.NDArray[np.float64]] = {}
+    for group in GROUPS:
+        yearly[f"placement_approval_rate_{group}"] = ratio(
+            column(f"placements_approved_{group}"), column(f"placements_{group}")
+        )
+        yearly[f"exit_work_rate_{group}"] = ratio(exits[group], recipients[group])
+    for what in ("placement_approval_rate", "exit_work_rate"):
+        yearly[f"{what}_gap"] = yearly[f"{what}_minority"] - yearly[f"{what}_majority"]
+    return [(name, per_replication(values)) for name, values in yearly.items()]
 
 
 def describe(name: str, scenario: Scenario) -> Resolved:

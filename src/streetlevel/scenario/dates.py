@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from streetlevel.scenario.params import parameters
 from streetlevel.scenario.schema import Scenario
 
-__all__ = ["at_year", "change_years", "data_at_year", "in_force", "year_of"]
+__all__ = ["at_year", "change_years", "data_at_year", "in_force", "resolve_data", "year_of"]
 
 T = TypeVar("T")
 
@@ -92,3 +92,19 @@ def at_year(scenario: Scenario, year: int) -> Scenario:
     if not any(param.values is not None for _, param in parameters(scenario)):
         return scenario
     return Scenario.model_validate(data_at_year(scenario, year))
+
+
+def resolve_data(data: Any, year: int) -> Any:
+    """Parsed scenario data (dicts and lists, as a file is read) with every dated parameter
+    replaced by its value in force on 1 January ``year``, with that date's source (what a
+    file's ``resolve_at`` does to its base)."""
+    if isinstance(data, list):
+        return [resolve_data(item, year) for item in data]
+    if not isinstance(data, dict):
+        return data
+    values = data.get("values")
+    if isinstance(values, dict) and values and "value" not in data:
+        entry = dict(in_force(dict(sorted(values.items())), year))
+        rest = {k: v for k, v in data.items() if k != "values"}
+        return {"value": entry.pop("value", None), **rest, **entry}
+    return {key: resolve_data(item, year) for key, item in data.items()}

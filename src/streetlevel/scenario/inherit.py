@@ -1,7 +1,9 @@
 """Scenarios that inherit: a file names a base and states only what differs from it.
 
 A scenario file may start with ``base = "denmark-2011"`` (a preset, or a path ending in
-``.toml`` relative to the file) and ``remove = [...]`` (key paths of the base to drop). Its
+``.toml`` relative to the file), ``remove = [...]`` (key paths of the base to drop) and
+``resolve_at = "2011"`` (every dated value of the base replaced by its value in force on 1
+January of that year, the source of that date kept: a timeline taken as one year). Its
 tables are then merged over the base, resolved first (a base may have a base):
 
 - a table merges key by key: the child's keys override, the base's others stay;
@@ -41,6 +43,7 @@ from streetlevel.errors import ScenarioError
 __all__ = [
     "BASE_KEY",
     "REMOVE_KEY",
+    "RESOLVE_KEY",
     "Differences",
     "differences",
     "is_parameter",
@@ -56,6 +59,9 @@ BASE_KEY = "base"
 """The top-level key naming a file's base."""
 REMOVE_KEY = "remove"
 """The top-level key listing what to drop from the base."""
+RESOLVE_KEY = "resolve_at"
+"""The top-level key naming a calendar year at which the base's dated values are resolved
+(a timeline taken as one year's scenario: ``denmark-2011`` is ``denmark-2006-2014`` in 2011)."""
 NAME = "name"
 """The key by which entries of a list of tables are merged."""
 QUOTED = r'"(?:[^"\\\n]|\\.)*"'

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from streetlevel.errors import ScenarioError
 from streetlevel.scenario import inherit
-from streetlevel.scenario.dates import change_years, data_at_year
+from streetlevel.scenario.dates import change_years, data_at_year, resolve_data
 from streetlevel.scenario.render import to_toml
 from streetlevel.scenario.schema import Scenario
 from streetlevel.scenario.sources import (
@@ -107,10 +107,12 @@ def load_scenario(source: str | Path) -> Scenario:
 
 
 def resolve(layers: list[Layer]) -> dict[str, Any]:
-    """The merged data of a chain of files: each file's removals, then its tables, over the
-    bases before it (:mod:`~.inherit`)."""
+    """The merged data of a chain of files: each file's resolution of dated values and its
+    removals, then its tables, over the bases before it (:mod:`~.inherit`)."""
     data: dict[str, Any] = {}
     for layer in layers:
+        if layer.resolve_at is not None:
+            data = resolve_data(data, layer.resolve_at)
         try:
             data = inherit.merge(inherit.remove(data, list(layer.remove), layer.origin), layer.data)
         except ValueError as err:

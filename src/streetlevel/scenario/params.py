@@ -45,6 +45,7 @@ __all__ = [
     "Flag",
     "Loading",
     "LogOdds",
+    "Membership",
     "Money",
     "Municipalities",
     "Param",
@@ -55,12 +56,17 @@ __all__ = [
     "SanctionType",
     "Seed",
     "Share",
+    "Shift",
     "StandardDeviation",
     "SurveyAnswers",
+    "VarianceShare",
     "WeeklyProbability",
     "Weeks",
+    "YearlyChange",
+    "YearlyRate",
     "Years",
     "parameters",
+    "value_at",
 ]
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -175,7 +181,10 @@ def _dated_model(cls: type[Param]) -> type[BaseModel]:
     """A model of ``{values = {date = {value, source, ...}}}`` whose values have the type and
     range of ``cls``'s own ``value``."""
     field = cls.model_fields["value"]
-    value: Any = Annotated[field.annotation, *field.metadata]
+    # A value without constraints (a flag, a choice of names) has no metadata to annotate.
+    value: Any = (
+        Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+    )
     entry = create_model(f"Dated{cls.__name__}", __base__=DatedValue, value=(value, ...))
     values: Any = Annotated[dict[DateKey, entry], Field(min_length=1)]
     return create_model(
@@ -241,6 +250,13 @@ class StandardDeviation(Param):
     unit: Literal["standard deviation"]
 
 
+class Shift(Param):
+    """A shift of a standard normal latent variable, in its standard deviations (either sign)."""
+
+    value: Annotated[float, Field(ge=-10.0, le=10.0, allow_inf_nan=False)]
+    unit: Literal["standard deviation"]
+
+
 class Weeks(Param):
     """A duration in weeks (at least one)."""
 
@@ -295,6 +311,49 @@ class Loading(Param):
 
     value: Annotated[float, Field(ge=0.0, le=0.99, allow_inf_nan=False)]
     unit: Literal["correlation"]
+
+
+class VarianceShare(Param):
+    """The share of a latent variable's variance that one of its components carries, in [0, 1)."""
+
+    value: Annotated[float, Field(ge=0.0, le=0.99, allow_inf_nan=False)]
+    unit: Literal["share of variance"]
+
+
+class YearlyRate(Param):
+    """The share of a gap closed in a year, in [0, 1]."""
+
+    value: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+    unit: Literal["per year"]
+
+
+class YearlyChange(Param):
+    """A change per year on a 0-1 scale (e.g. management strictness), either way."""
+
+    value: Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]
+    unit: Literal["share per year"]
+
+
+class Membership(Param):
+    """Who belongs to a category: ``by_share`` (clients drawn by the categories' stock
+    shares), ``none`` (no one: a category not, or no longer, in force) or
+    ``under_30_low_education`` (every client under 30 without an education: the 2014
+    reform's education-ready group)."""
+
+    value: Literal["by_share", "none", "under_30_low_education"]
+    unit: Literal["rule"]
+
+
+def value_at(param: Param, year: int) -> Any:
+    """A parameter's value in force on 1 January ``year`` (its only value if not dated; before
+    its first date, the first date's value)."""
+    if param.values is None:
+        return param.value
+    chosen = next(iter(param.values.values()))
+    for date, dated in param.values.items():
+        if int(date[:4]) <= year:
+            chosen = dated
+    return chosen.value
 
 
 class SurveyAnswers(Param):

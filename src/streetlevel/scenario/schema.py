@@ -7,7 +7,7 @@ Each field's docstring is what ``docs/scenarios.md`` explains to users.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -16,6 +16,7 @@ from streetlevel.scenario.params import (
     Flag,
     Loading,
     LogOdds,
+    Membership,
     Money,
     Municipalities,
     People,
@@ -25,12 +26,17 @@ from streetlevel.scenario.params import (
     SanctionType,
     Seed,
     Share,
+    Shift,
     StandardDeviation,
     SurveyAnswers,
+    VarianceShare,
     WeeklyProbability,
     Weeks,
+    YearlyChange,
+    YearlyRate,
     Years,
     parameters,
+    value_at,
 )
 
 __all__ = [
@@ -50,8 +56,11 @@ __all__ = [
     "Municipality",
     "Offers",
     "Overrule",
+    "PlacementSurvey",
     "Placements",
     "Pressure",
+    "Reason",
+    "Reasons",
     "Region",
     "Sanctions",
     "Scale",
@@ -95,9 +104,10 @@ class Meta(Section):
     name: Name
     description: str = ""
     country: Name
-    era: Literal["2010", "2011", "2014"]
-    """Danish legislation of 2011 (match categories) or 2014 (no passive category); 2010 is
-    Norway's NAV in the year of the [DK] survey (no Danish category rules)."""
+    era: Annotated[str, Field(pattern=r"^(19|20)[0-9]{2}$")]
+    """The calendar year of the first reporting year (e.g. ``"2011"``; a timeline's first year,
+    ``"2006"``), in which dated values are resolved year by year. Era ``"2014"`` is Danish
+    legislation after the 2014 reform: no passive category."""
 
 
 class Time(Section):
@@ -127,6 +137,10 @@ class Legislation(Section):
     benefit: Money
     deduction_weeks: Weeks
     individual_assessment: Flag
+    separate_benefit_office: Flag | None = None
+    """Whether the cash-benefit office is an organisation of its own to which an activation
+    project's attendance register can go (the 2007 law; true if absent): without it every
+    absence is the caseworker's to decide, whatever a municipality's route."""
 
 
 class Category(Section):
@@ -135,7 +149,13 @@ class Category(Section):
     name: Name
     label: str = ""
     stock_share: Share
+    members: Membership | None = None
+    """Who belongs (``by_share`` if absent); dated, it re-categorises clients on its date."""
     receives_offers: Flag
+    attendance_register: Flag | None = None
+    """Whether the category's offers are activation projects that keep an attendance
+    register, which a municipality's route may send straight to the cash-benefit office
+    (true if absent); otherwise absence from an offer is seen by the caseworker."""
     activation_degree: Share
     problems: Share
     absence: LogOdds
@@ -197,12 +217,21 @@ class Meetings(Section):
 
 
 class Caseworkers(Section):
-    """Caseworkers, their caseloads and (until the attitude model) their latent strictness."""
+    """Caseworkers: their caseloads, and how their latent strictness splits between the
+    office's culture and their own disposition (:mod:`streetlevel.model.culture`)."""
 
     clients_per_caseworker: Caseload
     overload_threshold: Caseload
     caseload_dispersion: StandardDeviation
     strictness_sd: StandardDeviation
+    highest_priority_share: Share | None = None
+    """Share of caseworkers who give sanctions highest priority; with it, the weight of
+    strictness in the decision follows from the decision's intercept (the highest-priority
+    rule) instead of ``decision.caseworker.caseworker_strictness``."""
+    culture_share: VarianceShare | None = None
+    """Share of the variance of latent strictness that is the office's culture (0 if absent)."""
+    culture_management: Loading | None = None
+    """Correlation of an office's culture with its management strictness (0 if absent)."""
 
 
 class Attitudes(Section):
@@ -216,6 +245,10 @@ class Attitudes(Section):
     role_loading: Loading
     """Loading of the other answers (role, views of job placement and of equal service)."""
     follow_up_routines: Share
+    restrictiveness_shift: Shift | None = None
+    """How much more restrictive the answers of the country's caseworkers are than those of
+    [DK]'s surveyed caseworkers: the latent restrictiveness behind the answers shifted by this
+    many standard deviations (0 or none: DK's answer counts)."""
 
 
 class Overrule(Section):
@@ -239,12 +272,56 @@ class Overrule(Section):
     over_250_users: LogOdds
 
 
+class Reason(Section):
+    """One attribute of a proposal that a caseworker may name as a reason for overruling it
+    ([DK]'s multiple-choice question): how often a proposal has it, and how much it adds to
+    the log-odds of overruling."""
+
+    prevalence: Share
+    weight: LogOdds
+
+
+class Reasons(Section):
+    """The three attributes behind DK's reasons for overruling (MODEL.md 7.2), drawn per
+    proposal: a mismatch with the user's competences or ambitions, an employer with a bad
+    record, and a placement unlikely to lead to employment."""
+
+    mismatch: Reason
+    employer: Reason
+    prospects: Reason
+    difficulty_attitude: LogOdds
+    """Lever: log-odds by which the user-side attributes (mismatch, prospects) are more
+    common per standard deviation of the caseworker's restrictiveness (offices that route
+    difficult cases to particular caseworkers); 0 is DK's validity condition."""
+
+
+class PlacementSurvey(Section):
+    """How DK's survey reaches caseworkers (docs/survey.md): a lever on who answers."""
+
+    response_restrictiveness: LogOdds
+    """Log-odds of answering per standard deviation of restrictiveness (0: none)."""
+
+
 class Placements(Section):
     """Job-placement proposals and the caseworker's decision on them (MODEL.md 7.2)."""
 
     proposal: WeeklyProbability
     majority_difference: LogOdds
     overrule: Overrule
+    reasons: Reasons | None = None
+    work_effect: Positive | None = None
+    """Relative rise of the exit-to-work hazard after an approved placement (0.15 = +15 %)."""
+    work_effect_weeks: Weeks | None = None
+    """How long that rise lasts, from the week of approval."""
+    approve_all: Flag | None = None
+    """Counterfactual: every proposal approved (the gap attributable to overruling)."""
+    survey: PlacementSurvey | None = None
+
+    @model_validator(mode="after")
+    def _effect_has_weeks(self) -> Placements:
+        if (self.work_effect is None) != (self.work_effect_weeks is None):
+            raise ValueError("placements: work_effect and work_effect_weeks go together")
+        return self
 
 
 class CaseworkerDecision(Section):
@@ -252,7 +329,9 @@ class CaseworkerDecision(Section):
 
     intercept: LogOdds
     management_strictness: LogOdds
-    caseworker_strictness: LogOdds
+    caseworker_strictness: LogOdds | None = None
+    """The weight of latent strictness; omit it where ``caseworkers.highest_priority_share``
+    sets it by the highest-priority rule."""
     problems: LogOdds
     overloaded: LogOdds
     first_breach: LogOdds
@@ -302,6 +381,12 @@ class Pressure(Section):
 
     ranking_published: Flag
     during_burn_in: Flag
+    relaxation: YearlyRate | None = None
+    """Share of the distance back to its own starting strictness that management goes in a
+    year (0 if absent: pressure only ever tightens)."""
+    signal: YearlyChange | None = None
+    """National and regional signals on sanctioning, as a change of management strictness per
+    year (0 if absent); dated in a timeline."""
 
 
 class Region(Section):
@@ -340,6 +425,10 @@ class Synthetic(Section):
     management_strictness_mean: Share
     management_strictness_concentration: Positive
     pressure_response: Positive
+    category_mix_concentration: Positive | None = None
+    """How closely a drawn municipality's mix of categories follows the national stock shares:
+    each share is multiplied by a Gamma draw of this shape and mean 1, then renormalised (a
+    larger value, a closer mix); absent, every municipality has the national mix."""
 
     @model_validator(mode="after")
     def _drawable(self) -> Synthetic:
@@ -380,14 +469,58 @@ class Scenario(Section):
     municipalities: list[Municipality] = []
     synthetic: Synthetic | None = None
 
+    def _check_categories(self) -> None:
+        """In every year a category's values change: the stock shares of the categories drawn
+        by share sum to 1, and a category of another membership has no stock share."""
+        dated = [
+            p
+            for c in self.categories
+            for p in (c.stock_share, c.members)
+            if p is not None and p.values is not None
+        ]
+        years = sorted({int(d[:4]) for p in dated for d in p.values or {}}) or [0]
+        for year in years:
+            total = 0.0
+            for c in self.categories:
+                share = value_at(c.stock_share, year)
+                members = value_at(c.members, year) if c.members is not None else "by_share"
+                if members == "by_share":
+                    total += share
+                elif share != 0:
+                    when = f" in {year}" if year else ""
+                    raise ValueError(
+                        f"categories[{c.name!r}]: members = {members!r}{when} takes no "
+                        f"clients by share; its stock_share must be 0, got {share:g}"
+                    )
+            if abs(total - 1.0) > SHARE_TOLERANCE:
+                when = f" in {year}" if year else ""
+                raise ValueError(
+                    "categories[*].stock_share of the categories drawn by share must sum to 1"
+                    f"{when}, got {total:.6g}"
+                )
+        attribute = [
+            c.name
+            for c in self.categories
+            if c.members is not None
+            and "under_30_low_education"
+            in {c.members.value, *(v.value for v in (c.members.values or {}).values())}
+        ]
+        if len(attribute) > 1:
+            raise ValueError(f"categories: at most one category by attributes, got {attribute}")
+
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        weight = self.decision.caseworker.caseworker_strictness
+        if (weight is None) == (self.caseworkers.highest_priority_share is None):
+            raise ValueError(
+                "give either decision.caseworker.caseworker_strictness (the weight of "
+                "caseworker strictness) or caseworkers.highest_priority_share (which sets it "
+                "by the highest-priority rule), not both or neither"
+            )
         names = [c.name for c in self.categories]
         if len(set(names)) != len(names):
             raise ValueError(f"categories: names must be unique, got {names}")
-        total = sum(c.stock_share.value for c in self.categories)
-        if abs(total - 1.0) > SHARE_TOLERANCE:
-            raise ValueError(f"categories[*].stock_share must sum to 1, got {total:.6g}")
+        self._check_categories()
         if self.scenario.era == "2014":
             passive = [c.name for c in self.categories if not c.receives_offers.value]
             if passive:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from streetlevel.errors import ScenarioError
 from streetlevel.scenario import inherit
+from streetlevel.scenario.dates import resolve_data
 from streetlevel.scenario.loading import resolve, resolved_text
 from streetlevel.scenario.render import to_toml
 from streetlevel.scenario.sources import load_layers
@@ -40,9 +41,14 @@ def show_scenario(source: str | Path, *, from_base: bool = False) -> str:
     if top.base is None:
         raise ScenarioError(f"{top.origin}: names no base, so it has no differences to show")
     base = layers[-2]
-    found = inherit.differences(resolve(layers[:-1]), resolve(layers))
+    before = resolve(layers[:-1])
+    if top.resolve_at is not None:
+        # Differences from the base as resolved, not from its timeline of dated values.
+        before = resolve_data(before, top.resolve_at)
+    found = inherit.differences(before, resolve(layers))
     data = {
         inherit.BASE_KEY: top.base,
+        **({inherit.RESOLVE_KEY: str(top.resolve_at)} if top.resolve_at is not None else {}),
         **({inherit.REMOVE_KEY: found.removed} if found.removed else {}),
         **found.changed,
     }

@@ -10,6 +10,7 @@ or a path ending in ``.toml`` relative to the file that names it.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -64,6 +65,8 @@ class Layer:
     """Its opening comment lines."""
     identity: str = ""
     """What it is, for finding cycles of bases: a preset's name, a file's resolved path."""
+    resolve_at: int | None = None
+    """Its ``resolve_at``: the year at which its base's dated values are resolved."""
 
 
 def load_layers(source: str | Path) -> list[Layer]:
@@ -120,6 +123,19 @@ def split(
     data = dict(data)
     base = data.pop(inherit.BASE_KEY, None)
     removed = data.pop(inherit.REMOVE_KEY, None)
+    resolve_at = data.pop(inherit.RESOLVE_KEY, None)
+    if resolve_at is not None:
+        if base is None:
+            raise ScenarioError(
+                f"{origin}: {inherit.RESOLVE_KEY}: only a file with a base can resolve its "
+                "dated values"
+            )
+        # Written as text, as the era is: a year names the scenario, it is not a quantity.
+        if not isinstance(resolve_at, str) or not re.fullmatch(r"[0-9]{4}", resolve_at):
+            raise ScenarioError(
+                f'{origin}: {inherit.RESOLVE_KEY}: expected a calendar year such as "2011" '
+                f"(got {shown(resolve_at)})"
+            )
     if base is not None and (not isinstance(base, str) or not base.strip()):
         raise ScenarioError(
             f"{origin}: base: expected the name of a preset or the path of a .toml file "
@@ -133,7 +149,8 @@ def split(
                 f"{origin}: remove: expected a list of key paths (got {shown(removed)})"
             )
     identity = identity or f"data {origin}"
-    return Layer(origin, name, data, base, tuple(removed or ()), folder, header, identity)
+    year = int(resolve_at) if resolve_at is not None else None
+    return Layer(origin, name, data, base, tuple(removed or ()), folder, header, identity, year)
 
 
 def chain(top: Layer) -> list[Layer]:

@@ -33,8 +33,6 @@ are tables in the same format, so a simulated survey saved as CSV reads back unc
 
 from __future__ import annotations
 
-import csv
-import io
 from importlib import resources
 from pathlib import Path
 
@@ -42,7 +40,7 @@ import pandas as pd
 
 from streetlevel.errors import StreetlevelError
 from streetlevel.model.attitudes import SENIORITY_QUARTILES, published_survey
-from streetlevel.scenario.loading import read_user_text
+from streetlevel.scenario.tables import read_user_table
 
 __all__ = ["COLUMNS", "SurveyDataError", "allowed_values", "example_path", "read_survey_csv"]
 
@@ -87,22 +85,13 @@ def read_survey_csv(path: str | Path) -> pd.DataFrame:
         SurveyDataError: naming the file and, for a bad value, its row and column.
     """
     path = Path(path)
-    text = read_user_text(path, str(path), SurveyDataError)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows: list[list[str]] = []
-    starts: list[int] = []  # each row's first line: a quoted cell may hold line breaks
-    start = 1
-    try:
-        for row in reader:
-            rows.append(row)
-            starts.append(start)
-            start = reader.line_num + 1
-    except csv.Error as err:
-        raise SurveyDataError(
-            f"{path}: line {start}: {err} (a quote there that is never closed?)"
-        ) from None
-    if not rows:
-        raise SurveyDataError(f"{path}: empty file (expected a header: {', '.join(COLUMNS)})")
+    # The one reader of users' files: the delimiter recognised, a ragged row named by its line.
+    table = read_user_table(path, SurveyDataError, parquet=False)
+    cells = [column.to_pylist() for column in table.table.columns]  # duplicates kept
+    rows: list[list[str]] = [table.columns]
+    rows += [["" if v is None else str(v) for v in row] for row in zip(*cells, strict=True)]
+    line_of = table.line_of or (lambda r: r + 2)
+    starts = [1, *(line_of(r) for r in range(len(rows) - 1))]
     header = [h.strip() for h in rows[0]]
     missing = [c for c in COLUMNS if c not in header]
     if missing:

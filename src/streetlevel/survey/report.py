@@ -16,9 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from streetlevel.model.attitudes import published_survey
+from streetlevel.survey.sampling import Funnel
 from streetlevel.survey.simulate import SurveyResult
 
-__all__ = ["print_survey"]
+__all__ = ["print_designs", "print_funnel", "print_survey"]
 
 
 def _num(value: float, digits: int = 3) -> str:
@@ -98,3 +99,52 @@ def print_survey(result: SurveyResult, console: Console) -> None:
             str(row["published_n"]),
         )
     console.print(bivariate)
+    reasons = result.reason_rows()
+    if reasons:
+        why = Table(title="Why they overruled (multiple choice, among those who overruled)")
+        for name in ("reason", "named", spread, "DK"):
+            why.add_column(name, justify="left" if name == "reason" else "right")
+        for row in reasons:
+            why.add_row(
+                row["text"],
+                _pct(row["mean"]),
+                f"{_pct(row['low'])} - {_pct(row['high'])}",
+                _pct(row["published"]),
+            )
+        console.print(why)
+    if result.parameter_uncertainty:
+        console.print(
+            "[italic]Intervals include the uncertainty of DK's estimates: each B's SE from its "
+            "printed Sig. through the Wald test (Sig. ,000 taken as p = 0.0005, a bound), the "
+            "estimates treated as independent (DK publish no covariances).[/]"
+        )
+
+
+def print_funnel(funnel: Funnel, console: Console) -> None:
+    """DK's sampling funnel, simulated beside published."""
+    table = Table(title="Who was asked: DK's sampling funnel")
+    for name in ("stage", "simulated", "DK"):
+        table.add_column(name, justify="left" if name == "stage" else "right")
+    for row in funnel.rows():
+        table.add_row(str(row["stage"]), str(row["simulated"]), str(row["published"]))
+    console.print(table)
+
+
+def print_designs(rows: list[dict[str, float | str]], what: str, console: Console) -> None:
+    """The observational survey and the vignette design against the true per-proposal effects."""
+    table = Table(title=f"What each design recovers ({what})")
+    for name in ("covariate", "true (per proposal)", "vignette", "SE", "survey B", "SE",
+                 "survey B without correlation", "bias of DK's design"):  # fmt: skip
+        table.add_column(name, justify="left" if name == "covariate" else "right")
+    for r in rows:
+        table.add_row(
+            str(r["name"]),
+            _num(float(r["true"])),
+            _num(float(r["vignette"])),
+            _num(float(r["vignette_se"])),
+            _num(float(r["observational"])),
+            _num(float(r["observational_se"])),
+            _num(float(r["without_correlation"])),
+            _num(float(r["bias"])),
+        )
+    console.print(table)

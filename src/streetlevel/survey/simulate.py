@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,13 @@ from streetlevel.errors import StreetlevelError
 from streetlevel.model.attitudes import COVARIATES, SENIORITY_QUARTILES, published_survey
 from streetlevel.model.caseworkers import Workforce
 from streetlevel.model.country import Country, build_country
-from streetlevel.model.processes.placements import caseworker_covariates, overrule_logits
+from streetlevel.model.processes.placements import (
+    REASONS,
+    Judgement,
+    caseworker_covariates,
+    judgement,
+    overrule_logits,
+)
 from streetlevel.model.streams import Stream, Streams
 from streetlevel.scenario.schema import Scenario
 
@@ -52,11 +59,15 @@ __all__ = [
     "SurveyFit",
     "SurveyResult",
     "bivariate",
+    "decide",
     "draw_population",
     "fit_survey",
+    "pool_populations",
+    "reason_shares",
     "run_survey",
     "simulate_survey",
     "survey_of_data",
+    "weights",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -78,7 +89,14 @@ class Population:
     answers: dict[str, npt.NDArray[np.int8]]
     proposals: npt.NDArray[np.int64]
     logit: F64
-    """Per-proposal log-odds of overruling a minority client's proposal."""
+    """Per-proposal log-odds of overruling a minority client's proposal, before the
+    proposal's own attributes (:mod:`streetlevel.model.processes.placements`)."""
+    factor: F64
+    """Latent restrictiveness ``F`` of each caseworker."""
+    caseload: F64
+    """Real clients per caseworker."""
+    judge: Judgement | None
+    """The attributes' prevalences for each caseworker's proposals, and their weights."""
 
 
 def _require_placements(scenario: Scenario) -> None:
@@ -90,9 +108,15 @@ def _require_placements(scenario: Scenario) -> None:
 
 
 def draw_population(
-    scenario: Scenario, seed: int, replication: int, pool: int = 0, country: Country | None = None
+    scenario: Scenario,
+    seed: int,
+    replication: int,
+    pool: int = 0,
+    country: Country | None = None,
+    *,
+    eligible_only: bool = True,
 ) -> Population:
-    """The caseworkers of one country who are eligible for the survey.
+    """The caseworkers of one country who are eligible for the survey (or all of them).
 
     Pool 0 of replication ``r`` has exactly the caseworkers of the engine's replication ``r``
     for the same seed; further pools are independent countries. ``country`` saves building
@@ -113,12 +137,17 @@ def draw_population(
         * workforce.caseload[0]
     )
     proposals = streams.child(Stream.SURVEY).generators[0].poisson(expected)
-    eligible = proposals > 0
+    keep = proposals > 0 if eligible_only else np.ones(len(proposals), dtype=bool)
+    factor = workforce.attitudes.factor[0]
+    judge = judgement(scenario.placements, factor[keep])
     return Population(
-        covariates=x[eligible],
-        answers={k: v[0][eligible] for k, v in workforce.attitudes.answers.items()},
-        proposals=proposals[eligible].astype(np.int64),
-        logit=logit[eligible],
+        covariates=x[keep],
+        answers={k: v[0][keep] for k, v in workforce.attitudes.answers.items()},
+        proposals=proposals[keep].astype(np.int64),
+        logit=logit[keep],
+        factor=factor[keep],
+        caseload=workforce.caseload[0][keep],
+        judge=judge,
     )
 
 
@@ -145,20 +174,82 @@ def simulate_survey(
                 f"{scenario.scenario.name}: no caseworker had a minority client's proposal in "
                 "the survey window (placements.proposal or clients.minority is 0)"
             )
-    x = np.concatenate([p.covariates for p in pools])
-    logit = np.concatenate([p.logit for p in pools])
-    proposals = np.concatenate([p.proposals for p in pools])
-    answers = {k: np.concatenate([p.answers[k] for p in pools]) for k in pools[0].answers}
+    population = pool_populations(pools)
     gen = Streams(seed, [replication]).child(Stream.SURVEY, 1).generators[0]
-    chosen = np.sort(gen.choice(len(proposals), size=n, replace=False))
-    p_once = 1.0 - (1.0 - 1.0 / (1.0 + np.exp(-logit[chosen]))) ** proposals[chosen]
-    overruled = gen.random(n) < p_once
-    return _frame(x[chosen], {k: v[chosen] for k, v in answers.items()}, overruled)
+    chosen = np.sort(gen.choice(len(population.proposals), size=n, replace=False, p=weights(
+        scenario, population.factor)))  # fmt: skip
+    overruled, reasons = decide(population, chosen, gen)
+    return _frame(
+        population.covariates[chosen],
+        {k: v[chosen] for k, v in population.answers.items()},
+        overruled,
+        None if population.judge is None else reasons,
+    )
 
 
-def _frame(x: F64, answers: dict[str, npt.NDArray[np.int8]], overruled: npt.NDArray[np.bool_]
-           ) -> pd.DataFrame:  # fmt: skip
-    """A survey table in the file format of :mod:`streetlevel.survey.data`."""
+def pool_populations(pools: list[Population]) -> Population:
+    """Several countries' caseworkers as one population."""
+    judges = [p.judge for p in pools]
+    judge = (
+        None
+        if judges[0] is None
+        else Judgement(
+            np.concatenate([j.prevalence for j in judges if j is not None]), judges[0].weight
+        )
+    )
+    return Population(
+        covariates=np.concatenate([p.covariates for p in pools]),
+        answers={k: np.concatenate([p.answers[k] for p in pools]) for k in pools[0].answers},
+        proposals=np.concatenate([p.proposals for p in pools]),
+        logit=np.concatenate([p.logit for p in pools]),
+        factor=np.concatenate([p.factor for p in pools]),
+        caseload=np.concatenate([p.caseload for p in pools]),
+        judge=judge,
+    )
+
+
+def weights(scenario: Scenario, factor: F64) -> F64 | None:
+    """Sampling weights of caseworkers with restrictiveness ``factor``: their relative chance
+    of answering (``placements.survey.response_restrictiveness``); ``None`` when response does
+    not depend on attitudes, so sampling is uniform."""
+    assert scenario.placements is not None
+    lever = scenario.placements.survey
+    if lever is None or lever.response_restrictiveness.value == 0:
+        return None
+    w = np.exp(lever.response_restrictiveness.value * factor)
+    return np.asarray(w / w.sum(), dtype=np.float64)
+
+
+def decide(
+    population: Population, chosen: npt.NDArray[np.intp], gen: np.random.Generator
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Each chosen caseworker's proposals, decided one by one as the engine decides them:
+    (overruled at least once, named each reason of :data:`REASONS`)."""
+    counts = population.proposals[chosen]
+    owner = np.repeat(np.arange(len(chosen)), counts)
+    logit = population.logit[chosen][owner]
+    attributes = np.zeros((len(owner), len(REASONS)), dtype=bool)
+    if population.judge is not None:
+        prevalence = population.judge.prevalence[chosen][owner]
+        attributes = gen.random((len(owner), len(REASONS))) < prevalence
+        logit = logit + attributes @ population.judge.weight
+    over = gen.random(len(owner)) < 1.0 / (1.0 + np.exp(-logit))
+    overruled = np.bincount(owner[over], minlength=len(chosen)) > 0
+    named = np.zeros((len(chosen), len(REASONS)), dtype=bool)
+    for k in range(len(REASONS)):
+        hit = over & attributes[:, k]
+        named[:, k] = np.bincount(owner[hit], minlength=len(chosen)) > 0
+    return overruled, named
+
+
+def _frame(
+    x: F64,
+    answers: dict[str, npt.NDArray[np.int8]],
+    overruled: npt.NDArray[np.bool_],
+    reasons: npt.NDArray[np.bool_] | None = None,
+) -> pd.DataFrame:
+    """A survey table in the file format of :mod:`streetlevel.survey.data`, with DK's reason
+    question (``reason_<attribute>``: named it, among those who overruled) when asked."""
     survey = published_survey()
     columns: dict[str, Any] = {}
     for q in survey.questions:
@@ -172,6 +263,9 @@ def _frame(x: F64, answers: dict[str, npt.NDArray[np.int8]], overruled: npt.NDAr
     columns["oslo"] = col["oslo"].astype(np.int64)
     columns["over_250_users"] = col["over_250_users"].astype(np.int64)
     columns["overruled"] = overruled.astype(np.int64)
+    if reasons is not None:
+        for k, name in enumerate(REASONS):
+            columns[f"reason_{name}"] = reasons[:, k].astype(np.int64)
     return pd.DataFrame(columns)
 
 
@@ -273,6 +367,15 @@ class SurveyResult:
     fits: list[SurveyFit]
     tables: list[pd.DataFrame]
     """Bivariate tables, one per survey."""
+    reasons: list[dict[str, float]] = field(default_factory=list)
+    """Share of those who overruled naming each reason, one dict per survey (if asked)."""
+    parameter_se: dict[str, float] | None = None
+    """DK's standard errors, added to a single survey's interval when the per-proposal
+    coefficients carry their uncertainty (with replications, each draws its own)."""
+    design: str = "survey"
+    parameter_uncertainty: bool = False
+    """Whether the intervals include the uncertainty of DK's estimates (drawn coefficient
+    sets with replications, DK's SEs added to a single survey's)."""
 
     def overruled_share(self) -> dict[str, float]:
         shares = np.array([f.overruled_share for f in self.fits])
@@ -288,7 +391,8 @@ class SurveyResult:
         for name in [*COVARIATES, "constant"]:
             values = np.array([f.b[name] for f in self.fits])
             if self.replications == 1:
-                b, half = values[0], Z95 * self.fits[0].se[name]
+                extra = 0.0 if self.parameter_se is None else self.parameter_se[name]
+                b, half = values[0], Z95 * float(np.hypot(self.fits[0].se[name], extra))
                 spread = _spread(b, b - half, b + half)
             else:
                 spread = _spread_of(values)
@@ -340,9 +444,30 @@ class SurveyResult:
             )
         return out
 
+    def reason_rows(self) -> list[dict[str, Any]]:
+        """Share naming each reason, among those who overruled, beside DK's (empty if the
+        scenario has no proposal attributes)."""
+        if not self.reasons:
+            return []
+        out = []
+        for r in published_survey().reasons:
+            shares = np.array([s[r.attribute] for s in self.reasons], dtype=np.float64)
+            if self.replications == 1:
+                p = shares[0]
+                n = self.fits[0].overruled_share * self.fits[0].n
+                half = Z95 * np.sqrt(p * (1 - p) / n) if n else float("nan")
+                spread = _spread(p, p - half, p + half)
+            else:
+                spread = _spread_of(shares[~np.isnan(shares)])
+            out.append({"reason": r.attribute, "text": r.text, "published": r.share, **spread})
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """The summary in the ``--json`` layout."""
         return {
+            "design": self.design,
+            "parameter_uncertainty": self.parameter_uncertainty,
+            "reasons": self.reason_rows(),
             "n": self.n,
             "replications": self.replications,
             "overruled_share": self.overruled_share(),
@@ -376,24 +501,56 @@ def _spread_of(values: F64) -> dict[str, float]:
     return _spread(float(values.mean()), float(low), float(high))
 
 
+def reason_shares(frame: pd.DataFrame) -> dict[str, float]:
+    """Share of the respondents who overruled that named each reason (DK's multiple choice)."""
+    over = frame["overruled"] == 1
+    return {
+        name: float(frame.loc[over, f"reason_{name}"].mean()) if over.any() else float("nan")
+        for name in REASONS
+        if f"reason_{name}" in frame
+    }
+
+
 def run_survey(
-    scenario: Scenario, *, n: int = DEFAULT_N, replications: int = 1, seed: int = 1
+    scenario: Scenario,
+    *,
+    n: int = DEFAULT_N,
+    replications: int = 1,
+    seed: int = 1,
+    coefficient_sets: list[Scenario] | None = None,
+    parameter_se: dict[str, float] | None = None,
+    sampler: Callable[..., pd.DataFrame] | None = None,
+    design: str = "survey",
 ) -> SurveyResult:
     """``replications`` independent surveys of ``n`` caseworkers, fitted and tabulated.
 
     Replication ``r`` uses the caseworkers of the engine's replication ``r`` for ``seed``, so
-    the result depends on the seed and the replication numbers only.
+    the result depends on the seed and the replication numbers only. ``coefficient_sets``
+    (one scenario per replication, e.g. :func:`streetlevel.survey.uncertainty.coefficient_draws`)
+    gives each replication its own per-proposal coefficients; ``parameter_se`` widens a single
+    survey's intervals by DK's standard errors. ``sampler`` draws one survey table
+    (default :func:`simulate_survey`, the fast path; :func:`streetlevel.survey.events.engine_frame`
+    reads an engine run's events).
     """
     _require_placements(scenario)
     if replications < 1:
         raise SurveyError(f"--replications: at least 1, got {replications}")
-    fits, tables = [], []
+    if coefficient_sets is not None and len(coefficient_sets) < replications:
+        raise SurveyError("coefficient_sets: one scenario per replication is needed")
+    fits, tables, reasons = [], [], []
     country = build_country(scenario)
     for r in range(replications):
-        frame = simulate_survey(scenario, n=n, seed=seed, replication=r, country=country)
+        s = scenario if coefficient_sets is None else coefficient_sets[r]
+        frame = (sampler or simulate_survey)(s, n=n, seed=seed, replication=r, country=country)
         fits.append(fit_survey(frame, f"simulated survey {r}"))
         tables.append(bivariate(frame))
-    return SurveyResult(scenario.scenario.name, n, replications, seed, fits, tables)
+        shares = reason_shares(frame)
+        if shares:
+            reasons.append(shares)
+    return SurveyResult(
+        scenario.scenario.name, n, replications, seed, fits, tables, reasons, parameter_se,
+        design, coefficient_sets is not None or parameter_se is not None,
+    )  # fmt: skip
 
 
 def survey_of_data(frame: pd.DataFrame, origin: str) -> SurveyResult:

@@ -40,6 +40,7 @@ __all__ = [
     "CalibrationResult",
     "RecordedCovariance",
     "SurveyCalibrationResult",
+    "calibrated_parameters",
     "calibration_json",
     "print_calibration",
     "record_calibration",
@@ -175,6 +176,21 @@ def recorded_covariance(scenario: Scenario) -> RecordedCovariance:
         values=np.array([values[n] for n in names], dtype=np.float64),
         covariance=matrix.reshape(len(names), len(names)),
     )
+
+
+def calibrated_parameters(scenario: Scenario) -> list[tuple[str, dict[str, Any]]]:
+    """Every parameter of ``scenario`` that records a calibration: its key path (list
+    elements by position) and its table (``value``, ``unit``, ``calibration``, ...).
+
+    >>> from streetlevel.scenario.loading import load_scenario
+    >>> [p for p, _ in calibrated_parameters(load_scenario("denmark-2011"))][:2]
+    ['categories[2].exit_other', 'attendance.intercept']
+    """
+    return [
+        (path, param)
+        for path, param in _parameters(scenario.model_dump(mode="python", exclude_none=True))
+        if param.get("calibration")
+    ]
 
 
 def _resolves_to(scenario: Scenario, key: str, path: str) -> bool:

@@ -10,13 +10,13 @@ municipality or category is added before it:
 
 >>> from streetlevel.scenario.loading import load_scenario
 >>> setup = load_setup("denmark")
->>> path = setup.parameters[3].path
+>>> path = next(p.path for p in setup.parameters if p.path.startswith("categories"))
 >>> path
-'municipalities["Municipality B"].management_strictness'
+'categories["match-3"].exit_other'
 >>> resolve_path(load_scenario("denmark-2011"), path)
-'municipalities[1].management_strictness'
+'categories[2].exit_other'
 >>> parameter_of(load_scenario("denmark-2011"), path).unit
-'share'
+'per week'
 
 Set-up files are validated like scenario files: every problem is reported at once, with the
 file, the key path and what was expected.

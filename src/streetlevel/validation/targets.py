@@ -1,15 +1,29 @@
-"""The published figures (TARGETS.md) as data, and the rule that says whether a run meets them.
+"""The published figures (TARGETS.md) as data, their roles, and the rule that says whether a
+run meets them.
 
-The figures live in ``data/targets.toml`` inside the package, each with its citation, kind and
-the precision it was published to; :func:`load_targets` validates the file like a scenario.
+The figures live in ``data/targets.toml`` inside the package, each with its citation, its
+``kind`` (how it is compared), its ``role`` (what a match would show) and the precision it was
+published to; :func:`load_targets` validates the file like a scenario.
+
+Roles (docs/validation.md, "Four tiers"): ``input`` (read back from the scenario: shown, never
+counted as met), ``fitted`` (a moment a calibration set-up fits), ``derived`` (follows from
+fitted moments or from how the model is built) and ``check`` (a figure the model could miss).
+
+The rule (it supersedes TARGETS.md's): the simulated interval is a prediction interval for one
+realisation, ``mean ± q sqrt(s^2 (1 + 1/R) + var_param)``, with ``s`` the spread of the R
+replications, ``q`` Student's t 97.5 % quantile on R - 1 degrees of freedom (fewer
+replications widen it) and ``var_param`` the variance the calibrated parameters' uncertainty
+adds (:mod:`streetlevel.validation.uncertainty`); a figure is met when it lies inside that
+interval widened by its published precision and the study's sampling error.
 
 >>> targets = load_targets()
 >>> t = next(t for t in targets if t.name == "national_sanction_rate")
->>> t.value, t.kind, t.widening()
-(0.11, 'share', 0.005)
->>> t.is_met(mean=0.112, low=0.108, high=0.116)
-True
->>> t.is_met(mean=0.13, low=0.125, high=0.135)
+>>> t.value, t.kind, t.role, t.year, t.widening()
+(0.11, 'share', 'fitted', 2011, 0.005)
+>>> low, high, q = prediction_interval(0.112, spread=0.002, replications=20)
+>>> round(q, 3), t.is_met(0.112, low, high)
+(2.093, True)
+>>> t.is_met(0.13, *prediction_interval(0.13, 0.002, 20)[:2])
 False
 """
 
@@ -21,13 +35,39 @@ from importlib import resources
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from scipy.stats import t as student_t
 
 from streetlevel.constants import Z95
 from streetlevel.errors import StreetlevelError
 
-__all__ = ["Target", "load_targets", "sampling_error"]
+__all__ = ["ROLES", "Target", "load_targets", "prediction_interval", "sampling_error"]
 
-Kind = Literal["share", "count", "ratio", "positive", "range", "input", "not_modelled"]
+Kind = Literal["share", "count", "ratio", "positive", "above", "range", "input", "not_modelled"]
+Role = Literal["input", "fitted", "derived", "check"]
+ROLES: tuple[Role, ...] = ("input", "fitted", "derived", "check")
+"""The roles, in the order ``validate`` prints their groups."""
+CONFIDENCE = 0.975
+"""The upper quantile of a two-sided 95 % interval."""
+
+
+def prediction_interval(
+    mean: float, spread: float, replications: int, parameter_var: float = 0.0
+) -> tuple[float, float, float]:
+    """The 95 % interval in which one realisation falls: ``mean ± q sqrt(spread^2 (1 + 1/R)
+    + parameter_var)``, ``q`` the t quantile on R - 1 degrees of freedom; also ``q``.
+
+    Fewer replications widen it, never narrow it: ``q`` and ``1 + 1/R`` both grow as R falls.
+    With fewer than two replications there is no spread to judge by (NaN).
+
+    >>> [round(h - 0.1, 4) for _, h, _ in
+    ...  (prediction_interval(0.1, 0.01, r) for r in (2, 5, 20, 1000))]
+    [0.1556, 0.0304, 0.0214, 0.0196]
+    """
+    if replications < 2 or math.isnan(mean) or math.isnan(spread):
+        return float("nan"), float("nan"), float("nan")
+    q = float(student_t.ppf(CONFIDENCE, replications - 1))
+    half = q * math.sqrt(spread**2 * (1 + 1 / replications) + max(parameter_var, 0.0))
+    return mean - half, mean + half, q
 
 
 def sampling_error(p: float, n: int) -> float:
@@ -47,6 +87,10 @@ class Target(BaseModel):
     name: str
     description: str
     kind: Kind
+    role: Role = "check"
+    """What a match shows. A target built in code (a calibration's synthetic one) is a check
+    unless told otherwise; every target of ``data/targets.toml`` states its role."""
+    role_source: str | None = None
     source: str
     presets: list[str]
     value: float | None = None
@@ -58,6 +102,9 @@ class Target(BaseModel):
     tolerance: float | None = Field(None, gt=0)
     parameter: str | None = None
     reason: str | None = None
+    year: int | None = None
+    """The calendar year the figure describes: compared with that year of a run."""
+    year_source: str | None = None
 
     @property
     def published(self) -> float:
@@ -76,11 +123,18 @@ class Target(BaseModel):
         return extra
 
     def is_met(self, mean: float, low: float, high: float) -> bool | None:
-        """The rule of TARGETS.md for this kind; None where nothing is tested."""
-        if self.kind in ("input", "not_modelled") or math.isnan(mean):
+        """The rule for this kind, on the simulated interval [low, high]; None where nothing
+        is tested: an input (never counted as met), a figure not modelled, or one not
+        measured."""
+        if self.role == "input" or self.kind in ("input", "not_modelled"):
+            return None
+        if math.isnan(mean) or math.isnan(low):
             return None
         if self.kind == "positive":
             return low > 0
+        if self.kind == "above":
+            assert self.value is not None
+            return low > self.value
         if self.kind == "range":
             assert self.low is not None and self.high is not None
             return self.low <= mean <= self.high
@@ -107,6 +161,10 @@ def load_targets(preset: str | None = None) -> list[Target]:
     except (tomllib.TOMLDecodeError, ValidationError) as err:  # a packaging error, not a user's
         raise StreetlevelError(f"streetlevel/data/targets.toml: {err}") from err
     for t in parsed.targets:
+        if "role" not in t.model_fields_set:
+            raise StreetlevelError(
+                f"targets.toml: {t.name}: needs a role (input, fitted, derived or check)"
+            )
         if t.kind == "range" and (t.low is None or t.high is None):
             raise StreetlevelError(f"targets.toml: {t.name}: a range needs low and high")
         if t.kind != "range" and t.value is None:

@@ -1,60 +1,71 @@
-"""Validation: every published figure next to the simulated one, and the effect-recovery check.
+"""Validation: every published figure next to the simulated one, in four tiers, under a rule
+that includes the calibrated parameters' uncertainty.
 
 The library behind ``streetlevel validate``. It reads a finished run directory (analysis never
-touches live simulation objects): the summary indicators, the country as built, the
-client-years (who leaves after a sanction) and the events (the re-estimated sanction effect),
-and compares each with its target under the rule of :mod:`streetlevel.validation.targets`.
-Figures are shown in the units of the catalogue (:mod:`streetlevel.output.catalogue`): a share
-in %, a difference of shares and a share's precision in percentage points.
+touches live simulation objects): the municipality-years of the year each figure describes
+(:mod:`~streetlevel.validation.figures`), the country as built, the client-years and the
+events (the re-estimated sanction effect), and compares each with its target under the rule
+of :mod:`streetlevel.validation.targets`. With ``parameter_draws``, the calibrated parameters'
+uncertainty enters every interval (:mod:`~streetlevel.validation.uncertainty`); without, the
+result says it is not included.
+
+Targets are grouped by their role: inputs (shown, never counted as met), fitted moments,
+derived figures and checks; the headline counts "k of n fitted moments met, j of m checks
+met". How the result is printed and written: :mod:`~streetlevel.validation.validation_report`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import textwrap
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow.parquet as pq
-from rich.markup import escape
-from rich.table import Table
 
-from streetlevel.analysis.reports import Report, new_figure, save_png
+from streetlevel.constants import DRAW_REPLICATIONS
 from streetlevel.errors import StreetlevelError
-from streetlevel.output.catalogue import Resolved, find, lookup
-from streetlevel.output.files import write_json_atomic
-from streetlevel.output.summary import Summary, summarize
+from streetlevel.output.summary import complete_manifest
 from streetlevel.scenario.loading import load_scenario
+from streetlevel.scenario.schema import Scenario
 from streetlevel.validation.effect_recovery import PostSanctionEffect, estimate_post_sanction_effect
-from streetlevel.validation.targets import load_targets
+from streetlevel.validation.figures import (
+    PROBLEMS,
+    YearChoice,
+    choose_year,
+    problems_sanction_rate,
+    yearly_figures,
+)
+from streetlevel.validation.targets import ROLES, Target, load_targets, prediction_interval
+from streetlevel.validation.uncertainty import (
+    parameter_variance,
+    plan_propagation,
+    simulate_draws,
+)
 
-if TYPE_CHECKING:
-    from rich.console import Console
+__all__ = ["RoleCount", "TargetResult", "Validation", "validate_run"]
 
-__all__ = [
-    "TargetResult",
-    "Validation",
-    "print_validation",
-    "results_frame",
-    "validate_run",
-    "write_validation_report",
-]
+F64 = npt.NDArray[np.float64]
 
-REPORT_FILES = ("validation.json", "validation.png", "validation.html")
-LABEL_WIDTH = 34
-"""Characters per line of a target's label in the figure."""
+NO_DRAWS = (
+    "parameter uncertainty not included (no parameter draws): the intervals hold the "
+    "simulation's realisation spread only"
+)
 
 
 @dataclass(frozen=True)
 class TargetResult:
-    """One target: the published figure, the simulated mean and 95 % interval, and the verdict."""
+    """One target: the published figure, the simulated mean and 95 % interval, the verdict,
+    and what the interval is made of."""
 
     name: str
     description: str
     kind: str
+    role: str
     published: float
     simulated: float
     low: float
@@ -67,11 +78,29 @@ class TargetResult:
     """The published range, for a target published as one (kind ``range``)."""
     source: str
     note: str
+    year: int | None = None
+    """The calendar year of the run compared (None: the mean of the reporting years)."""
+    spread: float | None = None
+    """The standard deviation of the figure across replications (one realisation's spread)."""
+    replications: int | None = None
+    quantile: float | None = None
+    """Student's t quantile of the interval (R - 1 degrees of freedom)."""
+    parameter_sd: float | None = None
+    """The standard deviation the calibrated parameters add (None: not propagated)."""
+
+
+@dataclass(frozen=True)
+class RoleCount:
+    """How many targets of a role were tested, and met."""
+
+    met: int
+    tested: int
+    untested: int
 
 
 @dataclass(frozen=True)
 class Validation:
-    """All targets of a run, and the effect-recovery check."""
+    """All targets of a run, the effect-recovery check, and how parameter uncertainty entered."""
 
     scenario: str
     replications: int
@@ -79,6 +108,19 @@ class Validation:
     out: str
     targets: list[TargetResult]
     effect: PostSanctionEffect | None
+    parameter_draws: int = 0
+    draw_replications: int = 0
+    uncertainty: str = NO_DRAWS
+    """How the calibrated parameters' uncertainty entered the intervals, in words."""
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+    """Each calibrated parameter: path, value, sd drawn with, status."""
+
+    def count(self, role: str) -> RoleCount:
+        of_role = [t for t in self.targets if t.role == role]
+        tested = [t for t in of_role if t.met is not None]
+        return RoleCount(
+            sum(t.met is True for t in tested), len(tested), len(of_role) - len(tested)
+        )
 
     @property
     def met(self) -> int:
@@ -87,6 +129,18 @@ class Validation:
     @property
     def tested(self) -> int:
         return sum(t.met is not None for t in self.targets)
+
+    @property
+    def headline(self) -> str:
+        """``k of n fitted moments met, j of m checks met`` (derived figures beside)."""
+        fitted, checks, derived = (self.count(r) for r in ("fitted", "check", "derived"))
+        line = (
+            f"{fitted.met} of {fitted.tested} fitted moments met, "
+            f"{checks.met} of {checks.tested} checks met"
+        )
+        if checks.untested:
+            line += f" ({checks.untested} not measured or not modelled)"
+        return line + f"; derived: {derived.met} of {derived.tested} met"
 
     def to_dict(self) -> dict[str, Any]:
         def clean(value: Any) -> Any:
@@ -103,8 +157,14 @@ class Validation:
             "replications": self.replications,
             "seed": self.seed,
             "out": self.out,
+            "headline": self.headline,
             "met": self.met,
             "tested": self.tested,
+            "roles": {role: asdict(self.count(role)) for role in ROLES},
+            "parameter_draws": self.parameter_draws,
+            "draw_replications": self.draw_replications,
+            "parameter_uncertainty": self.uncertainty,
+            "parameters": self.parameters,
             "targets": [asdict(t) for t in self.targets],
             "effect_recovery": None,
         }
@@ -135,27 +195,52 @@ def _structure(run_dir: Path) -> dict[str, float]:
     return out
 
 
-def _parameter(run_dir: Path, path: str) -> float:
-    obj: Any = load_scenario(run_dir / "scenario.toml")
+def _parameter(scenario: Scenario, path: str) -> float:
+    obj: Any = scenario
     for part in path.split("."):
         obj = getattr(obj, part)
     return float(obj.value)
 
 
-def validate_run(run_dir: Path, effect: bool = True) -> Validation:
+def _targets_of(run_dir: Path, name: str, scenario: Scenario) -> list[Target]:
+    targets = load_targets(name)
+    if targets:
+        return targets
+    country = scenario.scenario.country
+    if country != "Denmark":
+        raise StreetlevelError(
+            f"{run_dir}: no published figures to validate a {country} scenario against "
+            "here; the Norwegian survey's figures are compared by `streetlevel survey`"
+        )
+    return load_targets("denmark-2011")
+
+
+def validate_run(
+    run_dir: Path,
+    effect: bool = True,
+    parameter_draws: int = 0,
+    draw_replications: int = DRAW_REPLICATIONS,
+) -> Validation:
     """Compare a finished run with the targets of its scenario (denmark-2011's for another
-    Danish scenario that no target names, such as a user's edited copy)."""
+    Danish scenario that no target names, such as a user's edited copy).
+
+    ``parameter_draws`` parameter sets are drawn from the calibrated parameters' sampling
+    distribution and simulated with ``draw_replications`` replications each (common random
+    numbers with the run); 0 leaves parameter uncertainty out, and the result says so.
+    """
     run_dir = Path(run_dir)
-    summary: Summary = summarize(run_dir)
-    targets = load_targets(summary.scenario)
-    if not targets:
-        country = load_scenario(run_dir / "scenario.toml").scenario.country
-        if country != "Denmark":
-            raise StreetlevelError(
-                f"{run_dir}: no published figures to validate a {country} scenario against "
-                "here; the Norwegian survey's figures are compared by `streetlevel survey`"
-            )
-        targets = load_targets("denmark-2011")
+    manifest = complete_manifest(run_dir)
+    scenario = load_scenario(run_dir / "scenario.toml")
+    name = str(manifest["scenario"])
+    targets = _targets_of(run_dir, name, scenario)
+    my = pq.read_table(run_dir / "municipality_years.parquet").to_pandas()
+    reporting = sorted(int(y) for y in my["year"].unique())
+    replications = int(manifest["replications"])
+    choices = {t.name: choose_year(t.year, reporting) for t in targets if t.role != "input"}
+    figures = _Figures(run_dir, my, scenario, replications)
+    draws, uncertainty, parameters = _draws(
+        scenario, choices, parameter_draws, draw_replications, int(manifest["seed"])
+    )
     structure = _structure(run_dir)
     recovered = None
     if effect and any(t.name == "post_sanction_exit_effect" for t in targets):
@@ -165,255 +250,182 @@ def validate_run(run_dir: Path, effect: bool = True) -> Validation:
             recovered = None  # too few sanctions: the target is shown as not measured
     results = []
     for t in targets:
-        mean, low, high = float("nan"), float("nan"), float("nan")
-        note = ""
-        if t.kind == "input":
-            assert t.parameter is not None
-            mean = low = high = _parameter(run_dir, t.parameter)
-            note = f"set directly by {t.parameter}; not a test"
-        elif t.kind == "not_modelled":
-            note = f"not modelled: {t.reason}"
+        if t.role == "input" or t.kind in ("input", "not_modelled"):
+            results.append(_unmeasured(t, scenario, structure))
         elif t.name == "post_sanction_exit_effect":
-            if recovered is not None:
-                p = recovered.pooled
-                mean, low, high = p.estimate, p.low, p.high
-                note = "discrete-time hazard estimate from the events, 95 % confidence interval"
-            else:
-                note = "not measured: too few exits after sanctions"
-        elif t.name in structure:
-            mean = low = high = structure[t.name]
-            note = "the country as built from the scenario"
+            results.append(_effect(t, recovered))
         else:
-            try:
-                ind = summary.get(t.name)
-            except KeyError:
-                note = "not measured in this run"
-            else:
-                mean, low, high = ind.mean, ind.low, ind.high
-        results.append(
-            TargetResult(
-                name=t.name,
-                description=t.description,
-                kind=t.kind,
-                published=t.published,
-                simulated=mean,
-                low=low,
-                high=high,
-                met=t.is_met(mean, low, high),
-                within_tolerance=t.within_tolerance(mean),
-                tolerance=t.tolerance,
-                widening=t.widening(),
-                published_range=(t.low, t.high)
-                if t.low is not None and t.high is not None
-                else None,
-                source=t.source,
-                note=note,
+            choice = choices[t.name]
+            key = _key(t.name, choice.year)
+            results.append(
+                _compared(t, choice, figures.get(t.name, choice.year), draws, key, bool(draws))
             )
-        )
     return Validation(
-        scenario=summary.scenario,
-        replications=summary.replications,
-        seed=summary.seed,
+        scenario=name,
+        replications=replications,
+        seed=int(manifest["seed"]),
         out=str(run_dir),
         targets=results,
         effect=recovered,
+        parameter_draws=parameter_draws if draws else 0,
+        draw_replications=draw_replications if draws else 0,
+        uncertainty=uncertainty,
+        parameters=parameters,
     )
 
 
-def format_value(kind: str, value: float) -> str:
-    """A figure that is not an indicator of the catalogue (a scenario's parameter, a figure
-    not modelled) as people read it: shares in percent, counts with separators."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if kind in ("share", "positive", "range"):
-        return f"{100 * value:.1f} %"
-    if kind == "count":
-        return f"{value:,.0f}"
-    return f"{value:.2f}"
+class _Figures:
+    """Per-replication figures of the run, by year, computed once per year."""
+
+    def __init__(self, run_dir: Path, my: pd.DataFrame, scenario: Scenario, reps: int) -> None:
+        self.run_dir, self.my, self.scenario, self.reps = run_dir, my, scenario, reps
+        self.cache: dict[int | None, dict[str, F64]] = {}
+
+    def get(self, name: str, year: int | None) -> F64 | None:
+        if year not in self.cache:
+            self.cache[year] = yearly_figures(self.my, self.scenario, year)
+        if name == PROBLEMS and name not in self.cache[year]:
+            self.cache[year][name] = problems_sanction_rate(self.run_dir, year, self.reps)
+        return self.cache[year].get(name)
 
 
-class _Shown:
-    """How a target's figures are shown: in the unit of its indicator in the catalogue, or
-    by its kind for a target that is no indicator (an input, a figure not modelled)."""
-
-    def __init__(self, t: TargetResult) -> None:
-        self.kind = t.kind
-        self.entry: Resolved | None = find(t.name)
-
-    def value(self, value: float) -> str:
-        return self.entry.format(value) if self.entry else format_value(self.kind, value)
-
-    def interval(self, low: float, high: float) -> str:
-        if self.entry:
-            return self.entry.format_interval(low, high)
-        ends = [format_value(self.kind, v) for v in (low, high)]
-        return "-" if ends == ["-", "-"] else f"{ends[0]} - {ends[1]}"
-
-    def precision(self, value: float) -> str:
-        """A precision: a share's in percentage points."""
-        if self.entry:
-            return self.entry.format_difference(value, signed=False)
-        return format_value(self.kind, value)
+def _key(name: str, year: int | None) -> str:
+    return f"{name}@{'all' if year is None else year}"
 
 
-def _rule(t: TargetResult) -> str:
-    if t.kind == "positive":
-        return "interval above 0"
-    if t.kind == "range":
-        return "mean in the published range"
-    if t.kind in ("input", "not_modelled"):
-        return "-"
-    if t.widening > 0:
-        return f"in interval ± {_Shown(t).precision(t.widening)}"
-    return "in interval"
+def _draws(
+    scenario: Scenario,
+    choices: dict[str, YearChoice],
+    draws: int,
+    replications: int,
+    seed: int,
+) -> tuple[dict[str, F64], str, list[dict[str, Any]]]:
+    """The figures of ``draws`` parameter sets, keyed by :func:`_key`; how the uncertainty
+    entered, in words; each calibrated parameter's status."""
+    if draws <= 0:
+        return {}, NO_DRAWS, []
+    plan = plan_propagation(scenario)
+    parameters = [asdict(p) for p in plan.parameters]
+    held = [p for p in plan.parameters if not p.propagated]
+    if not plan.paths:
+        return {}, f"parameter uncertainty not included: {plan.method}", parameters
+    years = sorted({c.year for c in choices.values()}, key=lambda y: (y is None, y or 0))
 
+    def measure(frame: pd.DataFrame, drawn: Scenario) -> dict[str, F64]:
+        return {
+            _key(name, year): values
+            for year in years
+            for name, values in yearly_figures(frame, drawn, year).items()
+        }
 
-def _verdict(met: bool | None) -> str:
-    return {True: "met", False: "NOT MET", None: "-"}[met]
-
-
-def results_frame(v: Validation) -> pd.DataFrame:
-    """The comparison as a table of strings (the CLI and the HTML report show this)."""
-    rows = []
-    for t in v.targets:
-        shown = _Shown(t)
-        if t.kind == "positive":
-            published = "direction: positive"
-        elif t.published_range is not None:
-            published = shown.interval(*t.published_range)
-        else:
-            published = shown.value(t.published)
-        rows.append(
-            {
-                "target": t.description,
-                "published": published,
-                "simulated": shown.value(t.simulated),
-                "95 % interval": shown.interval(t.low, t.high),
-                "rule": _rule(t),
-                "verdict": _verdict(t.met),
-                "note": t.note,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _figure(v: Validation) -> Any:
-    shares = [t for t in v.targets if t.kind == "share" and not math.isnan(t.simulated)]
-    fig = new_figure(11, 0.5 * max(len(shares), 4) + 1.5)
-    axes = fig.subplots(1, 2, width_ratios=[3, 2])
-    ax = axes[0]
-    for i, t in enumerate(shares):
-        y = len(shares) - 1 - i
-        ax.plot([100 * t.low, 100 * t.high], [y, y], color="tab:blue", lw=3, alpha=0.6)
-        ax.plot(100 * t.simulated, y, "o", color="tab:blue")
-        w = 100 * t.widening
-        ax.errorbar(100 * t.published, y + 0.25, xerr=w, fmt="D", color="black", capsize=3)
-    labels = [textwrap.fill(t.description, LABEL_WIDTH) for t in reversed(shares)]
-    ax.set_yticks(range(len(shares)), labels, fontsize=8)
-    ax.set_xlabel("percent (black: published ± precision; blue: simulated mean and 95 % interval)")
-    ax.set_title("Published and simulated shares")
-    ax.grid(axis="x", alpha=0.3)
-    ax = axes[1]
-    if v.effect is not None:
-        effects = [v.effect.pooled, *v.effect.profile]
-        for i, e in enumerate(effects):
-            ax.errorbar(
-                i,
-                100 * e.estimate,
-                yerr=[[100 * (e.estimate - e.low)], [100 * (e.high - e.estimate)]],
-                fmt="o",
-                color="tab:blue",
-                capsize=4,
-            )
-            ax.plot(i, 100 * e.input, "_", color="tab:red", markersize=22, mew=2)
-        ax.set_xticks(
-            range(len(effects)), [e.label.replace(" after a sanction", "") for e in effects]
-        )
-        effect = next(t for t in v.targets if t.name == "post_sanction_exit_effect")
-        if effect.published_range is not None:
-            low, high = (100 * x for x in effect.published_range)
-            ax.axhspan(
-                low, high, color="grey", alpha=0.15, label=f"published: {low:.0f}-{high:.0f} %"
-            )
-        ax.set_ylabel(lookup("post_sanction_exit_effect").axis_label)
-        ax.set_title("Sanction effect: estimate (blue), input (red)")
-        ax.legend(loc="upper right", fontsize=8)
-    else:
-        ax.set_axis_off()
-    return fig
-
-
-def write_validation_report(v: Validation, out_dir: Path) -> list[Path]:
-    """Write ``validation.json``, ``validation.png`` and ``validation.html`` into ``out_dir``."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(v.to_dict(), out_dir / "validation.json")
-    fig = _figure(v)
-    save_png(fig, out_dir / "validation.png")
-    report = Report(
-        f"Validation: {v.scenario}",
-        f"{v.replications} replications, seed {v.seed}; {v.met} of {v.tested} tested targets "
-        f"met. Run directory: {v.out}",
+    simulated = simulate_draws(scenario, plan, draws, replications, seed, measure)
+    words = (
+        f"{draws} parameter draws of {replications} replications each (common random "
+        f"numbers); {len(plan.paths)} parameters propagated: {plan.method}"
     )
-    report.paragraph(
-        "A target is met when the published figure lies inside the simulated 95 % interval "
-        "(percentiles across replications), widened by the precision it was published to and "
-        "by the study's sampling error where it is a sample (TARGETS.md)."
-    )
-    frame = results_frame(v)
-    report.table(
-        frame, classes=["met" if t.met else "not-met" if t.met is False else "" for t in v.targets]
-    )
-    report.figure(fig, "published and simulated figures; sanction effect recovery")
-    if v.effect is not None:
-        report.heading("Effect recovery: the sanction's effect on exits to work")
-        e, effect = v.effect, lookup("post_sanction_exit_effect")
-        report.paragraph(
-            f"A discrete-time hazard model (Poisson GLM with log link on {e.person_weeks:,} "
-            f"person-weeks, {e.exits_to_work:,} exits to work; baseline per category and year "
-            f"on benefit) re-estimates the effect the scenario put in. "
-            f"{e.post_person_weeks:,} person-weeks and {e.post_exits_to_work:,} exits fall in "
-            f"the {e.window_weeks - 1} weeks after a sanction."
-        )
-        report.table(
-            pd.DataFrame(
-                [
-                    {
-                        "window": x.label,
-                        "input": effect.format(x.input),
-                        "estimate": effect.format(x.estimate),
-                        "95 % CI": effect.format_interval(x.low, x.high),
-                        "recovered": "yes" if x.recovered else "NO",
-                    }
-                    for x in [e.pooled, *e.profile]
-                ]
-            )
-        )
-    report.write(out_dir / "validation.html")
-    return [out_dir / name for name in REPORT_FILES]
+    if held:
+        words += f"; {len(held)} held at their values (see parameters)"
+    return simulated, words, parameters
 
 
-def print_validation(v: Validation, console: Console, report: Path | str | None = None) -> None:
-    """What ``streetlevel validate`` prints: every target beside the simulated figure (the
-    ones not met in red), what the untested ones are, and the effect-recovery check."""
-    table = Table(
-        title=f"{v.scenario}: {v.replications} replications, seed {v.seed}: "
-        f"{v.met} of {v.tested} tested targets met",
-        caption=None if report is None else f"report: {report}",
+def _compared(
+    t: Target,
+    choice: YearChoice,
+    values: F64 | None,
+    draws: dict[str, F64],
+    key: str,
+    drawn: bool,
+) -> TargetResult:
+    """A target compared under the rule: the prediction interval of one realisation, with the
+    parameters' variance where it was propagated."""
+    notes = [choice.note] if choice.note else []
+    if values is None:
+        return _result(t, math.nan, math.nan, math.nan, "not measured in this run", choice.year)
+    v = values[~np.isnan(values)]
+    if len(v) == 0:
+        return _result(t, math.nan, math.nan, math.nan, "not measured in this run", choice.year)
+    mean = float(v.mean())
+    spread = float(np.std(v, ddof=1)) if len(v) > 1 else math.nan
+    var_param: float | None = None
+    if key in draws:
+        var_param = parameter_variance(draws[key], spread if not math.isnan(spread) else 0.0)
+        if math.isnan(var_param):
+            var_param = None
+    if drawn and var_param is None:
+        notes.append("parameter uncertainty not propagated to this figure")
+    low, high, q = prediction_interval(mean, spread, len(v), var_param or 0.0)
+    if len(v) < 2:
+        notes.append("one replication: no spread to judge by")
+    return TargetResult(
+        **_base(t),
+        simulated=mean,
+        low=low,
+        high=high,
+        met=t.is_met(mean, low, high),
+        within_tolerance=t.within_tolerance(mean),
+        note="; ".join(notes),
+        year=choice.year,
+        spread=None if math.isnan(spread) else spread,
+        replications=len(v),
+        quantile=None if math.isnan(q) else q,
+        parameter_sd=None if var_param is None else math.sqrt(var_param),
     )
-    frame = results_frame(v).drop(columns=["note"])
-    for col in frame.columns:
-        table.add_column(col, justify="left" if col in ("target", "rule") else "right")
-    for row, t in zip(frame.itertuples(index=False), v.targets, strict=True):
-        table.add_row(*(escape(str(x)) for x in row), style="red" if t.met is False else None)
-    console.print(table)
-    for t in v.targets:
-        if t.met is None and t.note:
-            console.print(f"- {escape(t.description)}: {escape(t.note)}")
-    if v.effect is not None:
-        e, shown = v.effect.pooled, lookup("post_sanction_exit_effect")
-        console.print(
-            f"Effect recovery ({e.label}): input {shown.format(e.input)}, re-estimated "
-            f"{shown.format(e.estimate)} (95 % CI {shown.format_interval(e.low, e.high)}): "
-            + ("recovered" if e.recovered else "[red]NOT recovered[/]")
+
+
+def _base(t: Target) -> dict[str, Any]:
+    return {
+        "name": t.name,
+        "description": t.description,
+        "kind": t.kind,
+        "role": t.role,
+        "published": t.published,
+        "tolerance": t.tolerance,
+        "widening": t.widening(),
+        "published_range": (t.low, t.high) if t.low is not None and t.high is not None else None,
+        "source": t.source,
+    }
+
+
+def _result(
+    t: Target, mean: float, low: float, high: float, note: str, year: int | None = None
+) -> TargetResult:
+    return TargetResult(
+        **_base(t),
+        simulated=mean,
+        low=low,
+        high=high,
+        met=t.is_met(mean, low, high),
+        within_tolerance=None if t.role == "input" else t.within_tolerance(mean),
+        note=note,
+        year=year,
+    )
+
+
+def _unmeasured(t: Target, scenario: Scenario, structure: dict[str, float]) -> TargetResult:
+    """An input read back, or a figure the model has no mechanism for."""
+    if t.kind == "not_modelled":
+        return _result(t, math.nan, math.nan, math.nan, f"not modelled: {t.reason}")
+    if t.parameter is not None:
+        value = _parameter(scenario, t.parameter)
+        return _result(t, value, value, value, f"input: set by {t.parameter}; not a test")
+    if t.name in structure:
+        value = structure[t.name]
+        return _result(t, value, value, value, "input: the country as built; not a test")
+    return _result(t, math.nan, math.nan, math.nan, "input: not in this run")
+
+
+def _effect(t: Target, recovered: PostSanctionEffect | None) -> TargetResult:
+    """The sanction effect re-estimated from the events (its estimator's 95 % CI)."""
+    if recovered is None:
+        return _result(
+            t, math.nan, math.nan, math.nan, "not measured: too few exits after sanctions"
         )
+    p = recovered.pooled
+    return _result(
+        t,
+        p.estimate,
+        p.low,
+        p.high,
+        "discrete-time hazard estimate from the events, pooled over the reporting years, "
+        "95 % confidence interval",
+    )

@@ -36,7 +36,8 @@ def close(
     caller has it. Returns their tally cells, for further counts.
 
     Reads: the clients' attributes and yearly counters (``state.y_*``), ``state.entry_week``,
-    ``world.slot_municipality``. Writes: ``world.tally``; client-years to ``log``.
+    ``world.slot_municipality`` (and ``state.minority`` where the tally counts by minority).
+    Writes: ``world.tally``; client-years to ``log``.
     """
     tally = world.tally
     rows = sub.rows
@@ -69,6 +70,14 @@ def close(
         for name in ("work", "unknown"):
             gone = sanctioned & (destination == DESTINATIONS.index(name))
             tally.add_at(f"exits_{name}_sanctioned", cells, gone)
+    if tally.by_minority:
+        # Minority clients' client-years and exits to work, where placements are modelled: the
+        # run's minority-majority gap in exits to work (MODEL.md 7.2).
+        minority = sub.take(state.minority)
+        tally.add_at("recipients_minority", cells, minority)
+        if destination is not None:
+            work = destination == DESTINATIONS.index("work")
+            tally.add_at("exits_work_minority", cells, minority & work)
     if log is not None:
         entry = sub.take(state.entry_week)
         wpy = coef.weeks_per_year

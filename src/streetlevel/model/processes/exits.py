@@ -8,6 +8,8 @@ sanction the exit-to-work hazard is multiplied by ``1 + post_effect x fade``, wh
 falls linearly from 1 in the week of the sanction to 0 after ``post_effect_weeks`` (Svarer
 2011). While sanctioned, the hazard of leaving to *unknown* is multiplied by
 ``unknown_while_sanctioned`` (the hardship CHM's caseworkers wonder about; NAO 2016).
+After an approved job placement (MODEL.md 7.2) the exit-to-work hazard is multiplied by
+``1 + placements.work_effect`` until ``state.placement_until``.
 
 Each week uses the same uniform as attendance: a client exits when it is at or above
 ``1 - hazard`` and is absent when it is below the absence probability. The two events are then
@@ -76,6 +78,10 @@ def hazards(state: ClientState, coef: Coefficients, t: int, sub: Subset) -> npt.
     since = t - sub.take(state.last_sanction).astype(np.int64)
     fade = np.clip(1.0 - since / coef.exits_post_effect_weeks, 0.0, 1.0)
     h[:, 0] *= 1.0 + coef.exits_post_effect * fade
+    if coef.placement_work_effect:
+        # An approved job placement (MODEL.md 7.2) raises the exit-to-work hazard while it lasts.
+        placed = sub.take(state.placement_until) > t
+        h[:, 0] *= np.where(placed, 1.0 + coef.placement_work_effect, 1.0)
     unknown = coef.exits_unknown_while_sanctioned
     h[:, 2] *= np.where(sub.take(state.status) == SANCTIONED, unknown, 1.0)
     return np.asarray(np.clip(h, 0.0, 1.0), dtype=np.float64)
@@ -113,6 +119,8 @@ def _candidates(state: ClientState, scratch: Scratch, coef: Coefficients, t: int
     np.greater_equal(u, state.exit_threshold, out=leaving)
     special = state.last_sanction > recent_after
     special |= scratch.sanctioned  # set by sanctions.apply this week
+    if coef.placement_work_effect:
+        special |= state.placement_until > t  # an approved placement's raised hazard
     leaving &= ~special
     special &= u >= reach
     return Subset.of(special)
@@ -131,10 +139,10 @@ def leave(
     inflow.
 
     Reads: ``scratch.uniform``, ``scratch.sanctioned``, ``state.exit_threshold``,
-    ``state.last_sanction``, ``state.status``, ``state.category``, ``state.entry_week`` and
-    what closing a client-year reads (:func:`client_years.close`).
+    ``state.last_sanction``, ``state.placement_until``, ``state.status``, ``state.category``,
+    ``state.entry_week`` and what closing a client-year reads (:func:`client_years.close`).
     Writes: ``scratch.leaving``, ``scratch.exited``, ``state.status`` (exited),
-    ``world.tally``; ``exit`` events and client-years to ``log``.
+    ``state.placement_until`` (reset), ``world.tally``; ``exit`` events and client-years to ``log``.
     Draws: a destination uniform per leaver (main streams).
     """
     u = scratch.uniform
@@ -166,3 +174,5 @@ def leave(
     if log is not None:
         log.events("exit", gone, state, destination=destination)
     gone.put(state.status, EXITED)
+    if coef.placement_work_effect:
+        gone.put(state.placement_until, 0)  # the slot's next client has had no placement

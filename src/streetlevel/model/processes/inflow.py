@@ -67,8 +67,15 @@ def _new_clients(
 ) -> None:
     n = len(sub)
     u = streams.uniform(sub.counts * ATTRIBUTE_DRAWS).reshape(n, ATTRIBUTE_DRAWS)
-    shares = coef.stock_share if initial else coef.inflow_share
-    cat = _category(np.cumsum(shares), u[:, 0])
+    mix = world.category_stock if initial else world.category_inflow
+    if mix is None:
+        shares = coef.stock_share if initial else coef.inflow_share
+        cat = _category(np.cumsum(shares), u[:, 0])
+    else:
+        # Each municipality's own mix: the category is the number of its cumulative shares
+        # that the draw reaches (the last for a draw at the total, as in _category).
+        edges = mix[world.slot_municipality[sub.cols], :-1]
+        cat = (u[:, 0, None] >= edges).sum(axis=1).astype(np.intp)
     age = np.where(
         u[:, 1] < coef.clients_age_under_30,
         0,
@@ -77,6 +84,9 @@ def _new_clients(
     male = u[:, 2] < coef.clients_male
     low_education = u[:, 3] < coef.clients_low_education
     minority = u[:, 4] < coef.clients_minority
+    if coef.by_attributes >= 0:
+        # The 2014 reform's education-ready group: every client under 30 without education.
+        cat = np.where((age == 0) & low_education, coef.by_attributes, cat)
     problems = u[:, 5] < coef.problems_share[cat]
     sub.put(st.category, cat)
     sub.put(st.age_group, age)

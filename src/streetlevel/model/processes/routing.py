@@ -3,7 +3,9 @@
 Route ``caseworker`` (CHM Figure 1): the caseworker sees the absence and the client's
 circumstances, accepts a legitimate reason even when undocumented, and otherwise decides with
 ``logistic(b0 + b_strict ms + b_att cs + b_problems problems (1 - ms) + b_load overloaded
-+ b_first first_breach)``; the problems term is the legal individual assessment, which a
++ b_first first_breach)``, where ``cs`` is the caseworker's latent strictness, their own part
+plus their office's culture (:mod:`streetlevel.model.culture`, which also sets ``b_att`` by
+the highest-priority rule); the problems term is the legal individual assessment, which a
 "HAVE TO" norm (ms = 1) overrides.
 
 Route ``benefit_office`` (CHM Figure 2): the activation project's register goes straight to the
@@ -42,10 +44,10 @@ def decide(
     """Steps 5-6: decide on this week's absences; leave the sanctions to impose in
     ``scratch.new_sanctions``.
 
-    Reads: ``scratch.absent``, ``scratch.offer_active``, ``state.problems``,
+    Reads: ``scratch.absent``, ``scratch.offer_active``, ``state.problems``, ``state.category``,
     ``state.caseworker``, ``state.breaches_total``, ``world.strictness``,
-    ``world.caseworker_strictness``, ``world.overloaded``, ``world.benefit_office_route``,
-    ``world.slot_municipality``.
+    ``world.caseworker_strictness``, ``world.office_culture``, ``world.overloaded``,
+    ``world.benefit_office_route``, ``world.slot_municipality``.
     Writes: ``scratch.new_sanctions``, ``state.y_absences``, ``state.breaches_total``,
     ``world.tally`` (absences, breaches); ``absence`` events to ``log``.
     Draws: three uniforms per absence (main streams).
@@ -67,7 +69,12 @@ def decide(
     rows = absent.rows
     muni = world.slot_municipality[absent.cols]
     from_offer = absent.take(scratch.offer_active)
-    to_office = from_offer & world.benefit_office_route[muni]
+    # The register goes to the office only from activation projects that keep one, and only
+    # where the law has made the office an organisation of its own.
+    register = coef.attendance_register[absent.take(state.category)]
+    to_office = (
+        from_offer & world.benefit_office_route[muni] & register & coef.separate_benefit_office
+    )
     accepted = np.where(to_office, documented, legitimate)
 
     # Flat gathers from the (replications x municipalities / caseworkers) arrays: half the time
@@ -79,7 +86,8 @@ def decide(
     cw = absent.take(state.caseworker)
     at_cw = rows * world.n_caseworkers + cw
     first = absent.take(state.breaches_total) == 0
-    cw_strict = world.caseworker_strictness.reshape(-1)[at_cw]
+    # The caseworker's own strictness plus their office's culture, which follows management.
+    cw_strict = world.caseworker_strictness.reshape(-1)[at_cw] + world.office_culture[muni]
     overloaded = world.overloaded.reshape(-1)[at_cw]
     assessment = float(coef.legislation_individual_assessment)
     p_caseworker = logistic(

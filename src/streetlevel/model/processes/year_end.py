@@ -2,8 +2,8 @@
 
 The national database computes each municipality's indicators; the regional authority ranks
 its municipalities (a high sanction rate is "placed well"); management strictness moves
-toward the rate of the municipalities ranked above,
-``strictness += pressure_response x (mean rate above - own rate)``, clipped to [0, 1].
+toward the rate of the municipalities ranked above, with the year's national signal, and back
+toward its own starting norm (:func:`pressure_step`), clipped to [0, 1].
 Clients update their perceived sanction risk to their municipality's sanctions per absence,
 and hazards that depend on years on benefit are recomputed.
 """
@@ -27,7 +27,7 @@ from streetlevel.model.sink import RowLog
 from streetlevel.model.state import EXITED, ClientState, Subset
 from streetlevel.model.world import World
 
-__all__ = ["close_year", "open_year"]
+__all__ = ["close_year", "open_year", "pressure_step"]
 
 
 def close_year(
@@ -42,7 +42,8 @@ def close_year(
     pressure, perceived risk. Returns the year's municipality indicators.
 
     Reads: the clients' attributes and yearly counters, ``state.status``,
-    ``state.entry_week``, ``world.tally``, ``world.region``, ``world.pressure_response``.
+    ``state.entry_week``, ``world.tally``, ``world.region``, ``world.pressure_response``,
+    ``world.initial_strictness``.
     Writes: ``world.strictness`` (pressure), ``world.perceived_risk`` (learning),
     ``world.tally`` (closed, then reset), the yearly counters ``state.y_*`` (reset);
     client-years and the year's indicators to ``log``.
@@ -63,12 +64,8 @@ def close_year(
 
     c = tally.counts
     rate = np.nan_to_num(sanction_rate(c["sanctioned"], c["weeks_in_year"], wpy))
-    if coef.pressure_ranking_published and (
-        t // wpy >= coef.burn_in_years or coef.pressure_during_burn_in
-    ):
-        _, above = rank_within_regions(rate, world.region)
-        step = world.pressure_response[None, :] * (above - rate)
-        np.clip(world.strictness + step, 0.0, 1.0, out=world.strictness)
+    if t // wpy >= coef.burn_in_years or coef.pressure_during_burn_in:
+        np.clip(world.strictness + pressure_step(rate, world, coef), 0.0, 1.0, out=world.strictness)
     # Clients learn their municipality's record: sanctions per absence this year.
     observed = c["absences"] > 0
     world.perceived_risk[observed] = (c["sanctions"][observed] / c["absences"][observed]).astype(
@@ -81,6 +78,25 @@ def close_year(
     state.y_withheld[:] = 0.0
     state.y_first_week[:] = t + 1
     return table
+
+
+def pressure_step(
+    rate: npt.NDArray[np.float64], world: World, coef: Coefficients
+) -> npt.NDArray[np.float64]:
+    """This year's change of management strictness, per (replication, municipality).
+
+    ``response x (mean rate of those ranked above - own rate)`` where rankings are published
+    (naming: only those below others feel it), plus the year's national and regional
+    ``signal``, less ``relaxation x (strictness - starting strictness)``: without pressure a
+    management drifts back to its own norm, so pressure tightens and its absence relaxes.
+    """
+    step = coef.pressure_signal - coef.pressure_relaxation * (
+        world.strictness - world.initial_strictness[None, :]
+    )
+    if coef.pressure_ranking_published:
+        _, above = rank_within_regions(rate, world.region)
+        step = step + world.pressure_response[None, :] * (above - rate)
+    return np.asarray(step, dtype=np.float64)
 
 
 def open_year(state: ClientState, world: World, coef: Coefficients, t: int) -> None:
