@@ -17,8 +17,8 @@ import pytest
 from streetlevel.errors import ScenarioError
 from streetlevel.model.attitudes import COVARIATES, published_survey
 from streetlevel.model.caseworkers import Workforce
-from streetlevel.model.culture import individual_scale
 from streetlevel.model.country import build_country
+from streetlevel.model.culture import individual_scale
 from streetlevel.model.streams import Streams
 from streetlevel.output.run import run_scenario
 from streetlevel.scenario.loading import load_scenario, preset_text, scenario_from_dict, with_values

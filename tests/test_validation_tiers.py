@@ -208,3 +208,24 @@ def test_dispersion_is_one_without_municipal_differences() -> None:
     assert abs(phi - 1) < 4 * math.sqrt(2 / (m - 2)), phi
     differ = rows.assign(sanctioned=rng.binomial(n, rng.uniform(0.05, 0.15, size=m)))
     assert dispersion(differ)[0] > 1 + 4 * math.sqrt(2 / (m - 2))
+
+
+def test_a_direction_is_judged_by_its_sign_across_the_draws() -> None:
+    """A built-in sign whose size the parameters make uncertain (every draw positive, their
+    spread wide) is met; one that some plausible draws reverse is not."""
+    from streetlevel.validation.figures import YearChoice
+    from streetlevel.validation.validate import _compared
+
+    gap = next(t for t in load_targets("denmark-2011") if t.name == "male_share_gap")
+    assert gap.kind == "positive"
+    rng = np.random.default_rng(3)
+    values = 0.02 + 0.003 * rng.standard_normal(20)  # the run: 20 replications at the estimate
+    sizes = rng.uniform(0.002, 0.08, 20)  # 20 draws, all positive, of very different size
+    noise = 0.003 * rng.standard_normal((20, 2))
+    draws = {"g": sizes[:, None] + noise}
+    held = _compared(gap, YearChoice(2011), values, draws, "g", drawn=True)
+    assert held.met and held.low > 0
+    # The same sizes, a quarter of them reversed: the sign is not robust.
+    reversed_ = np.where(np.arange(20) % 4 == 0, -sizes, sizes)
+    flipped = _compared(gap, YearChoice(2011), values, {"g": reversed_[:, None] + noise}, "g", True)
+    assert not flipped.met and flipped.low < 0

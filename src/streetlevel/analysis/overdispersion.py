@@ -18,7 +18,7 @@ estimate ``(I phi - (I - 1)) / (sum w - sum w^2 / sum w)`` with ``w = 1 / s^2`` 
 
 >>> z, s = z_scores("cqc", np.array([100.0, 150.0]), np.array([108.0, 112.0]))
 >>> np.round(z, 3).tolist()
-[-0.791, 3.987]
+[-0.785, 3.329]
 """
 
 from __future__ import annotations

@@ -108,7 +108,10 @@ def office_culture(scenario: Scenario, country: Country) -> OfficeCulture:
     listed = {m.name for m in scenario.municipalities}
     s = scenario.synthetic
     seed = s.seed.value if s is not None else 0
-    noise = np.array([_noise(name, 0 if name in listed else seed) for name in country.names])
+    # A listed municipality is a real one whose office culture nobody has measured: its own
+    # part is taken at the country's median (0), so that only what is known of it, its
+    # management, sets its culture; a drawn one gets a draw, as it gets a population.
+    noise = np.array([0.0 if name in listed else _noise(name, seed) for name in country.names])
     return OfficeCulture(
         noise=noise.reshape(country.n_municipalities),
         scale=float(cw.strictness_sd.value * np.sqrt(rho)),
@@ -142,8 +145,8 @@ def strictness_weight(scenario: Scenario) -> float:
 
 
 def _noise(name: str, seed: int) -> float:
-    """An office's own culture, keyed by its name (and the synthetic seed for drawn ones), so
-    that a listed municipality has the same culture in every scenario that lists it."""
+    """A drawn office's own culture, keyed by its name and the synthetic seed: the same in
+    every replication and whatever other municipalities the scenario lists."""
     key = zlib.crc32(name.encode("utf-8"))
     rng = np.random.default_rng(np.random.SeedSequence((seed, key), spawn_key=(Stream.CULTURE,)))
     return float(rng.standard_normal())

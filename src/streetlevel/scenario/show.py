@@ -6,10 +6,10 @@ base and, loaded, gives the same scenario again (where the base was a relative p
 folder of the file shown).
 
 >>> print(show_scenario("denmark-2014", from_base=True).split("[scenario]")[0].strip())
-# denmark-2014: what differs from its base, preset denmark-2011 (comments: the base's values).
+# denmark-2014: what differs from its base, preset denmark-2006-2014 (comments: the base's values).
 <BLANKLINE>
-base = "denmark-2011"
-remove = ["categories"]
+base = "denmark-2006-2014"
+resolve_at = "2014"
 """
 
 from __future__ import annotations

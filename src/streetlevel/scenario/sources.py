@@ -5,7 +5,7 @@ validating: :mod:`~.loading` does that, by the rules of :mod:`~.inherit`. A base
 or a path ending in ``.toml`` relative to the file that names it.
 
 >>> [layer.name for layer in load_layers("municipality-a")]
-['denmark-2011', 'municipality-a']
+['denmark-2006-2014', 'denmark-2011', 'municipality-a']
 """
 
 from __future__ import annotations

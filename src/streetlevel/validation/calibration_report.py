@@ -148,8 +148,9 @@ def recorded_covariance(scenario: Scenario) -> RecordedCovariance:
     and calibrated alone since) are taken as independent.
 
     >>> from streetlevel.scenario.loading import load_scenario
-    >>> recorded_covariance(load_scenario("municipality-a")).names
-    []
+    >>> found = recorded_covariance(load_scenario("municipality-a"))
+    >>> sorted(found.names)[:2], found.covariance.shape
+    (['attendance.intercept', 'attendance.motivation'], (7, 7))
     """
     rows: dict[str, dict[str, float]] = {}
     values: dict[str, float] = {}

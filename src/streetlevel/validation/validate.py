@@ -51,6 +51,10 @@ __all__ = ["RoleCount", "TargetResult", "Validation", "validate_run"]
 
 F64 = npt.NDArray[np.float64]
 
+DIRECTIONS = ("positive", "above")
+"""Kinds of target that publish a direction, not a size: judged by the sign across draws."""
+DRAW_QUANTILES = (0.025, 0.975)
+"""The percentiles of the parameter draws' means that bound a direction's interval."""
 NO_DRAWS = (
     "parameter uncertainty not included (no parameter draws): the intervals hold the "
     "simulation's realisation spread only"
@@ -354,6 +358,16 @@ def _compared(
     if drawn and var_param is None:
         notes.append("parameter uncertainty not propagated to this figure")
     low, high, q = prediction_interval(mean, spread, len(v), var_param or 0.0)
+    if t.kind in DIRECTIONS and var_param is not None:
+        # A direction is a sign, which the parameters change only if a plausible set of them
+        # reverses it. The variance of the figure's size over the draws says nothing of that
+        # (a built-in sign is positive in every draw, its size anything but certain), so the
+        # interval is the realisation's at the estimate, stretched to the 2.5th and 97.5th
+        # percentiles of the draws' means where they reach further.
+        low, high, q = prediction_interval(mean, spread, len(v), 0.0)
+        means = draws[key].mean(axis=1)
+        low = min(low, float(np.quantile(means, DRAW_QUANTILES[0])))
+        high = max(high, float(np.quantile(means, DRAW_QUANTILES[1])))
     if len(v) < 2:
         notes.append("one replication: no spread to judge by")
     return TargetResult(
