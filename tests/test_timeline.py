@@ -4,7 +4,10 @@ counterfactual (issue 18)."""
 
 from __future__ import annotations
 
+import pickle
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +134,20 @@ def test_the_2014_reform_recategorises_and_activates_in_2014(timeline: Path) -> 
     assert len(ready) > 0
     assert (ready["age_group"].astype(str) == AGE_GROUPS[0]).all()
     assert (ready["education"].astype(str) == "low").all()
+
+
+def test_a_scenario_with_dated_values_crosses_to_a_fresh_process(tmp_path: Path) -> None:
+    """Runs hand their scenario to worker processes by pickling it; a worker imports the
+    package afresh, before anything there has validated a dated flag or choice."""
+    timeline = load_scenario("denmark-2006-2014")
+    path = tmp_path / "scenario.pickle"
+    path.write_bytes(pickle.dumps(timeline))
+    code = (
+        "import pickle, sys; s = pickle.loads(open(sys.argv[1], 'rb').read()); "
+        "print(s.legislation.separate_benefit_office.values['2007-01-01'].value)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

@@ -185,13 +185,21 @@ def _dated_model(cls: type[Param]) -> type[BaseModel]:
     value: Any = (
         Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
     )
-    entry = create_model(f"Dated{cls.__name__}", __base__=DatedValue, value=(value, ...))
+    entry = create_model(
+        f"Dated{cls.__name__}", __base__=DatedValue, __module__=__name__, value=(value, ...)
+    )
     values: Any = Annotated[dict[DateKey, entry], Field(min_length=1)]
-    return create_model(
+    model = create_model(
         f"{cls.__name__}Values",
         __config__=ConfigDict(extra="forbid", strict=True),
+        __module__=__name__,
         values=(values, ...),
     )
+    # Module attributes, so that a scenario with dated values pickles (to the worker
+    # processes of a run) and unpickles where this module is imported afresh.
+    globals()[entry.__name__] = entry
+    globals()[model.__name__] = model
+    return model
 
 
 def parameters(
@@ -389,3 +397,9 @@ class SanctionType(Param):
 
     value: Literal["periodical", "deduction"]
     unit: Literal["sanction type"]
+
+
+# Every kind's dated models exist from import on: a worker process unpickling a scenario
+# looks them up here before anything has validated a dated value.
+for _kind in Param.__subclasses__():
+    _dated_model(_kind)
