@@ -15,9 +15,10 @@ from streetlevel.model.processes import exits
 from streetlevel.model.state import ClientState, Subset
 from streetlevel.scenario.loading import load_scenario, with_values
 from streetlevel.survey.events import engine_frame
+from streetlevel.survey.fit import fit_survey, reason_shares
 from streetlevel.survey.indirect import binding_function, draw_frame
 from streetlevel.survey.sampling import FUNNEL_STAGES, simulate_funnel
-from streetlevel.survey.simulate import fit_survey, reason_shares, run_survey, simulate_survey
+from streetlevel.survey.simulate import run_survey, simulate_survey
 from streetlevel.survey.uncertainty import (
     coefficient_draws,
     published_standard_errors,

@@ -37,7 +37,8 @@ from streetlevel.model.processes.placements import REASONS, caseworker_covariate
 from streetlevel.model.streams import Stream, Streams
 from streetlevel.scenario.loading import with_values
 from streetlevel.scenario.schema import Scenario
-from streetlevel.survey.simulate import SurveyError, _frame, weights
+from streetlevel.survey.fit import SurveyError
+from streetlevel.survey.simulate import _frame, weights
 
 __all__ = ["PlacementEvents", "engine_frame"]
 

@@ -12,8 +12,8 @@ probability ``1 - (1 - p)^proposals``. A survey larger than one country's eligib
 pools further, independent countries (a superpopulation). It needs no week-by-week run, so
 surveys of 50,000 and hundreds of replications take seconds.
 
-:func:`fit_survey` fits DK's logistic regression (statsmodels) and the pseudo-R² figures SPSS
-prints; :func:`bivariate` gives DK's bivariate tables. :func:`run_survey` repeats surveys and
+:mod:`streetlevel.survey.fit` fits DK's logistic regression and the figures SPSS prints, and
+gives DK's bivariate tables. :func:`run_survey` repeats surveys and
 summarises each figure's spread; :func:`survey_of_data` does the same for a user's survey file
 (:mod:`streetlevel.survey.data`).
 
@@ -26,7 +26,6 @@ summarises each figure's spread; :func:`survey_of_data` does the same for a user
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,11 +33,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import statsmodels.api as sm
-from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from streetlevel.constants import SURVEY_RESPONDENTS, Z95
-from streetlevel.errors import StreetlevelError
 from streetlevel.model.attitudes import COVARIATES, SENIORITY_QUARTILES, published_survey
 from streetlevel.model.caseworkers import Workforce
 from streetlevel.model.country import Country, build_country
@@ -51,19 +47,15 @@ from streetlevel.model.processes.placements import (
 )
 from streetlevel.model.streams import Stream, Streams
 from streetlevel.scenario.schema import Scenario
+from streetlevel.survey.fit import SurveyError, SurveyFit, bivariate, fit_survey, reason_shares
 
 __all__ = [
     "DEFAULT_N",
     "Population",
-    "SurveyError",
-    "SurveyFit",
     "SurveyResult",
-    "bivariate",
     "decide",
     "draw_population",
-    "fit_survey",
     "pool_populations",
-    "reason_shares",
     "run_survey",
     "simulate_survey",
     "survey_of_data",
@@ -74,10 +66,6 @@ F64 = npt.NDArray[np.float64]
 DEFAULT_N = SURVEY_RESPONDENTS
 INTERVAL = (2.5, 97.5)
 """Percentiles of a figure's spread across replications (a 95 % range)."""
-
-
-class SurveyError(StreetlevelError):
-    """A survey that cannot be asked or fitted (no eligible caseworkers, a constant column)."""
 
 
 @dataclass(frozen=True)
@@ -269,93 +257,6 @@ def _frame(
     return pd.DataFrame(columns)
 
 
-def design_matrix(frame: pd.DataFrame) -> pd.DataFrame:
-    """DK's covariates (and the constant, last) coded from a survey table."""
-    survey = published_survey()
-    out: dict[str, Any] = {}
-    for q in survey.questions:
-        codes = frame[q.key].map({label: i for i, label in enumerate(q.labels)})
-        out[q.covariate] = q.code(codes.to_numpy(dtype=np.int8))
-    out["follow_up_routines"] = frame["follow_up_routines"].to_numpy(dtype=np.float64)
-    for quartile in range(2, SENIORITY_QUARTILES + 1):
-        out[f"seniority_{quartile}"] = (frame["seniority_quartile"] == quartile).astype(float)
-    out["oslo"] = frame["oslo"].to_numpy(dtype=np.float64)
-    out["over_250_users"] = frame["over_250_users"].to_numpy(dtype=np.float64)
-    x = pd.DataFrame({name: np.asarray(out[name], dtype=np.float64) for name in COVARIATES})
-    x["constant"] = 1.0
-    return x
-
-
-@dataclass(frozen=True)
-class SurveyFit:
-    """DK's logistic regression fitted to one survey, with the figures SPSS prints."""
-
-    n: int
-    b: dict[str, float]
-    sig: dict[str, float]
-    se: dict[str, float]
-    minus_2ll: float
-    cox_snell: float
-    nagelkerke: float
-    overruled_share: float
-
-
-def fit_survey(frame: pd.DataFrame, origin: str = "survey") -> SurveyFit:
-    """Fit DK's regression: B, Wald Sig., -2 log likelihood, Cox & Snell and Nagelkerke R².
-
-    Raises:
-        SurveyError: a covariate that does not vary, or an outcome that does not (the
-            regression is not identified), named by its column.
-    """
-    x = design_matrix(frame)
-    y = frame["overruled"].to_numpy(dtype=np.float64)
-    n = len(y)
-    if n == 0 or y.min() == y.max():
-        raise SurveyError(
-            f"{origin}: column overruled: every respondent answered the same; "
-            "the regression needs both answers"
-        )
-    for name in COVARIATES:
-        if x[name].nunique() < 2:
-            raise SurveyError(
-                f"{origin}: covariate {name}: takes one value in every row; the regression "
-                "cannot estimate its effect"
-            )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (ConvergenceWarning, PerfectSeparationWarning))
-        warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            result = sm.Logit(y, x).fit(disp=0, maxiter=100)
-        except np.linalg.LinAlgError as err:
-            raise SurveyError(f"{origin}: the covariates are collinear ({err})") from None
-    llf, llnull = float(result.llf), float(result.llnull)
-    cox_snell = 1.0 - np.exp(2.0 * (llnull - llf) / n)
-    max_cs = 1.0 - np.exp(2.0 * llnull / n)
-    return SurveyFit(
-        n=n,
-        b={k: float(v) for k, v in result.params.items()},
-        sig={k: float(v) for k, v in result.pvalues.items()},
-        se={k: float(v) for k, v in result.bse.items()},
-        minus_2ll=-2.0 * llf,
-        cox_snell=float(cox_snell),
-        nagelkerke=float(cox_snell / max_cs),
-        overruled_share=float(y.mean()),
-    )
-
-
-def bivariate(frame: pd.DataFrame) -> pd.DataFrame:
-    """DK's bivariate tables: share who overruled and respondents, by answer."""
-    rows = []
-    for table in published_survey().bivariate:
-        for answer in table.answers:
-            group = frame.loc[frame[table.question] == answer, "overruled"]
-            share = float(group.mean()) if len(group) else float("nan")
-            rows.append(
-                {"question": table.question, "answer": answer, "n": len(group), "overruled": share}
-            )
-    return pd.DataFrame(rows)
-
-
 @dataclass(frozen=True)
 class SurveyResult:
     """Repeated surveys (or one survey of data): every figure with its spread."""
@@ -499,16 +400,6 @@ def _spread_of(values: F64) -> dict[str, float]:
         return _spread(float("nan"), float("nan"), float("nan"))
     low, high = np.percentile(values, INTERVAL)
     return _spread(float(values.mean()), float(low), float(high))
-
-
-def reason_shares(frame: pd.DataFrame) -> dict[str, float]:
-    """Share of the respondents who overruled that named each reason (DK's multiple choice)."""
-    over = frame["overruled"] == 1
-    return {
-        name: float(frame.loc[over, f"reason_{name}"].mean()) if over.any() else float("nan")
-        for name in REASONS
-        if f"reason_{name}" in frame
-    }
 
 
 def run_survey(

@@ -42,12 +42,11 @@ from streetlevel.model.processes.placements import COMBINATIONS, REASONS
 from streetlevel.model.streams import Stream, Streams
 from streetlevel.scenario.loading import with_values
 from streetlevel.scenario.schema import Scenario
+from streetlevel.survey.fit import SurveyError, fit_survey
 from streetlevel.survey.indirect import binding_function, draw_frame
 from streetlevel.survey.simulate import (
     Population,
-    SurveyError,
     draw_population,
-    fit_survey,
     pool_populations,
     simulate_survey,
 )
