@@ -45,6 +45,7 @@ def write(tmp_path: Path, rows: list[str], header: str = HEADER, sep: str = ",")
     return path
 
 
+@pytest.mark.slow
 def test_the_example_file_is_benchmarked(tmp_path: Path) -> None:
     assert not is_microdata(example())
     result = benchmark_source(example())

@@ -29,6 +29,7 @@ EXPECTED_INDICATORS = {
 }
 
 
+@pytest.mark.slow
 def test_run_json(tmp_path: Path) -> None:
     out = tmp_path / "run"
     done = cli(
@@ -57,6 +58,7 @@ def test_run_json(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "not a run directory" in missing.stderr
 
 
+@pytest.mark.slow
 def test_run_table_and_existing_output(tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = ("run", "municipality-a", "--replications", "2", "--out", str(out))
@@ -112,6 +114,7 @@ def test_indicators_lists_the_catalogue() -> None:
     assert "percentage_points" in listed.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_mid_run_leaves_only_complete_files(

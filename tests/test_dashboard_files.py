@@ -125,6 +125,7 @@ def shown(client: Any, value: int) -> Any:
 # -- the views ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_aggregated_view_shows_what_benchmark_writes(client: Any, tmp_path: Path) -> None:
     """The example file's view against the files `streetlevel benchmark` writes for it."""
     done = CliRunner().invoke(cli_app, ["benchmark", str(EXAMPLE), "--out", str(tmp_path)])

@@ -317,6 +317,7 @@ def test_one_and_two_workers_give_identical_tables(
     assert reference["national_sanction_rate"].nunique() > TINY_POINTS
 
 
+@pytest.mark.slow
 def test_sweep_again_runs_nothing(folder: Path, tiny_file: Path, reference: pd.DataFrame) -> None:
     result = run_sweep(load_experiment(tiny_file), folder / "one-worker", workers=1)
     assert (result.ran, result.resumed) == (0, TINY_POINTS)
@@ -521,6 +522,7 @@ def test_sobol_finds_the_one_factor_that_matters(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "sensitivity.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_morris_mu_star_is_zero_for_a_factor_without_effect(tmp_path: Path) -> None:
     design = f'kind = "morris"\nsamples = {MORRIS_TRAJECTORIES}'
     path = write(tmp_path, "morris.toml", KNOWN.format(design=design))
