@@ -23,8 +23,9 @@ definition). Working in the capital and having more than 250 users follow from t
 municipality and caseload (:mod:`streetlevel.model.caseworkers`).
 
 ``F`` is drawn from the main stream exactly where the latent strictness of the Danish sanction
-decision used to be drawn, and the answers from a child stream, so ``caseworker_strictness =
-F * caseworkers.strictness_sd`` stays standard normal times the SD, draw for draw.
+decision used to be drawn, and the answers from a child stream, so the caseworker's own part of
+strictness, ``F * strictness_sd * sqrt(1 - culture_share)`` (:mod:`streetlevel.model.culture`),
+is draw for draw what it was before the answers were modelled.
 
 >>> survey = published_survey()
 >>> survey.questions[0].key, survey.questions[0].shares().round(3).tolist()

@@ -76,8 +76,9 @@ class Workforce:
             # Clip guards rounding in the running sum at a municipality's edges.
             slot_cw[r] = np.clip(idx, first[slot_m], last[slot_m])
         attitudes = draw_attitudes(scenario, n_cw, streams)
-        # The caseworker's own part of latent strictness; the office's culture is added where
-        # the decision is made, since it follows management strictness as pressure moves it.
+        # The caseworker's own part of latent strictness; the office's culture, the same for
+        # every replication, is a municipality's (world.office_culture), added where the
+        # decision is made.
         strictness = (attitudes.factor * individual_scale(scenario.caseworkers)).astype(np.float32)
         p_timely = timeliness(scenario.meetings, caseload)
         overloaded = caseload > scenario.caseworkers.overload_threshold.value

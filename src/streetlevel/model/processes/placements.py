@@ -201,7 +201,7 @@ def propose(
     model: PlacementModel | None,
     streams: Streams,
     log: RowLog | None,
-    t: int = 0,
+    t: int,
 ) -> None:
     """Step 9: this week's proposals and the caseworkers' decisions on them.
 

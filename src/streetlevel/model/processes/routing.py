@@ -86,7 +86,7 @@ def decide(
     cw = absent.take(state.caseworker)
     at_cw = rows * world.n_caseworkers + cw
     first = absent.take(state.breaches_total) == 0
-    # The caseworker's own strictness plus their office's culture, which follows management.
+    # The caseworker's own strictness plus their office's culture (fixed for the country).
     cw_strict = world.caseworker_strictness.reshape(-1)[at_cw] + world.office_culture[muni]
     overloaded = world.overloaded.reshape(-1)[at_cw]
     assessment = float(coef.legislation_individual_assessment)
