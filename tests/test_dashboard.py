@@ -49,6 +49,9 @@ LONG_RUN_REPLICATIONS = 4
 """A run of several seconds (the whole country at half scale), long enough for another page
 to be answered while it goes on if the server is not blocked."""
 OTHER = "Nordjylland 02"
+FRAME_WAIT_MS = 5_000
+"""Time given to a framed dashboard to appear (it appears within a second or two when not
+framed)."""
 
 SWEEP = """
 [experiment]
@@ -119,11 +122,21 @@ def server(dirs: dict[str, Path]) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser: Any, server: str) -> Iterator[Any]:
+    """A page of the dashboard; on leaving, the test fails if the browser blocked anything
+    under the page's content security policy or a script failed: every browser test is also
+    a test that the page works under its own policy."""
     page = browser.new_page(viewport=VIEWPORT)
     page.set_default_timeout(WAIT_MS)
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    page.on("pageerror", lambda err: problems.append(f"script error: {err}"))
     page.goto(server)
     yield page
     page.close()
+    assert problems == []
 
 
 def choose(page: Any, dropdown: str, option: str) -> None:
@@ -275,6 +288,31 @@ def test_the_page_needs_no_internet(browser: Any, server: str) -> None:
     page.close()
     assert any(url.endswith(".js") or ".js?" in url for url in requested)
     assert [url for url in requested if not url.startswith(server)] == []
+
+
+def test_the_page_cannot_be_framed(browser: Any, server: str) -> None:
+    """Another site cannot put the page in a frame (and have a user click "Start run"
+    unawares): the browser refuses to show it, by the page's own headers."""
+    page = browser.new_page(viewport=VIEWPORT)
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "frame" in m.text else None)
+    page.set_content(f'<iframe id="f" src="{server}" width="800" height="600"></iframe>')
+    page.wait_for_timeout(FRAME_WAIT_MS)
+    frame = page.frame_locator("#f")
+    # A framed dashboard would show its title and tabs within this time (the same page, not
+    # framed, shows them: the other tests).
+    assert frame.locator("#tabs").count() == 0
+    page.close()
+    assert any("frame-ancestors" in text or "X-Frame-Options" in text for text in refused), refused
+
+
+def test_the_queue_is_shown_before_a_run_is_started(page: Any) -> None:
+    page.click("text=Run one")
+    page.wait_for_function(
+        "() => document.querySelector('#run-queue')?.innerText.startsWith('Queue:')"
+    )
+    assert "running" in page.inner_text("#run-queue")
+    assert page.get_attribute("#run-start", "disabled") is None
 
 
 def test_bad_directories_are_messages_not_stack_traces(page: Any, dirs: dict[str, Path]) -> None:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from hypothesis import strategies as st
 
 from streetlevel.dashboard.app import REGION, create_app
 from streetlevel.dashboard.data import REPLICATION_LIMITS, SCALE_LIMITS
+from streetlevel.dashboard.files import load_files
 from streetlevel.dashboard.guard import MAX_BODY_BYTES
 from streetlevel.experiments import load_experiment, run_sweep
 from streetlevel.output.files import PARTIAL_SUFFIX
@@ -57,6 +59,7 @@ SOURCE = "def create_app("
 PASSWD = "root:x:0:0"
 MARKERS = (OUTSIDE, SECRET, SOURCE, PASSWD)
 CALLBACK = "/_dash-update-component"
+EXAMPLE_AGGREGATED = Path(str(resources.files("streetlevel") / "data" / "example-aggregated.csv"))
 SWEEP = """
 [experiment]
 name = "security-tiny"
@@ -104,7 +107,9 @@ def dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def client(dirs: dict[str, Path]) -> Any:
-    app = create_app([dirs["run"], dirs["sweep"]], dirs["work"])
+    # With a file of aggregated counts, so that the files view's callback is exercised too.
+    files = load_files([EXAMPLE_AGGREGATED])
+    app = create_app([dirs["run"], dirs["sweep"]], dirs["work"], files=files)
     return app.server.test_client(), app.callback_map
 
 
@@ -272,7 +277,9 @@ def raw(server: Server, head: str, data: bytes = b"") -> tuple[int, str]:
 
 
 def raw_get(server: Server, path: str) -> tuple[int, str]:
-    return raw(server, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close")
+    return raw(
+        server, f"GET {path} HTTP/1.1\r\nHost: {server.host}:{server.port}\r\nConnection: close"
+    )
 
 
 def test_static_paths_do_not_leak_files(server: Server, dirs: dict[str, Path]) -> None:
@@ -479,7 +486,8 @@ def test_the_real_server_refuses_too(server: Server, dirs: dict[str, Path]) -> N
 
     def post_raw(data: bytes, length: int) -> int:
         head = (
-            f"POST {CALLBACK} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            f"POST {CALLBACK} HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
+            "Connection: close\r\n"
             f"Content-Type: application/json\r\nContent-Length: {length}"
         )
         return raw(server, head, data)[0]
@@ -514,7 +522,8 @@ def test_stopping_the_server_interrupts_its_run(
     with started({**dirs, "work": work}, []) as server:
         status, answer = raw(
             server,
-            f"POST {CALLBACK} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            f"POST {CALLBACK} HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
+            "Connection: close\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(json.dumps(longest))}",
             json.dumps(longest).encode(),
         )
@@ -595,6 +604,22 @@ def test_fuzzed_callback_requests_never_crash(client: Any, dirs: dict[str, Path]
             run_preset__value="municipality-a",
         )
     )
+    # And every other callback of the page, as the page sends it.
+    covered = {_outputs(request["output"])[0] for request in valid}
+    values = {
+        "tabs.value": "muni",
+        "municipality.value": SERVED,
+        "run-dir.value": str(dirs["run"]),
+        "file.value": 0,
+        "run-poll.n_intervals": 1,
+        "run-job.data": "no-such-job",
+    }
+    valid += [
+        body(callbacks, _outputs(key)[0], values)
+        for key in callbacks
+        if _outputs(key)[0] not in covered
+    ]
+    assert len(valid) == len(callbacks)
     statuses: Counter[int] = Counter()
 
     @settings(
@@ -650,7 +675,7 @@ def test_load_of_200_concurrent_clients(server: Server, dirs: dict[str, Path]) -
         ("municipality.options", {"run-dir.value": run}),
         (
             "compare-with.options",
-            {"municipality.value": SERVED, "municipality.options": [SERVED]},
+            {"municipality.value": SERVED, "run-dir.value": run},
         ),
         page_requests(dirs)["municipality"],
     ]

@@ -124,6 +124,46 @@ def dashboard(
     work_dir: Annotated[
         Path, typer.Option(help="Where runs started from the page are written.")
     ] = Path("dashboard-runs"),
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A name the server may be reached by besides its address and localhost "
+            "(repeat for several): other names in a request's Host header are refused, so a "
+            "web page cannot reach it by DNS rebinding.",
+            rich_help_panel="Access",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="STREETLEVEL_DASHBOARD_TOKEN",
+            help="The token requests must carry (default: made at start-up when --host is not "
+            "a loopback address, none on this machine only). The address printed carries it.",
+            rich_help_panel="Access",
+            show_default=False,
+        ),
+    ] = None,
+    running: Annotated[
+        int,
+        typer.Option(min=1, help="Runs from the page simulated at once.", rich_help_panel="Runs"),
+    ] = 1,
+    queued: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Runs from the page waiting besides those running; more are refused (429).",
+            rich_help_panel="Runs",
+        ),
+    ] = 3,
+    disk_budget: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="GB the page's runs may take under --work-dir, counting those on disk and "
+            "those queued; a run beyond is refused (507).",
+            rich_help_panel="Runs",
+        ),
+    ] = 5.0,
     aggregated: Annotated[
         list[Path] | None,
         typer.Option(
@@ -232,7 +272,9 @@ def dashboard(
     given with --aggregated and --funnel are read and checked first: a bad one stops it."""
     from streetlevel.analysis.aggregate import Columns
     from streetlevel.dashboard import require_extra, serve
+    from streetlevel.dashboard.access import access_for, urls
     from streetlevel.dashboard.files import AggregatedOptions, FunnelOptions, load_files
+    from streetlevel.dashboard.runs import Limits
 
     require_extra()
     columns = Columns(unit, observed, denominator, region, year_column, tuple(strata or ()))
@@ -254,8 +296,20 @@ def dashboard(
         aggregated_options=AggregatedOptions(columns, counts.value, per, year, delimiter),
         funnel_options=funnel_options,
     )
-    out_console.print(f"dashboard on http://{host}:{port}/ (Ctrl-C to stop)")
-    serve(list(directories or []), port=port, host=host, work_dir=work_dir, files=files)
+    limits = Limits(running=running, queued=queued, disk_budget=int(disk_budget * 1e9))
+    access = access_for(host, port, allow_host or [], token)
+    for url in urls(access, host):
+        out_console.print(f"dashboard on {url}", highlight=False, soft_wrap=True)
+    out_console.print("(Ctrl-C to stop)")
+    serve(
+        list(directories or []),
+        port=port,
+        host=host,
+        work_dir=work_dir,
+        files=files,
+        access=access,
+        limits=limits,
+    )
 
 
 def main() -> None:

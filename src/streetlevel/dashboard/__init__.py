@@ -19,7 +19,9 @@ from streetlevel.constants import DASHBOARD_HOST, DASHBOARD_PORT
 from streetlevel.errors import StreetlevelError
 
 if TYPE_CHECKING:
+    from streetlevel.dashboard.access import Access
     from streetlevel.dashboard.files import ServedFile
+    from streetlevel.dashboard.runs import Limits
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "require_extra", "serve"]
 
@@ -54,19 +56,26 @@ def serve(
     host: str = DEFAULT_HOST,
     work_dir: Path | str = "dashboard-runs",
     files: Sequence[ServedFile] = (),
+    access: Access | None = None,
+    limits: Limits | None = None,
 ) -> None:
     """Serve the dashboard over ``directories`` and ``files`` (read and judged beforehand by
     :func:`streetlevel.dashboard.files.load_files`, so that a bad file stops the command
     before the server starts) until interrupted; runs started from the page are written
-    under ``work_dir``."""
+    under ``work_dir``, within ``limits`` (default
+    :data:`streetlevel.dashboard.runs.DEFAULT_LIMITS`). Who may talk to it is ``access``'s
+    rule (default :func:`streetlevel.dashboard.access.access_for` of ``host`` and ``port``:
+    a token is made unless ``host`` is a loopback address)."""
     from waitress import serve as serve_wsgi
 
+    from streetlevel.dashboard.access import access_for
     from streetlevel.dashboard.app import create_app
-    from streetlevel.dashboard.data import Runner
     from streetlevel.dashboard.guard import MAX_BODY_BYTES
+    from streetlevel.dashboard.runs import DEFAULT_LIMITS, Runner
 
-    runner = Runner(work_dir, seed=1)
-    app = create_app(directories, work_dir, runner=runner, files=files)
+    runner = Runner(work_dir, seed=1, limits=limits or DEFAULT_LIMITS)
+    access = access or access_for(host, port)
+    app = create_app(directories, work_dir, runner=runner, files=files, access=access)
     # Waitress, not Flask's development server, which starts a thread per connection: under
     # the load test's 200 clients (tests/test_dashboard_security.py) it answered 15 requests/s
     # with a p95 latency of 33 s and resident memory still growing by 43 MiB over the second

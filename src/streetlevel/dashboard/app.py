@@ -18,10 +18,11 @@ from dash.exceptions import DependencyException
 from flask import Response, request
 
 from streetlevel.analysis.benchmark import ALL
+from streetlevel.constants import DASHBOARD_HOST, DASHBOARD_PORT
 from streetlevel.dashboard import file_views, views
+from streetlevel.dashboard.access import Access, access_for, install
 from streetlevel.dashboard.data import (
     RUN_LEVERS,
-    Runner,
     check_run,
     classify,
     municipality_benchmark,
@@ -33,15 +34,16 @@ from streetlevel.dashboard.guard import (
     MAX_BODY_BYTES,
     BadRequestError,
     Kind,
-    check_body,
+    RefusedError,
+    checked_body,
     choice,
     count,
     item,
     number,
     optional,
     text,
-    texts,
 )
+from streetlevel.dashboard.runs import Runner
 from streetlevel.errors import StreetlevelError
 
 __all__ = ["create_app"]
@@ -60,7 +62,6 @@ KINDS: dict[str, Kind] = {
     "tabs.value": text,
     "run-dir.value": optional(text),
     "municipality.value": optional(text),
-    "municipality.options": optional(texts),
     "compare-with.value": optional(text),
     "sweep-dir.value": optional(text),
     "outcome.value": optional(text),
@@ -89,8 +90,8 @@ def _guarded(problem: Callable[[str], Any]) -> Callable[[Callable[..., Any]], Ca
         def inner(*args: Any) -> Any:
             try:
                 return fn(*args)
-            except BadRequestError:
-                raise  # a forged request: answered 400 (see create_app), not shown in a page
+            except RefusedError:
+                raise  # a forged or refused request: answered 4xx/5xx (see create_app)
             except StreetlevelError as err:
                 return problem(str(err))
             except Exception as err:
@@ -108,11 +109,13 @@ def create_app(
     seed: int = 1,
     runner: Runner | None = None,
     files: Sequence[ServedFile] = (),
+    access: Access | None = None,
 ) -> Dash:
     """The dashboard over ``directories`` (run and sweep directories) and ``files`` (read
     and judged at start-up: :func:`streetlevel.dashboard.files.load_files`); runs started
     from the page go under ``work_dir`` (through ``runner``, made here if not given: pass one
-    to stop its runs when the server stops)."""
+    to stop its runs when the server stops); who may talk to it is ``access``'s rule
+    (default: this machine, without a token)."""
     files = list(files)
     sources = [classify(d) for d in directories]
     runs = [s for s in sources if s.kind == "run"]
@@ -142,6 +145,8 @@ def create_app(
         ],
         style=views.PAGE_STYLE,
     )
+    # After the layout: the hashes are those of the page's inline scripts.
+    install(app.server, access or access_for(DASHBOARD_HOST, DASHBOARD_PORT), app.csp_hashes())
 
     def run_dir(path: str | None) -> str:
         # Matched by its label, never joined or resolved: no path names anything else.
@@ -181,13 +186,17 @@ def create_app(
         Output("compare-with", "options"),
         Output("compare-with", "value"),
         Input("municipality", "value"),
-        State("municipality", "options"),
+        State("run-dir", "value"),
     )
-    def _compare_options(name: str | None, names: list[str] | None) -> Any:
+    @_guarded(lambda m: ([], None))  # the municipality view shows the run's problem
+    def _compare_options(name: str | None, path: str | None) -> Any:
         if name is None:
             return [], None
-        choice(name, names or [], "municipality")
-        others = [{"label": n, "value": n} for n in names or [] if n != name]
+        # The run's own list, never the options as the client sends them.
+        overall, _ = municipality_benchmark(run_dir(path))
+        names = sorted(overall.risk_adjusted["municipality"].unique())
+        choice(name, names, "municipality")
+        others = [{"label": n, "value": n} for n in names if n != name]
         return [{"label": "its region", "value": REGION}, *others], REGION
 
     @app.callback(
@@ -317,6 +326,7 @@ def create_app(
             check_run(preset, levers, scale, reps)
         except StreetlevelError as err:
             raise BadRequestError(str(err)) from None
+        # A full queue or disk budget is answered 429 or 507; the queue line says so first.
         job = runner.start(preset, levers, float(scale), int(reps))
         return job.id, False, f"queued: {job.out.name}"
 
@@ -345,6 +355,19 @@ def create_app(
         )
         return "100", status, views.indicator_table(shown, "run-table"), True
 
+    @app.callback(
+        Output("run-queue", "children"),
+        Output("run-start", "disabled"),
+        Input("tabs", "value"),
+        Input("run-poll", "n_intervals"),
+        Input("run-job", "data"),
+    )
+    def _queue(*_: Any) -> Any:
+        # Server-side state only: what the page shows before a user presses "Start run".
+        state = runner.state()
+        full = " (full: wait for a run to finish)" if state.full else ""
+        return f"Queue: {state.describe()}{full}", state.full
+
     return app
 
 
@@ -365,12 +388,10 @@ def _refuse_forged(app: Dash) -> None:
             return None
         if not request.is_json:
             return plain("a callback request is a JSON body (Content-Type: application/json)", 415)
-        body = request.get_json(silent=True)
-        if body is None:
-            return plain("the request body is not valid JSON", 400)
-        check_body(body, app.callback_map, KINDS)
+        # Any failure to parse or check it is the request's: a 400, never a 500.
+        checked_body(request.get_data(cache=True), app.callback_map, KINDS)
         return None
 
     server.before_request(_check_callback)
-    server.register_error_handler(BadRequestError, lambda err: plain(str(err), 400))
+    server.register_error_handler(RefusedError, lambda err: plain(str(err), err.status))
     server.register_error_handler(DependencyException, lambda err: plain("no such file", 404))

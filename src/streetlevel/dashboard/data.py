@@ -1,6 +1,7 @@
 """What the dashboard shows, without the web framework: the directories it serves, their
 benchmark and policy comparison (computed by :mod:`streetlevel.analysis.benchmark` and
-:mod:`streetlevel.experiments.compare`, never re-implemented here), and the runs it starts.
+:mod:`streetlevel.experiments.compare`, never re-implemented here), and what the run view
+offers (the runs themselves are :mod:`streetlevel.dashboard.runs`').
 
 Everything a view needs is a pandas table or a PNG, so it can be tested and used from a
 notebook without a browser.
@@ -9,11 +10,7 @@ notebook without a browser.
 from __future__ import annotations
 
 import math
-import threading
-import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,16 +24,12 @@ from streetlevel.errors import StreetlevelError
 from streetlevel.experiments.compare import comparison
 from streetlevel.experiments.spec import Experiment, example_path, load_experiment
 from streetlevel.experiments.store import EXPERIMENT
-from streetlevel.output.run import run_scenario
-from streetlevel.output.summary import Summary, summarize
 from streetlevel.scenario.loading import list_presets, load_scenario, with_values
 
 __all__ = [
     "REPLICATION_LIMITS",
     "RUN_LEVERS",
     "SCALE_LIMITS",
-    "Job",
-    "Runner",
     "Source",
     "check_run",
     "classify",
@@ -45,6 +38,7 @@ __all__ = [
     "municipality_benchmark",
     "municipality_funnel",
     "policy_table",
+    "run_scenario_for",
 ]
 
 RUN_LEVERS = ("route", "norm", "pressure")
@@ -55,8 +49,8 @@ RUN_PRESETS = ("denmark-2011", "denmark-2014")
 """Presets with a synthetic country, which the route and norm levers set."""
 SCALE_LIMITS = (0.01, 1.0)
 """The run view's client scale (clients per recipient): from a quick look to the whole
-country; the form offers these and :meth:`Runner.start` refuses others, so a forged request
-cannot start a run of 10^9 clients on a shared machine."""
+country; the form offers these and :meth:`streetlevel.dashboard.runs.Runner.start` refuses
+others, so a forged request cannot start a run of 10^9 clients on a shared machine."""
 REPLICATION_LIMITS = (1, 20)
 """The run view's replications: 20 give intervals close to a sweep's; more belong in a sweep."""
 HIGHLIGHT = "#1f77b4"
@@ -244,95 +238,3 @@ def run_scenario_for(preset: str, levers: dict[str, str], client_scale: float) -
     point = {name: _point_value(factors[name], levers[name]) for name in factors}
     assignments = experiment.assignments(point)
     return with_values(base, assignments, "dashboard")
-
-
-@dataclass
-class Job:
-    """One run started from the page."""
-
-    id: str
-    preset: str
-    levers: dict[str, str]
-    out: Path
-    status: str = "queued"
-    """``queued``, ``running``, ``complete`` or ``failed``."""
-    done: float = 0.0
-    """Share of the run's client-weeks simulated (0 to 1)."""
-    message: str = ""
-    summary: Summary | None = None
-    started: float = field(default_factory=time.time)
-
-
-class Runner:
-    """Runs started from the page, one at a time in a background thread (the page polls
-    their progress), each into its own directory under ``work_dir``."""
-
-    def __init__(self, work_dir: Path | str, seed: int) -> None:
-        self.work_dir = Path(work_dir)
-        self.seed = seed
-        self._jobs: dict[str, Job] = {}
-        self._lock = threading.Lock()
-        # One simulation at a time: the page stays responsive, and a shared machine is not
-        # swamped by several users pressing "run" at once (later runs wait their turn).
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streetlevel-run")
-        self._stopping = threading.Event()
-
-    def start(
-        self, preset: str, levers: dict[str, str], client_scale: float, replications: int
-    ) -> Job:
-        """Queue a run; returns at once with its :class:`Job`. A run the run view does not
-        offer (see :func:`check_run`) is refused before anything starts."""
-        check_run(preset, levers, client_scale, replications)
-        scenario = run_scenario_for(preset, levers, client_scale)
-        job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        job = Job(job_id, preset, dict(levers), self.work_dir / f"{preset}-{job_id}")
-        with self._lock:
-            self._jobs[job_id] = job
-        self._pool.submit(self._run, job, scenario, int(replications))
-        return job
-
-    def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            return self._jobs.get(job_id)
-
-    def finished(self) -> list[Path]:
-        """Run directories of the runs that completed, oldest first."""
-        with self._lock:
-            return [job.out for job in self._jobs.values() if job.status == "complete"]
-
-    def _run(self, job: Job, scenario: Any, replications: int) -> None:
-        job.status = "running"
-
-        def progress(done: int, total: int) -> None:
-            # Signals reach the main thread only: a run in this thread learns of a stop here,
-            # every simulated week, and ends as Ctrl-C ends `streetlevel run`.
-            if self._stopping.is_set():
-                raise KeyboardInterrupt("the dashboard stopped")
-            job.done = done / total if total else 0.0
-
-        try:
-            run_scenario(
-                scenario,
-                seed=self.seed,
-                replications=replications,
-                out=job.out,
-                on_progress=progress,
-            )
-            job.summary = summarize(job.out)
-            job.done = 1.0
-            job.status = "complete"
-        except KeyboardInterrupt:
-            # run_scenario has removed the partial tables and marked the manifest interrupted.
-            job.status, job.message = "interrupted", "the dashboard stopped"
-        except StreetlevelError as err:
-            job.status, job.message = "failed", str(err)
-        except Exception as err:  # shown in the page, never as a stack trace
-            job.status, job.message = "failed", f"{type(err).__name__}: {err}"
-
-    def stop(self) -> None:
-        """Drop the queued runs and end the running one at its next simulated week (its
-        directory keeps only complete tables and a manifest marked interrupted); returns
-        when it has ended. Without this, the interpreter's exit waits for the run to end, and
-        the run then fails half-way as the interpreter shuts down."""
-        self._stopping.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -12,6 +12,7 @@ tested without a server.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ __all__ = [
     "MAX_BODY_BYTES",
     "BadRequestError",
     "Kind",
+    "RefusedError",
     "check_body",
+    "checked_body",
     "choice",
     "count",
     "item",
@@ -39,8 +42,17 @@ MAX_BODY_BYTES = 1 << 20
 is the municipalities view's list of a whole country's names, a few kilobytes."""
 
 
-class BadRequestError(StreetlevelError):
+class RefusedError(StreetlevelError):
+    """A request the server will not carry out; answered with HTTP :attr:`status` and this
+    message (one line, never a stack trace)."""
+
+    status = 400
+
+
+class BadRequestError(RefusedError):
     """A request the page never sends; answered with HTTP 400 and this message."""
+
+    status = 400
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,42 @@ def _specs(body: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
 def _bare(prop: str) -> str:
     # An output that other callbacks also write is named "children@<hash>".
     return prop.split("@", 1)[0]
+
+
+def checked_body(
+    data: bytes, callbacks: Mapping[str, Mapping[str, Any]], kinds: Mapping[str, Kind]
+) -> Any:
+    """The callback request ``data`` parsed and checked (:func:`check_body`), or
+    :class:`BadRequestError` with a one-line reason for anything that goes wrong on the way.
+
+    Any exception counts, not only the parser's ``ValueError``: JSON nested deeper than
+    Python's recursion limit raises ``RecursionError``, and a value nested just below it can
+    raise it in the checks (a ``repr`` for the message), which would otherwise be a 500.
+
+    >>> try:
+    ...     checked_body(b'{"output": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", {}, {})
+    ... except BadRequestError as err:
+    ...     print(err)
+    the request body is not valid JSON (RecursionError)
+    >>> try:
+    ...     checked_body(bytes([0x7B, 0xFF, 0x7D]), {}, {})
+    ... except BadRequestError as err:
+    ...     print(err)
+    the request body is not valid JSON (UnicodeDecodeError)
+    """
+    try:
+        body = json.loads(data)
+    except Exception as err:  # every failure to parse is the client's
+        problem = type(err).__name__
+        raise BadRequestError(f"the request body is not valid JSON ({problem})") from None
+    try:
+        check_body(body, callbacks, kinds)
+    except BadRequestError:
+        raise
+    except Exception as err:  # see the docstring
+        problem = type(err).__name__
+        raise BadRequestError(f"the request could not be checked ({problem})") from None
+    return body
 
 
 def check_body(

@@ -244,6 +244,7 @@ def run_view() -> html.Div:
                 ],
                 style={"margin": "1em 0"},
             ),
+            html.Div(id="run-queue"),
             html.Progress(id="run-progress", value="0", max="100", style={"width": "100%"}),
             html.Div(id="run-status"),
             html.Div(id="run-results"),

@@ -37,6 +37,7 @@ __all__ = [
     "batch_memory",
     "check_sweep",
     "plan_workers",
+    "run_disk_bytes",
 ]
 
 BYTES_PER_SLOT = 2_000
@@ -67,6 +68,12 @@ writer needs and for other programs."""
 
 class ResourceError(StreetlevelError):
     """A run would need more memory or disk than the machine has."""
+
+
+def run_disk_bytes(slots: int, replications: int, years: int) -> int:
+    """Bytes a run of ``replications`` of ``slots`` clients over ``years`` reporting years
+    writes to disk, at most (:data:`BYTES_PER_CLIENT_YEAR_ON_DISK`)."""
+    return BYTES_PER_CLIENT_YEAR_ON_DISK * slots * replications * years
 
 
 def batch_memory(slots: int, batch: int) -> int:
@@ -125,7 +132,7 @@ def plan_workers(
     years = scenario.time.reporting_years.value
     _check_disk(
         out,
-        BYTES_PER_CLIENT_YEAR_ON_DISK * slots * replications * years,
+        run_disk_bytes(slots, replications, years),
         f"the run would write about {{}} ({replications} replications x {years} years x "
         f"{slots:,} clients)",
         "run fewer replications",
