@@ -144,6 +144,11 @@ def tiny_run(tmp_path: Path, tiny: Scenario) -> Path:
 # -- 1. a sweep interrupted by SIGINT or SIGTERM -----------------------------------------------
 
 
+def searched(out: Path) -> dict[str, str]:
+    """DuckDB's setting that finds the catalog's files, named relative to ``out``."""
+    return {"file_search_path": str(out)}
+
+
 @pytest.mark.parametrize(
     ("sig", "group"),
     [
@@ -191,7 +196,7 @@ def test_a_signalled_sweep_keeps_whole_points_says_interrupted_and_resumes(
     assert not [p for p in partials(out) if p.parent.name != "tmp"]
     assert_parquet_files_whole(out / POINTS)
     if (out / CATALOG).exists():
-        with duckdb.connect(str(out / CATALOG), read_only=True) as con:
+        with duckdb.connect(str(out / CATALOG), read_only=True, config=searched(out)) as con:
             counted = con.execute("SELECT count(*) FROM results").fetchone()
         assert counted is not None and counted[0] >= TINY_REPLICATIONS
     status = status_of(out)
@@ -216,8 +221,8 @@ def test_an_interrupt_while_the_catalog_is_written_leaves_none_half_written(
     create_views = store_module._create_views
     interrupted: list[bool] = []
 
-    def interrupting(con: duckdb.DuckDBPyConnection, out: Path) -> None:
-        create_views(con, out)
+    def interrupting(con: duckdb.DuckDBPyConnection, out: Path, **how: bool) -> None:
+        create_views(con, out, **how)
         if not interrupted and con.execute("PRAGMA database_list").fetchall()[0][2]:
             interrupted.append(True)  # once, and only in a catalog file (not `connect`)
             raise KeyboardInterrupt
@@ -234,7 +239,7 @@ def test_an_interrupt_while_the_catalog_is_written_leaves_none_half_written(
     assert status["finished"] == len(done)
     result = run_sweep(load_experiment(tiny_file), out, scheduler=cluster)
     assert result.ran == TINY_POINTS - len(done)
-    with duckdb.connect(str(out / CATALOG), read_only=True) as con:
+    with duckdb.connect(str(out / CATALOG), read_only=True, config=searched(out)) as con:
         counted = con.execute("SELECT count(*) FROM results").fetchone()
     assert counted == (TINY_POINTS * TINY_REPLICATIONS,)
     pd.testing.assert_frame_equal(ordered(read_results(out)), ordered(reference))

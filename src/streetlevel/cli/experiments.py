@@ -77,10 +77,18 @@ def query(
     sql: Annotated[str, typer.Argument(help="SQL over the views `results` and `design`.")],
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
-    """Query an experiment's results with DuckDB SQL, also while its sweep is running."""
-    from streetlevel.experiments.store import print_query, query
+    """Query an experiment's results with DuckDB SQL, also while its sweep is running; the
+    directory may have been moved or copied."""
+    from streetlevel.experiments.store import CATALOG, print_query, query, update_catalog
 
     frame = query(directory, sql)
+    if update_catalog(directory):
+        err_console.print(
+            f"{directory / CATALOG}: rewritten with paths relative to {directory} (an earlier "
+            "streetlevel named the files by absolute paths, which a move breaks)",
+            highlight=False,
+            markup=False,
+        )
     if csv:
         sys.stdout.write(frame.to_csv(index=False))
     else:
@@ -114,8 +122,18 @@ def sensitivity(
         typer.Option(help="Where sensitivity.csv/.png/.html go (default: DIRECTORY)."),
     ] = None,
 ) -> None:
-    """Sobol or Morris sensitivity indices per outcome (needs a sobol or morris design)."""
-    from streetlevel.experiments.sensitivity import print_sensitivity, write_sensitivity
+    """Sobol or Morris sensitivity indices per outcome (needs a sobol or morris design); a
+    warning says when the design is too small for them, and how many samples would do."""
+    from rich.markup import escape
+
+    from streetlevel.experiments.sensitivity import (
+        design_warnings,
+        print_sensitivity,
+        write_sensitivity,
+    )
+    from streetlevel.experiments.store import read_spec
 
     table, paths = write_sensitivity(directory, out, outcome)
     print_sensitivity(table, paths, out_console)
+    for warning in design_warnings(table, read_spec(directory).design.samples or 0):
+        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)

@@ -9,7 +9,9 @@ Layout of an experiment directory::
     points/point-000012.parquet
                            one row per replication of point 12: point, replication, seed,
                            the factor values, one column per outcome
-    catalog.duckdb         views ``results`` and ``design`` over the files above
+    catalog.duckdb         views ``results`` and ``design`` over the files above, by
+                           paths relative to the directory (it opens wherever the
+                           directory is moved or copied)
     status.json            running, complete, interrupted or failed; points finished
     tmp/                   partitions being written (cleared when a sweep starts)
 
@@ -51,8 +53,13 @@ import pyarrow.parquet as pq
 from rich.markup import escape
 from rich.table import Table
 
-from streetlevel.errors import ExperimentError, output_error
-from streetlevel.output.files import write_json_atomic, write_table_atomic
+from streetlevel.errors import ExperimentError, StreetlevelError, output_error
+from streetlevel.output.files import (
+    make_directory,
+    replace_durably,
+    write_json_atomic,
+    write_table_atomic,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -67,6 +74,7 @@ __all__ = [
     "EXPERIMENT",
     "POINTS",
     "STATUS",
+    "catalog_is_outdated",
     "connect",
     "finished_points",
     "frame_table",
@@ -77,6 +85,7 @@ __all__ = [
     "read_results",
     "read_spec",
     "read_status",
+    "update_catalog",
     "write_catalog",
     "write_point",
     "write_status",
@@ -89,6 +98,7 @@ DESIGN = "design.parquet"
 CATALOG = "catalog.duckdb"
 STATUS = "status.json"
 _PARTITION = re.compile(r"^point-(\d+)\.parquet$")
+_READ_PARQUET = re.compile(r"read_parquet\('((?:[^']|'')*)'")
 
 
 def partition_path(out: str | Path, point: int) -> Path:
@@ -101,10 +111,10 @@ def write_point(out: str | Path, point: int, frame: pd.DataFrame) -> None:
     final = partition_path(out, point)
     staging = out / TMP / final.name
     staging.parent.mkdir(parents=True, exist_ok=True)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_directory(final.parent)
     write_table_atomic(pa.Table.from_pandas(frame, preserve_index=False), staging)
     try:
-        os.replace(staging, final)
+        replace_durably(staging, final)
     except OSError as err:
         raise output_error(final, err) from err
 
@@ -222,9 +232,13 @@ def read_design(out: str | Path) -> pd.DataFrame:
 
 
 def write_catalog(out: str | Path) -> None:
-    """Write ``catalog.duckdb``: the views of :func:`connect`, for the DuckDB command line or
-    ``duckdb.connect("catalog.duckdb", read_only=True)``. Its views name the directory by
-    absolute path; rewrite it (run ``streetlevel query DIR ...``) after moving the directory.
+    """Write ``catalog.duckdb``: the views of :func:`connect`, for DuckDB's own clients.
+
+    Its views read ``points/*.parquet`` and ``design.parquet`` by paths relative to the
+    experiment directory, which DuckDB resolves against its working directory, or against
+    its ``file_search_path`` when set: ``cd DIR && duckdb -readonly catalog.duckdb``, or
+    ``duckdb.connect("DIR/catalog.duckdb", read_only=True, config={"file_search_path":
+    "DIR"})``. A moved or copied directory opens the same way.
     """
     import duckdb
 
@@ -235,10 +249,13 @@ def write_catalog(out: str | Path) -> None:
     try:
         con = duckdb.connect(str(staging))
         try:
-            _create_views(con, out)
+            # DuckDB checks a view's files when it is made: the relative paths are found
+            # through the search path, which is a setting of this connection, not stored.
+            con.execute(f"SET file_search_path = {_sql_string(str(out))}")
+            _create_views(con, out, relative=True)
         finally:
             con.close()
-        os.replace(staging, out / CATALOG)
+        replace_durably(staging, out / CATALOG)
     except OSError as err:
         staging.unlink(missing_ok=True)
         raise output_error(out / CATALOG, err) from err
@@ -250,10 +267,50 @@ def write_catalog(out: str | Path) -> None:
         raise output_error(out / CATALOG, cause) from err
 
 
-def _create_views(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+def catalog_is_outdated(out: str | Path) -> bool:
+    """Whether ``out`` has a ``catalog.duckdb`` that names its files by absolute paths (as
+    earlier versions of streetlevel wrote it: after a move, DuckDB's clients no longer find
+    them), or that DuckDB cannot open."""
+    import duckdb
+
+    path = Path(out) / CATALOG
+    if not path.is_file():
+        return False
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            views = con.execute("SELECT sql FROM duckdb_views() WHERE NOT internal").fetchall()
+    except duckdb.Error:
+        return True
+    named = [m.group(1) for (sql,) in views for m in _READ_PARQUET.finditer(sql or "")]
+    return any(os.path.isabs(name) for name in named)
+
+
+def update_catalog(out: str | Path) -> bool:
+    """Rewrite an outdated ``catalog.duckdb`` (:func:`catalog_is_outdated`) with relative
+    paths, unless a sweep is writing ``out`` (it writes its own) or the directory cannot be
+    written; returns whether it was rewritten."""
+    from streetlevel.output.locking import DirectoryLock
+
+    if not catalog_is_outdated(out):
+        return False
+    try:
+        with DirectoryLock(Path(out)):
+            write_catalog(out)
+    except (StreetlevelError, OSError):
+        # Busy (a sweep runs), or read-only: the catalog is left as it is, and the caller's
+        # query does not need it (connect builds its own views).
+        return False
+    return True
+
+
+def _create_views(con: duckdb.DuckDBPyConnection, out: Path, *, relative: bool = False) -> None:
+    """The views ``results`` and ``design`` over ``out``'s files: by absolute paths (an
+    in-memory connection, made for the directory where it is now), or by paths relative to
+    the directory (the catalog file, resolved wherever the directory has gone)."""
     if not (out / DESIGN).is_file() and not finished_points(out):
         raise ExperimentError(f"{out}: not an experiment directory (no {DESIGN}, no points)")
-    folder = _sql_string(str(out.resolve() / POINTS / "*.parquet"))
+    base = Path() if relative else out.resolve()
+    folder = _sql_string((base / POINTS / "*.parquet").as_posix())
     if finished_points(out):
         con.execute(
             f"CREATE OR REPLACE VIEW results AS SELECT * FROM read_parquet({folder}, "
@@ -266,7 +323,7 @@ def _create_views(con: duckdb.DuckDBPyConnection, out: Path) -> None:
             "NULL::BIGINT AS replication, NULL::BIGINT AS seed WHERE false"
         )
     if (out / DESIGN).is_file():
-        design = _sql_string(str(out.resolve() / DESIGN))
+        design = _sql_string((base / DESIGN).as_posix())
         con.execute(f"CREATE OR REPLACE VIEW design AS SELECT * FROM read_parquet({design})")
 
 

@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from streetlevel.errors import OutputExistsError
+from streetlevel.output.files import make_directory
 
 try:
     import fcntl
@@ -51,7 +52,8 @@ class DirectoryLock:
         self.file: IO[str] | None = None
 
     def __enter__(self) -> DirectoryLock:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        # Its entry flushed into its parent: the files later renamed into it are durable.
+        make_directory(self.folder)
         path = self.folder / LOCK
         file = open(path, "a+", encoding="utf-8")
         if fcntl is not None:

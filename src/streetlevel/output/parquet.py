@@ -10,7 +10,6 @@ to an event is null.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import pyarrow.parquet as pq
 
 from streetlevel.errors import output_error
 from streetlevel.model.codes import DECIDERS, DESTINATIONS, OBLIGATIONS, OUTCOMES, ROUTES
-from streetlevel.output.files import PARTIAL_SUFFIX
+from streetlevel.output.files import PARTIAL_SUFFIX, replace_durably
 
 __all__ = [
     "EVENT_CODES",
@@ -184,9 +183,15 @@ class TableWriter:
             raise output_error(self.path, err) from err
 
     def commit(self) -> None:
-        """Rename the finished file into place."""
+        """Rename the finished file into place, flushed to disk before its rename and its
+        directory after (:func:`~streetlevel.output.files.replace_durably`): a batch the
+        manifest lists is whole after a power loss. Once per file, after its footer: a
+        year's row groups are not flushed one by one."""
         if self.writer is not None:
-            os.replace(self.partial, self.path)
+            try:
+                replace_durably(self.partial, self.path)
+            except OSError as err:
+                raise output_error(self.path, err) from err
 
     def abort(self) -> None:
         if self.writer is not None:

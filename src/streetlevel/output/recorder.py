@@ -2,8 +2,9 @@
 
 Rows are buffered for one simulated year, then written as a row group on a background
 thread, so memory holds one year of one batch's rows. Each batch file is written to a hidden
-``.<file>.partial`` and renamed only when complete, so a run that is interrupted never
-leaves a file that looks finished (:mod:`streetlevel.output.parquet`).
+``.<file>.partial`` and renamed only when complete, flushed to disk before its rename and its
+directory after, so a run that is interrupted, even by a power loss, never leaves a file that
+looks finished and is not (:mod:`streetlevel.output.parquet`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from streetlevel.model.codes import AGE_GROUPS, DESTINATIONS, EVENTS
+from streetlevel.output.files import make_directory
 from streetlevel.output.parquet import (
     EVENT_CODES,
     EVENT_COLUMNS,
@@ -54,7 +56,7 @@ class Recorder:
         self._events: dict[str, list[npt.NDArray[Any]]] = defaultdict(list)
         self._client_years: dict[str, list[npt.NDArray[Any]]] = defaultdict(list)
         for name in TABLES:
-            (out / f"{name}.parquet").mkdir(parents=True, exist_ok=True)
+            make_directory(out / f"{name}.parquet")
         self.writers = {name: TableWriter(out / f"{name}.parquet" / part) for name in TABLES}
         # Encoding and writing a year's rows runs on one background thread (pyarrow and
         # NumPy release the GIL), overlapping with the simulation of the next year; one

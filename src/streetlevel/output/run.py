@@ -29,10 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from streetlevel.errors import OutputExistsError, StreetlevelError
@@ -49,9 +48,11 @@ from streetlevel.output.locking import LOCK, DirectoryLock
 from streetlevel.output.parquet import TABLES, part_name
 from streetlevel.output.recorder import Recorder
 from streetlevel.output.sizing import plan_workers
-from streetlevel.output.summary import replication_indicators
 from streetlevel.scenario.loading import scenario_hash, scenario_to_toml, with_values
 from streetlevel.scenario.schema import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MANIFEST",
@@ -385,6 +386,8 @@ def _version() -> str:
 def run_in_memory(scenario: Scenario, seed: int, replications: int) -> dict[str, list[float]]:
     """Simulate ``replications`` replications of ``scenario`` in memory; each indicator of
     the summary per replication."""
+    from streetlevel.output.summary import replication_indicators
+
     table = municipality_years_in_memory(scenario, seed, replications)
     return {name: values.tolist() for name, values, _ in replication_indicators(table, scenario)}
 
@@ -392,6 +395,11 @@ def run_in_memory(scenario: Scenario, seed: int, replications: int) -> dict[str,
 def municipality_years_in_memory(scenario: Scenario, seed: int, replications: int) -> pd.DataFrame:
     """Simulate ``replications`` replications of ``scenario`` in memory (replications 0 to
     ``replications - 1`` of ``seed``); the reporting years' rows of ``municipality_years``."""
+    # pandas and the summary (run_in_memory) are imported by the functions that use them: a
+    # run's worker processes import this module for _batch_task, which needs neither
+    # (docs/performance.md, "Worker start-up").
+    import pandas as pd
+
     size = default_batch_size(build_country(scenario).n_slots)
     frames = []
     for first in range(0, replications, size):
@@ -403,6 +411,8 @@ def municipality_years_in_memory(scenario: Scenario, seed: int, replications: in
 
 def _municipality_years(sim: Simulation) -> pd.DataFrame:
     """The reporting years' municipality rows, as ``municipality_years.parquet`` holds them."""
+    import pandas as pd
+
     frame = pd.concat([pd.DataFrame(y) for y in sim.yearly[sim.burn_in_years :]])
     names = np.asarray(sim.country.names, dtype=object)
     frame["municipality"] = names[frame["municipality"].to_numpy()]

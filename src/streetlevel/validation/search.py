@@ -21,17 +21,22 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import lsq_linear
 
 from streetlevel.errors import StreetlevelError
 from streetlevel.output.executor import Executor
 from streetlevel.output.run import run_in_memory
 from streetlevel.scenario.loading import with_values
 from streetlevel.scenario.schema import Scenario
-from streetlevel.validation.targets import Target
+
+if TYPE_CHECKING:
+    # For annotations only (targets imports scipy.stats), as search imports SciPy's optimiser
+    # itself: the search's tasks (_mean_moments) run in worker processes that import this
+    # module and need neither (half a second per worker; docs/performance.md).
+    from streetlevel.validation.targets import Target
 
 __all__ = [
     "FINAL_RADIUS",
@@ -42,6 +47,8 @@ __all__ = [
     "Search",
     "check_budget",
     "final_size",
+    "least_budget",
+    "moving_budget",
     "round_size",
     "search",
     "sigma_of",
@@ -124,6 +131,8 @@ class Search:
     points: list[F64] = field(default_factory=list)
     values: list[F64] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
+    rounds: int = 0
+    """Rounds of the search run (the last design around the estimate not counted)."""
 
 
 def simulated_moments(scenario: Scenario, seed: int, replications: int) -> dict[str, F64]:
@@ -155,6 +164,29 @@ def final_size(k: int) -> int:
     return 2 * round_size(k)
 
 
+def least_budget(k: int) -> int:
+    """The least budget for ``k`` parameters: one round of the search and the final design,
+    6 (k + 1) simulations (``streetlevel calibrate --budget`` says so).
+
+    One round cannot move the estimate: a step is kept only once the next round, at the new
+    centre, has judged it, so a search that moves needs :func:`moving_budget`.
+
+    >>> least_budget(1), least_budget(7)
+    (12, 48)
+    """
+    return round_size(k) + final_size(k)
+
+
+def moving_budget(k: int) -> int:
+    """The least budget with which the search can take and judge one step: two rounds and
+    the final design.
+
+    >>> moving_budget(7)
+    64
+    """
+    return least_budget(k) + round_size(k)
+
+
 def check_budget(k: int, budget: int) -> None:
     """Refuse a budget too small for one round of the search and the final design.
 
@@ -162,7 +194,7 @@ def check_budget(k: int, budget: int) -> None:
         StreetlevelError: naming the least budget for ``k`` parameters.
     """
     per_round, final_n = round_size(k), final_size(k)
-    if budget < per_round + final_n:
+    if budget < least_budget(k):
         raise StreetlevelError(
             f"calibrate: a budget of {budget} simulations is too small for {k} parameters "
             f"(at least {per_round + final_n}: one search round of {per_round} and the final "
@@ -180,6 +212,8 @@ def search(
     """Search from ``problem.start`` within ``budget`` simulations, ``pool`` running each
     round's simulations side by side (the result does not depend on it: every simulation
     uses the same seed, and the designs are drawn from that seed here)."""
+    from scipy.optimize import lsq_linear
+
     k = len(problem.names)
     check_budget(k, budget)
     per_round, final_n = round_size(k), final_size(k)
@@ -227,6 +261,7 @@ def search(
         # regression gives all the slopes, and the noise of each run averages out.
         lo, hi = np.maximum(center - radius, 0.0), np.minimum(center + radius, 1.0)
         evaluate([center, *latin_hypercube(rng, per_round - 1, lo, hi)])
+        found.rounds += 1
         x = np.array(found.points[-per_round:]) - center
         design = np.column_stack([np.ones(per_round), x])
         coef, *_ = np.linalg.lstsq(design, np.array(found.values[-per_round:]), rcond=None)
