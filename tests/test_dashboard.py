@@ -195,11 +195,12 @@ def test_policy_view_puts_two_policies_side_by_side(
 ) -> None:
     page.click("text=Policies")
     page.wait_for_selector("#policy-side")
-    choose(page, "policy-a", "benefit_office / True")
-    choose(page, "policy-b", "caseworker / False")
+    choose(page, "policy-a", "route = benefit_office, pressure = true")
+    choose(page, "policy-b", "route = caseworker, pressure = false")
     page.wait_for_function(
         "() => document.querySelector('#policy-compare p')?.innerText"
-        ".includes('A = benefit_office / True; B = caseworker / False')"
+        ".includes('A: route = benefit_office, pressure = true. "
+        "B: route = caseworker, pressure = false.')"
     )
     table = comparison(dirs["sweep"])
     a = table[(table["route"] == "benefit_office") & table["pressure"].astype(bool)]

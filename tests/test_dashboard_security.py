@@ -155,8 +155,8 @@ def page_requests(dirs: dict[str, Path]) -> dict[str, tuple[str, dict[str, Any]]
             "policy-graph.figure",
             {
                 "outcome.value": "national_sanction_rate",
-                "policy-a.value": "True",
-                "policy-b.value": "False",
+                "policy-a.value": "pressure = true",
+                "policy-b.value": "pressure = false",
                 "sweep-dir.value": sweep,
             },
         ),

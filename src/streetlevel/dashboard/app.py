@@ -280,7 +280,7 @@ def create_app(
         side = views.side_by_side(table, a, b)
         if side is None:
             return fig, None
-        return fig, [html.P(f"A = {a}; B = {b}"), views.table(side, "policy-side")]
+        return fig, [html.P(f"A: {a}. B: {b}."), views.table(side, "policy-side")]
 
     # -- files ---------------------------------------------------------------------------------
 

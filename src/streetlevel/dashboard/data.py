@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from streetlevel.analysis.benchmark import ALL, Benchmark, benchmark
@@ -37,6 +38,7 @@ __all__ = [
     "lever_levels",
     "municipality_benchmark",
     "municipality_funnel",
+    "policy_name",
     "policy_table",
     "run_scenario_for",
 ]
@@ -149,10 +151,22 @@ def policy_table(path: Path | str) -> tuple[pd.DataFrame, list[str]]:
     ``policy`` column naming each lever combination, and the lever columns."""
     table = comparison(path)
     groups = list(table.columns[: list(table.columns).index("outcome")])
-    table.insert(
-        0, "policy", table[groups].astype(str).agg(" / ".join, axis=1) if groups else "all"
-    )
+    names = [
+        policy_name(dict(zip(groups, row, strict=True)))
+        for row in table[groups].itertuples(index=False)
+    ]
+    table.insert(0, "policy", names if groups else "all")
     return table, groups
+
+
+def policy_name(levels: dict[str, Any]) -> str:
+    """A lever combination as a reader names it: each lever with its level, as written in
+    the experiment file (``true``, not Python's ``True``).
+
+    >>> policy_name({"route": "benefit_office", "pressure": True})
+    'route = benefit_office, pressure = true'
+    """
+    return ", ".join(f"{lever} = {_labels_one(level)}" for lever, level in levels.items())
 
 
 def lever_levels() -> dict[str, list[str]]:
@@ -183,7 +197,8 @@ def _point_value(factor: Any, label: str) -> Any:
 
 
 def _labels_one(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
+    # NumPy's booleans too: a lever column read back from Parquet holds them.
+    return str(value).lower() if isinstance(value, bool | np.bool_) else str(value)
 
 
 def check_run(preset: Any, levers: dict[str, Any], client_scale: Any, replications: Any) -> None:
