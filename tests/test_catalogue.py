@@ -197,6 +197,9 @@ def test_a_comparison_is_shown_by_labels_in_units() -> None:
     assert [ax.get_xlabel() for ax in fig.axes] == ["%", "pp"]
     # Drawn in the unit shown: a share of 0.34 at 34.
     assert max(fig.axes[0].get_xlim()) > 30
+    # Each policy named by its lever and level, as the experiment file writes them.
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert ticks == [f"route = {r}" for r in dict.fromkeys(table["route"])]
     sensitivity = pd.DataFrame({"outcome": ["exit_unknown_rate"], "factor": ["f"], "S1": [0.5]})
     assert labelled(sensitivity)["outcome"].tolist() == ["exits to unknown per recipient"]
 

@@ -15,14 +15,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from streetlevel.analysis.benchmark import ALL, Benchmark, benchmark
 from streetlevel.analysis.benchmark_report import funnel_figure
 from streetlevel.dashboard.files import data_url
 from streetlevel.errors import StreetlevelError
-from streetlevel.experiments.compare import comparison
+from streetlevel.experiments.compare import comparison, level_label, policy_name
 from streetlevel.experiments.spec import Experiment, example_path, load_experiment
 from streetlevel.experiments.store import EXPERIMENT
 from streetlevel.scenario.loading import list_presets, load_scenario, with_values
@@ -38,7 +37,6 @@ __all__ = [
     "lever_levels",
     "municipality_benchmark",
     "municipality_funnel",
-    "policy_name",
     "policy_table",
     "run_scenario_for",
 ]
@@ -159,16 +157,6 @@ def policy_table(path: Path | str) -> tuple[pd.DataFrame, list[str]]:
     return table, groups
 
 
-def policy_name(levels: dict[str, Any]) -> str:
-    """A lever combination as a reader names it: each lever with its level, as written in
-    the experiment file (``true``, not Python's ``True``).
-
-    >>> policy_name({"route": "benefit_office", "pressure": True})
-    'route = benefit_office, pressure = true'
-    """
-    return ", ".join(f"{lever} = {_labels_one(level)}" for lever, level in levels.items())
-
-
 def lever_levels() -> dict[str, list[str]]:
     """The run view's levers and their levels, from the shipped experiment file."""
     spec = _example().spec
@@ -179,7 +167,7 @@ def lever_levels() -> dict[str, list[str]]:
 def _labels(factor: Any) -> list[str]:
     if factor.levels is not None:
         return list(factor.levels)
-    return [str(v).lower() if isinstance(v, bool) else str(v) for v in factor.values or []]
+    return [level_label(v) for v in factor.values or []]
 
 
 @lru_cache(maxsize=1)
@@ -191,14 +179,9 @@ def _point_value(factor: Any, label: str) -> Any:
     if factor.levels is not None:
         return label
     for value in factor.values or []:
-        if _labels_one(value) == label:
+        if level_label(value) == label:
             return value
     raise StreetlevelError(f"{factor.name}: no level {label!r}")
-
-
-def _labels_one(value: Any) -> str:
-    # NumPy's booleans too: a lever column read back from Parquet holds them.
-    return str(value).lower() if isinstance(value, bool | np.bool_) else str(value)
 
 
 def check_run(preset: Any, levers: dict[str, Any], client_scale: Any, replications: Any) -> None:

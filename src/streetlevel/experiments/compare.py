@@ -13,7 +13,7 @@ names and values as stored.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,8 @@ __all__ = [
     "comparison",
     "comparison_figure",
     "comparison_table",
+    "level_label",
+    "policy_name",
     "print_comparison",
     "shown_outcomes",
     "write_comparison",
@@ -94,7 +96,9 @@ def comparison_figure(table: pd.DataFrame, outcomes: list[str]) -> Figure:
     """One panel per outcome: each lever combination's mean with its 95 % interval."""
     groups = list(table.columns[: list(table.columns).index("outcome")])
     combos = table.drop_duplicates(groups)[groups]
-    labels = [" / ".join(str(v) for v in row) for row in combos.itertuples(index=False)]
+    labels = [
+        policy_name(dict(zip(groups, row, strict=True))) for row in combos.itertuples(index=False)
+    ]
     fig = new_figure(
         PANEL_WIDTH * len(outcomes) + 2.0, max(MIN_HEIGHT, ROW_HEIGHT * len(labels) + 1.2)
     )
@@ -114,9 +118,24 @@ def comparison_figure(table: pd.DataFrame, outcomes: list[str]) -> Figure:
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, labels)
     axes[0].invert_yaxis()
-    axes[0].set_ylabel(" / ".join(groups))
     fig.suptitle("mean and 95 % interval across replications")
     return fig
+
+
+def policy_name(levels: dict[str, Any]) -> str:
+    """A lever combination as a reader names it: each lever with its level as the experiment
+    file writes it (``true``, not Python's ``True``).
+
+    >>> policy_name({"route": "benefit_office", "pressure": True})
+    'route = benefit_office, pressure = true'
+    """
+    return ", ".join(f"{lever} = {level_label(level)}" for lever, level in levels.items())
+
+
+def level_label(value: Any) -> str:
+    """A lever's level as the experiment file writes it (booleans in lower case, NumPy's
+    too: a lever column read back from Parquet holds them)."""
+    return str(value).lower() if isinstance(value, bool | np.bool_) else str(value)
 
 
 def shown_outcomes(table: pd.DataFrame, outcomes: list[str] | None = None) -> list[str]:
@@ -188,7 +207,7 @@ def comparison_table(
             cells.append(
                 f"{entry.format(row['mean'])} ({entry.format_interval(row['low'], row['high'])})"
             )
-        view.add_row(*[escape(str(k)) for k in key], *cells)
+        view.add_row(*[escape(level_label(k)) for k in key], *cells)
     return view
 
 
