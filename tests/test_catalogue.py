@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from streetlevel.analysis.benchmark import benchmark
-from streetlevel.analysis.benchmark_report import labelled_table, print_benchmark
+from streetlevel.analysis.benchmark_report import funnel_figure, labelled_table, print_benchmark
 from streetlevel.errors import StreetlevelError
 from streetlevel.experiments.compare import comparison_figure, print_comparison
 from streetlevel.experiments.sensitivity import labelled
@@ -94,6 +95,18 @@ def test_every_column_of_a_benchmark_is_catalogued(run_dir: Path) -> None:
     print_benchmark(result, run_dir / "benchmark", Console(file=printed, width=200))
     assert "observed / expected" in printed.getvalue()
     assert "rank in region" in printed.getvalue()
+    # The two halves are headed, and a rank says of how many in the region.
+    lines = printed.getvalue().splitlines()
+    assert sum("highest" in line for line in lines) >= 1
+    assert sum("lowest" in line for line in lines) >= 1
+    sizes = result.ranking.groupby("region")["municipality"].nunique()
+    for region, size in sizes.items():
+        rows = [line for line in lines if f" {region} " in line and "│" in line]
+        assert all(re.search(rf"\b\d+ of {size}\b", line) for line in rows), rows
+    # The funnel's log axis is labelled in plain numbers at 1, 2 and 5 times powers of ten.
+    fig = funnel_figure(result)
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert len(ticks) >= 2 and all(re.fullmatch(r"[\d,]+(\.\d+)?", t) for t in ticks), ticks
 
 
 def test_shares_are_shown_in_percent_and_gaps_in_points() -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from matplotlib.ticker import NullFormatter, PercentFormatter
+from matplotlib.ticker import PercentFormatter
 from rich.markup import escape
 from rich.table import Table
 
@@ -28,7 +28,7 @@ from streetlevel.analysis.benchmark import ALL, Benchmark
 from streetlevel.analysis.funnel import LEVELS, outside_column
 from streetlevel.analysis.outliers import control_limits
 from streetlevel.analysis.overdispersion import Dispersion
-from streetlevel.analysis.reports import Report, new_figure, save_png
+from streetlevel.analysis.reports import Report, label_points, log_count_axis, new_figure, save_png
 from streetlevel.errors import StreetlevelError
 from streetlevel.output.catalogue import find, lookup
 from streetlevel.output.files import write_json_atomic, write_text_atomic
@@ -110,10 +110,8 @@ def _draw(
         labelled = sorted(set(flagged[:LABELLED]) | set(flagged[-LABELLED:]))
     else:
         labelled = np.flatnonzero(named).tolist()
-    for i in labelled:
-        ax.annotate(names[i], (x[i], y[i]), fontsize=7, xytext=(4, 2), textcoords="offset points")
-    ax.set_xscale("log")
-    ax.xaxis.set_minor_formatter(NullFormatter())  # a short log axis labels its minor ticks
+    log_count_axis(ax)
+    label_points(ax, x[labelled], y[labelled], [names[i] for i in labelled])
     _legend(ax)
 
 
@@ -489,16 +487,23 @@ def print_benchmark(result: Benchmark, out: Path | str, console: Console) -> Non
     lines += outlier_lines(result, escape)
     console.print("\n".join(lines), highlight=False)
     ratio, rank, rate = (lookup(name, SCOPE) for name in ("ratio", "rank", "rate"))
-    table = Table(caption=f"tables, funnel.png and report.html in {out}")
-    for name in ("municipality", "region", rate.label, rank.label, ratio.label, "95 % interval",
-                 "flag"):  # fmt: skip
-        table.add_column(name, justify="left" if name in ("municipality", "region") else "right")
+    table = Table(
+        title=f"The {PRINTED} highest and {PRINTED} lowest {ratio.label} of {len(adjusted)}",
+        caption=f"all of them: tables, funnel.png and report.html in {out}",
+    )
+    for name in ("", "municipality", "region", rate.label, rank.label, ratio.label,
+                 "95 % interval", "flag"):  # fmt: skip
+        left = name in ("", "municipality", "region")
+        table.add_column(name, justify="left" if left else "right")
     published = result.ranking.set_index(["category", "municipality"])
+    # "1 of 22": a rank within the region says little without the region's size.
+    in_region = result.ranking.groupby(["category", "region"])["municipality"].transform("size")
+    sizes = in_region.set_axis(result.ranking.set_index(["category", "municipality"]).index)
     ordered = adjusted.sort_values("ratio", ascending=False)
     for part, rows in enumerate((ordered.head(PRINTED), ordered.tail(PRINTED))):
         if part == 1:
             table.add_section()
-        for row in rows.itertuples():
+        for place, row in enumerate(rows.itertuples()):
             where = str(row.municipality)
             if row.category != ALL:
                 where += f" ({row.category})"
@@ -506,8 +511,11 @@ def print_benchmark(result: Benchmark, out: Path | str, console: Console) -> Non
             rank_value, rate_value = published.loc[
                 (row.category, row.municipality), ["rank", "rate"]
             ]
+            heading = ("highest" if part == 0 else "lowest") if place == 0 else ""
+            of = int(sizes.loc[(row.category, row.municipality)])
             table.add_row(
-                escape(where), escape(row.region), rate.format(rate_value), rank.format(rank_value),
-                ratio.format(row.ratio), ratio.format_interval(row.low, row.high), flag,
+                heading, escape(where), escape(row.region), rate.format(rate_value),
+                f"{rank.format(rank_value)} of {of}", ratio.format(row.ratio),
+                ratio.format_interval(row.low, row.high), flag,
             )  # fmt: skip
     console.print(table)

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from streetlevel.analysis.funnel import LEVELS, outside_column
 from streetlevel.analysis.outliers import Funnel, control_limits
-from streetlevel.analysis.reports import Report, new_figure, save_png
+from streetlevel.analysis.reports import Report, label_points, log_count_axis, new_figure, save_png
 from streetlevel.errors import StreetlevelError
 from streetlevel.output.files import write_text_atomic
 from streetlevel.scenario.tables import CellProblems, check_columns, read_user_table
@@ -129,11 +129,10 @@ def figure(result: Funnel, title: str = "Funnel plot") -> Figure:
     ax.scatter(e[~flagged], ratio[~flagged], s=18, color="#8c8c8c", label="inside", zorder=3)
     label = f"outside 99.8 % (allowing for over-dispersion): {int(flagged.sum())}"
     ax.scatter(e[flagged], ratio[flagged], s=22, color="#c0392b", zorder=3, label=label)
-    for i in np.flatnonzero(flagged):
-        ax.annotate(str(units["unit"].iloc[i]), (e[i], ratio[i]), fontsize=7, xytext=(4, 2),
-                    textcoords="offset points")  # fmt: skip
     ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set_xscale("log")
+    log_count_axis(ax)
+    named = np.flatnonzero(flagged)
+    label_points(ax, e[named], ratio[named], units["unit"].iloc[named].astype(str).tolist())
     ax.set_xlabel("expected count")
     ax.set_ylabel("observed / expected")
     ax.set_title(title, fontsize=10)

@@ -21,18 +21,21 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from streetlevel.output.files import write_bytes_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.axes import Axes
 
-__all__ = ["Report", "new_figure", "save_png"]
+__all__ = ["Report", "label_points", "log_count_axis", "new_figure", "save_png"]
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem;
@@ -49,6 +52,37 @@ footer { color: #666; font-size: 0.8rem; margin-top: 3rem; }
 def new_figure(width: float = 8.0, height: float = 5.0) -> Figure:
     """A new figure (constrained layout)."""
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def log_count_axis(ax: Axes) -> None:
+    """A logarithmic x axis of counts labelled at 1, 2 and 5 times each power of ten, in
+    plain numbers (``20``, ``50``, ``100``): a funnel's counts span one or two decades, where
+    matplotlib's default labels a single power of ten."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.10g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def label_points(
+    ax: Axes, x: Sequence[float], y: Sequence[float], names: Sequence[str], size: float = 7
+) -> None:
+    """Name points beside them: to the right of a point in the left half of the axis (in
+    its scale) and to the left of one in the right half, so that labels stay inside the
+    panel and two neighbours on the right do not write over each other."""
+    low, high = ax.get_xlim()
+    log = ax.get_xscale() == "log"
+    middle = (low * high) ** 0.5 if log and low > 0 else (low + high) / 2
+    for xi, yi, name in zip(x, y, names, strict=True):
+        right = xi > middle
+        ax.annotate(
+            str(name),
+            (xi, yi),
+            fontsize=size,
+            xytext=(-5 if right else 5, 3),
+            textcoords="offset points",
+            ha="right" if right else "left",
+        )
 
 
 def _png(fig: Figure) -> bytes:
