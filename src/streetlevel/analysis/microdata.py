@@ -286,10 +286,16 @@ def _convert(
     bad_type = np.isnan(values) & ~absent
     if column.kind == "integer":
         # Beyond 2**53 a whole number read through a float is no longer exact (and infinity
-        # or 1e20 would wrap round in int64): no count, year or identifier here comes close.
-        whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) <= MAX_WHOLE)
-        bad_type |= ~np.isnan(values) & ~whole
-        expected = f"is not a whole number (of at most {MAX_WHOLE:,})"
+        # or 1e20 would wrap round in int64): no count, year or identifier here comes close,
+        # so such a number is refused, and said to be too large only where it is.
+        huge = np.isfinite(values) & (np.abs(values) > MAX_WHOLE)
+        whole = np.isfinite(values) & (values == np.round(values)) & ~huge
+        bad_type |= ~np.isnan(values) & ~whole & ~huge
+        expected = "is not a whole number"
+        if huge.any():
+            problems.add(
+                name, np.flatnonzero(huge), "is a whole number too large to hold exactly", raw
+            )
     else:
         bad_type |= np.isinf(values)
         expected = "is not a number"

@@ -22,6 +22,11 @@ from streetlevel.constants import (
     SURVEY_RESPONDENTS,
 )
 from streetlevel.scenario.loading import load_scenario
+from streetlevel.validation.search import least_budget, moving_budget
+
+DANISH_PARAMETERS = 7
+"""Parameters of the shipped Danish calibration set-up (``data/calibration-denmark.toml``),
+named in ``calibrate --help`` without reading the set-up at start-up; a test checks it."""
 
 __all__ = [
     "Adjust",
@@ -95,7 +100,14 @@ def validate(
 def calibrate(
     scenario: Annotated[str, typer.Argument(help="A preset name or a scenario TOML file.")],
     budget: Annotated[
-        int, typer.Option(min=4, help="Simulations the search may run (about 4 s each).")
+        int,
+        typer.Option(
+            min=least_budget(1),
+            help="Simulations the search may run (about 4 s each): at least 6 x (parameters "
+            f"+ 1), {least_budget(DANISH_PARAMETERS)} for the Danish set-up's "
+            f"{DANISH_PARAMETERS} parameters, refused before any simulation; the search moves "
+            f"from its start only from {moving_budget(DANISH_PARAMETERS)} on.",
+        ),
     ] = 200,
     workers: Annotated[int, typer.Option(min=1, help="Processes for the simulations.")] = 2,
     scheduler: Annotated[

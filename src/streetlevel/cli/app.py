@@ -88,6 +88,7 @@ app.command()(runs.run)
 app.command()(analysis.validate)
 app.command()(analysis.calibrate)
 app.command()(runs.summary)
+app.command()(runs.report)
 app.command()(runs.overruling)
 
 
@@ -315,8 +316,9 @@ def dashboard(
 def main() -> None:
     """Entry point: run the app, turning user errors into one-line messages (exit status 2).
 
-    Usage errors and Ctrl-C are Typer's own (exit 2, and "Aborted!" with exit 1); a run
-    interrupted that way has already removed its partial tables and marked its manifest.
+    Usage errors are Typer's own (exit 2); Ctrl-C ends a command with exit status 130, and
+    ``run`` first says which batches it kept and the command that goes on with ``--resume``
+    (it has already removed its partial tables and marked its manifest).
     """
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGINT, terminate)

@@ -3,6 +3,9 @@ counterfactual with every placement proposal approved)."""
 
 from __future__ import annotations
 
+import json as jsonlib
+import os
+import shlex
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +18,8 @@ from streetlevel.analysis.overruling import counterfactual, overruling_of_runs
 from streetlevel.analysis.overruling_report import overruling_json, print_overruling
 from streetlevel.cli.console import err_console, out_console, weekly
 from streetlevel.constants import DEFAULT_REPLICATIONS, DEFAULT_SEED
-from streetlevel.output.run import RunResult, run_scenario
+from streetlevel.output.files import write_text_atomic
+from streetlevel.output.run import MANIFEST, RunResult, plan_batches, run_scenario
 from streetlevel.output.summary import print_summary, summarize
 from streetlevel.scenario.loading import (
     load_scenario,
@@ -25,7 +29,15 @@ from streetlevel.scenario.loading import (
 )
 from streetlevel.scenario.schema import Scenario
 
-__all__ = ["overruling", "run", "run_with_progress", "summary"]
+__all__ = [
+    "default_out",
+    "interrupted_message",
+    "overruling",
+    "report",
+    "run",
+    "run_with_progress",
+    "summary",
+]
 
 
 def run(
@@ -66,7 +78,8 @@ def run(
         typer.Option(
             "--set",
             help="Change a parameter: --set decision.caseworker.intercept=-3 "
-            "(repeatable; key paths as in error messages).",
+            "(repeatable; key paths as in error messages; [*] for every entry of a list: "
+            "--set 'municipalities[*].management_strictness=0.5').",
         ),
     ] = None,
     approve_all: Annotated[
@@ -78,6 +91,14 @@ def run(
         ),
     ] = False,
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="Also write OUT/report.html: the summary and its figures in one "
+            "self-contained file (as `streetlevel report` does).",
+        ),
+    ] = False,
 ) -> None:
     """Simulate a scenario and print the summary with 95 % intervals across replications."""
     loaded = load_scenario(scenario)
@@ -87,21 +108,82 @@ def run(
         loaded = counterfactual(loaded)
     if years is not None:
         loaded = with_overrides(loaded, reporting_years=years)
-    result = run_with_progress(
-        loaded,
-        seed,
-        replications,
-        out,
-        overwrite,
-        resume=resume,
-        workers=workers,
-        batch_size=batch_size,
-    )
+    out = out or default_out(loaded, seed)
+    try:
+        result = run_with_progress(
+            loaded,
+            seed,
+            replications,
+            out,
+            overwrite,
+            resume=resume,
+            workers=workers,
+            batch_size=batch_size,
+        )
+    except KeyboardInterrupt:
+        # Typer turns the interrupt into exit status 130; the user is told first what was
+        # kept and how to go on, in the words of the command they typed.
+        again = ["streetlevel", "run", scenario, "--replications", str(replications)]
+        again += ["--seed", str(seed), "--out", str(out)]
+        again += [] if years is None else ["--years", str(years)]
+        again += [] if batch_size is None else ["--batch-size", str(batch_size)]
+        again += [arg for a in set_ or [] for arg in ("--set", a)]
+        again += ["--approve-all"] if approve_all else []
+        err_console.print(
+            interrupted_message(out, replications, shlex.join([*again, "--resume"])),
+            highlight=False,
+            markup=False,
+        )
+        raise
     summary = summarize(result.out)
     if json:
         sys.stdout.write(summary.to_json() + "\n")
     else:
         print_summary(summary, out_console)
+    if report:
+        from streetlevel.analysis.run_report import write_run_report
+
+        err_console.print(f"report: {write_run_report(result.out)}", highlight=False, markup=False)
+
+
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `run`.")],
+    out: Annotated[
+        Path | None, typer.Option(help="The HTML file (default: RUN_DIR/report.html).")
+    ] = None,
+) -> None:
+    """Write a finished run's report: one self-contained HTML file with the summary and its
+    figures (rates over the years, by category, by municipality), to mail or archive."""
+    from streetlevel.analysis.run_report import write_run_report
+
+    out_console.print(f"report: {write_run_report(run_dir, out)}", highlight=False, markup=False)
+
+
+def default_out(loaded: Scenario, seed: int, prefix: str = "") -> Path:
+    """The run directory a run writes when not told: runs/<prefix><name>-seed<seed>-<time>."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{prefix}{loaded.scenario.name}-seed{seed}-{stamp}"
+
+
+def interrupted_message(out: Path, replications: int, command: str) -> str:
+    """What an interrupted run says: the batches it kept in ``out`` and ``command``, which
+    goes on from them.
+
+    Only a manifest this process wrote counts (an older run's, left in ``out`` when the
+    interrupt came before the new one was written, is not this run's).
+    """
+    try:
+        manifest = jsonlib.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
+    if manifest.get("pid") != os.getpid() or manifest.get("status") != "interrupted":
+        return "interrupted before any replication was simulated; nothing was kept"
+    done = len(manifest.get("parts", {}))
+    total = len(plan_batches(replications, manifest["batch_size"]))
+    return (
+        f"interrupted: {done} of {total} batches of replications finished and are kept in "
+        f"{out}; continue with:\n  {command}"
+    )
 
 
 def run_with_progress(
@@ -117,9 +199,7 @@ def run_with_progress(
     batch_size: int | None = None,
 ) -> RunResult:
     """Run with a progress bar on the terminal; default directory runs/<prefix><name>-..."""
-    if out is None:
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{prefix}{loaded.scenario.name}-seed{seed}-{stamp}"
+    out = out or default_out(loaded, seed, prefix)
     with Progress(
         TextColumn(f"[bold]{loaded.scenario.name}[/] x {replications}"),
         BarColumn(),
@@ -148,9 +228,23 @@ def run_with_progress(
 def summary(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `run`.")],
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Also write the summary as CSV to this file (- for standard output): one "
+            "row per indicator, name, label, unit, mean, low, high, as shown, definition.",
+        ),
+    ] = None,
 ) -> None:
     """Print the summary of a finished run again (the table `run` ends with)."""
     result = summarize(run_dir)
+    if csv is not None:
+        text = result.to_frame().to_csv(index=False)
+        if str(csv) == "-":
+            sys.stdout.write(text)
+            return
+        write_text_atomic(text, csv)
     if json:
         sys.stdout.write(result.to_json() + "\n")
     else:

@@ -12,11 +12,16 @@ Replication noise counts as variation the factors do not explain. With
 identical results, and that factor's indices are exactly zero.
 
 Outcomes are shown by their labels (:mod:`streetlevel.output.catalogue`); ``sensitivity.csv``
-keeps their names.
+keeps their names. A design too small for its indices is said so (:func:`design_warnings`):
+Sobol's bootstrap intervals wider than :data:`MAX_HALF_WIDTH`, or an index negative beyond its
+interval (the indices are shares of variance, never below zero: a negative one is estimation
+error), or Morris's ``mu_star`` less than twice its interval's half-width for the factor that
+matters most; with the number of base samples or trajectories that would do.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +41,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = [
+    "MAX_HALF_WIDTH",
+    "design_warnings",
     "labelled",
     "print_sensitivity",
     "sensitivity",
@@ -47,6 +54,12 @@ PANEL_WIDTH = 4.0
 PANEL_HEIGHT = 0.45
 PANELS_PER_ROW = 3
 BAR_HEIGHT = 0.38
+MAX_HALF_WIDTH = 0.1
+"""A Sobol index's 95 % interval may be this wide on either side (a tenth of the indices'
+range, 0 to 1) before the design is called too small for it."""
+MORRIS_SIGNAL = 2.0
+"""The largest ``mu_star`` of an outcome must be this many half-widths of its interval above
+zero, or the trajectories are too few to rank the factors."""
 
 
 def sensitivity(out: str | Path, outcomes: list[str] | None = None) -> pd.DataFrame:
@@ -104,6 +117,70 @@ def sensitivity(out: str | Path, outcomes: list[str] | None = None) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+def design_warnings(table: pd.DataFrame, samples: int) -> list[str]:
+    """What makes the indices of :func:`sensitivity` untrustworthy, said with what to do.
+
+    ``samples`` is the design's ``samples`` (Sobol: base samples N; Morris: trajectories).
+    The half-widths shrink about as 1 / sqrt(N), so the advice scales N by the square of how
+    much too wide the widest interval is (to the next power of 2, as Sobol designs need).
+
+    >>> t = pd.DataFrame({"outcome": ["r", "r"], "factor": ["a", "b"], "S1": [0.9, -0.4],
+    ...                   "S1_conf": [0.3, 0.2], "ST": [1.0, 0.1], "ST_conf": [0.2, 0.1]})
+    >>> print(*design_warnings(t, 16))  # doctest: +NORMALIZE_WHITESPACE
+    sensitivity: the design is too small for its indices: 3 of 4 Sobol indices have 95 %
+    intervals wider than +-0.1 (the widest +-0.30), and 1 is negative beyond its interval (b
+    on r: S1 = -0.40 +- 0.20). Sample more: design.samples = 256 or more (16 now) in the
+    experiment file, then sweep again into a new directory.
+    """
+    if "S1" in table.columns:
+        conf = table[["S1_conf", "ST_conf"]].to_numpy(dtype=np.float64).ravel()
+        finite = conf[np.isfinite(conf)]
+        wide = int(np.sum(finite > MAX_HALF_WIDTH))
+        negative = [
+            f"{r.factor} on {r.outcome}: {key} = {getattr(r, key):.2f} +- "
+            f"{getattr(r, key + '_conf'):.2f}"
+            for r in table.itertuples()
+            for key in ("S1", "ST")
+            if getattr(r, key) + getattr(r, key + "_conf") < 0
+        ]
+        if not wide and not negative:
+            return []
+        widest = float(np.max(finite)) if len(finite) else 0.0
+        parts = []
+        if wide:
+            parts.append(
+                f"{wide} of {len(conf)} Sobol indices have 95 % intervals wider than "
+                f"+-{MAX_HALF_WIDTH:g} (the widest +-{widest:.2f})"
+            )
+        if negative:
+            shown = "; ".join(negative[:3]) + ("; ..." if len(negative) > 3 else "")
+            verb = "is" if len(negative) == 1 else "are"
+            parts.append(f"{len(negative)} {verb} negative beyond its interval ({shown})")
+        factor = max(widest / MAX_HALF_WIDTH, 2.0) ** 2
+        wanted = 2 ** math.ceil(math.log2(samples * factor))
+        return [
+            f"sensitivity: the design is too small for its indices: {', and '.join(parts)}. "
+            f"Sample more: design.samples = {wanted} or more ({samples} now) in the "
+            "experiment file, then sweep again into a new directory."
+        ]
+    weak = []
+    for outcome, rows in table.groupby("outcome", sort=False):
+        top = rows.loc[rows["mu_star"].idxmax()] if rows["mu_star"].notna().any() else None
+        if top is not None and top["mu_star"] < MORRIS_SIGNAL * top["mu_star_conf"]:
+            weak.append(
+                f"{outcome} ({top['factor']}: mu* {top['mu_star']:.3g} +- "
+                f"{top['mu_star_conf']:.3g})"
+            )
+    if not weak:
+        return []
+    return [
+        f"sensitivity: too few trajectories to rank the factors of {len(weak)} outcome(s): "
+        f"the largest mu* is within {MORRIS_SIGNAL:g} half-widths of zero ({'; '.join(weak[:3])}). "
+        f"Sample more: design.samples = {4 * samples} or more ({samples} now), then sweep "
+        "again into a new directory."
+    ]
+
+
 def sensitivity_figure(table: pd.DataFrame) -> Figure:
     """One panel per outcome: total and first-order indices (Sobol) or mu* (Morris)."""
     outcomes = list(dict.fromkeys(table["outcome"]))
@@ -151,6 +228,8 @@ def write_sensitivity(
         f"{spec.design.kind} design, {spec.experiment.replications} replications per point; "
         "each point's outcome is its mean over the replications.",
     )
+    for warning in design_warnings(table, spec.design.samples or 0):
+        report.paragraph(f"Warning: {warning}")
     report.figure(fig, "sensitivity indices per outcome")
     report.table(labelled(table))
     report.write(paths[2])

@@ -42,6 +42,7 @@ from pydantic import (
 from streetlevel.errors import ExperimentError, ScenarioError
 from streetlevel.output.run import outcome_names
 from streetlevel.scenario.loading import (
+    expand_key,
     explain,
     load_scenario,
     parse_toml,
@@ -67,7 +68,6 @@ DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris")
 RESERVED_COLUMNS = ("point", "replication", "seed")
 """Columns of the results store that a factor or outcome must not be named."""
 MAX_SEED = 2**63 - 1
-WILDCARD = "[*]"
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 """A factor's name is a column of the results: lower case, digits and underscores."""
@@ -304,30 +304,6 @@ def example_path() -> Path:
     return Path(str(resources.files("streetlevel") / "experiments" / "route-norm-pressure.toml"))
 
 
-def expand_key(data: dict[str, Any], key: str) -> list[str]:
-    """Expand ``[*]`` in a key path to every index of that list in the scenario ``data``.
-
-    >>> expand_key({"m": [{"x": 1}, {"x": 2}]}, "m[*].x")
-    ['m[0].x', 'm[1].x']
-    >>> expand_key({"m": []}, "m[*].x")
-    []
-    >>> expand_key({"m": []}, "m[3].n[*].x")
-    ['m[3].n[*].x']
-    """
-    if WILDCARD not in key:
-        return [key]
-    head, _, tail = key.partition(WILDCARD)
-    node: Any = data
-    try:
-        for part in re.findall(r"[^.\[\]]+", head):
-            node = node[int(part)] if isinstance(node, list) else node[part]
-    except (KeyError, IndexError, ValueError, TypeError):
-        return [key]  # no such list: with_values names the key as unknown
-    if not isinstance(node, list):
-        return [key]
-    return [path for i in range(len(node)) for path in expand_key(data, f"{head}[{i}]{tail}")]
-
-
 def load_experiment(source: str | Path) -> Experiment:
     """Read and validate an experiment file; its base scenario and every value it sets.
 
@@ -345,10 +321,8 @@ def load_experiment(source: str | Path) -> Experiment:
         raise ExperimentError(explain(err, origin, ExperimentFile, "the experiment")) from None
     base = _base_scenario(spec.experiment.scenario, path.parent, origin)
     if spec.constants:
-        data = base.model_dump(mode="json", exclude_none=True)
-        values = {p: v for k, v in spec.constants.items() for p in expand_key(data, k)}
         try:
-            base = with_values(base, values, f"experiment {spec.experiment.name} constants")
+            base = with_values(base, spec.constants, f"experiment {spec.experiment.name} constants")
         except ScenarioError as err:
             raise ExperimentError(f"{origin}: constants: {err}") from None
     experiment = Experiment(spec, base, origin)

@@ -286,10 +286,18 @@ def _prepare(experiment: Experiment, out: Path) -> pd.DataFrame:
     if record.is_file():
         held = json.loads(record.read_text(encoding="utf-8"))
         if held.get("fingerprint") != experiment.fingerprint:
+            changed = _changes(held.get("experiment") or {}, _record(experiment)["experiment"])
+            held_scenario = _held_scenario(out)
+            if held_scenario:  # the base scenario as the sweep ran it
+                changed += _changes(held_scenario, _scenario_data(experiment), "scenario: ")
+            shown = ", ".join(changed[:MAX_CHANGES]) + (
+                ", ..." if len(changed) > MAX_CHANGES else ""
+            )
             raise ExperimentError(
                 f"{out}: holds the results of another experiment "
-                f"({held.get('name', 'unknown')}, or this one changed since); "
-                "choose another --out"
+                f"({held.get('name', 'unknown')}, or this one changed since"
+                + (f"; what differs: {shown}" if changed else "")
+                + "); choose another --out"
             )
         if held.get("package_version") != _version():
             raise ExperimentError(
@@ -317,6 +325,69 @@ def _arrow(frame: pd.DataFrame) -> Any:
     import pyarrow as pa
 
     return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+_ABSENT: Any = object()
+"""A key one side lacks (None is a value)."""
+MAX_CHANGES = 10
+"""Key paths that differ from a directory's experiment, named when a sweep refuses it."""
+
+
+def _changes(held: Any, new: Any, prefix: str = "", at: str = "") -> list[str]:
+    """The key paths at which ``held`` and ``new`` (parsed TOML or JSON) differ.
+
+    >>> _changes({"design": {"samples": 8}, "levers": [{"name": "a"}]},
+    ...          {"design": {"samples": 16}, "levers": [{"name": "a"}, {"name": "b"}]})
+    ['design.samples (8, now 16)', 'levers[1] (added)']
+    """
+    if isinstance(held, dict) and isinstance(new, dict):
+        keys = [*held, *(k for k in new if k not in held)]
+        return [
+            c
+            for k in keys
+            for c in _changes(
+                held.get(k, _ABSENT), new.get(k, _ABSENT), prefix, f"{at}.{k}" if at else str(k)
+            )
+        ]
+    if isinstance(held, list) and isinstance(new, list) and held and new:
+        pairs = [
+            (held[i] if i < len(held) else _ABSENT, new[i] if i < len(new) else _ABSENT)
+            for i in range(max(len(held), len(new)))
+        ]
+        return [c for i, (a, b) in enumerate(pairs) for c in _changes(a, b, prefix, f"{at}[{i}]")]
+    if held == new:
+        return []
+    if held is _ABSENT:
+        return [f"{prefix}{at} (added)"]
+    if new is _ABSENT:
+        return [f"{prefix}{at} (removed)"]
+    return [f"{prefix}{at} ({_short(held)}, now {_short(new)})"]
+
+
+SHORT_VALUE = 30
+"""Characters of a changed value shown in the refusal; longer ones are cut."""
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    return text if len(text) <= SHORT_VALUE else text[: SHORT_VALUE - 3] + "..."
+
+
+def _held_scenario(out: Path) -> dict[str, Any]:
+    """The base scenario a directory's sweep ran (its scenario.toml), or {} if unreadable."""
+    import tomllib
+
+    try:
+        return tomllib.loads((out / SCENARIO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _scenario_data(experiment: Experiment) -> dict[str, Any]:
+    import tomllib
+
+    held = tomllib.loads(scenario_to_toml(experiment.base))
+    return held if isinstance(held, dict) else {}
 
 
 def _record(experiment: Experiment) -> dict[str, Any]:

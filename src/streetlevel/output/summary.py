@@ -5,7 +5,7 @@ indicator is first computed per replication (averaged over the reporting years; 
 gaps of the sanctioned are pooled over them), then
 summarised across replications by its mean and the 2.5 and 97.5 percentiles: the interval in
 which a single replication's figure falls, which is what a published figure is compared with
-(TARGETS.md).
+(docs/targets.md).
 
 Each indicator's label, unit and definition come from the catalogue
 (:mod:`streetlevel.output.catalogue`); :func:`print_summary` shows a summary in them, as
@@ -22,11 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow.parquet as pq
-from rich.table import Table
 
 from streetlevel.errors import StreetlevelError
 from streetlevel.model.codes import AGE_GROUPS
@@ -38,6 +36,7 @@ from streetlevel.scenario.loading import load_scenario
 if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
+    from rich.table import Table
 
     from streetlevel.scenario.schema import Scenario
 
@@ -56,6 +55,10 @@ __all__ = [
 
 INTERVAL = (2.5, 97.5)
 """Percentiles of the 95 % interval across replications."""
+FRAME_COLUMNS = [
+    "name", "label", "unit", "mean", "low", "high", "mean_shown", "interval_shown", "description",
+]  # fmt: skip
+"""The columns of :meth:`Summary.to_frame` (and ``summary --csv``)."""
 GROUPS = ("minority", "majority")
 """The client groups whose placement approvals and exits to work are compared."""
 
@@ -96,6 +99,37 @@ class Summary:
             if ind.name == name:
                 return ind
         raise KeyError(name)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per indicator: its name, label, unit, mean and 95 % interval as numbers
+        (a share as a fraction, as ``--json`` gives them), the mean and the interval as the
+        table shows them (``11.4 %``, ``11.0 - 11.6 %``), and its definition; what
+        ``streetlevel summary --csv`` writes.
+
+        >>> frame = Summary("s", 1, 2, 0.5, "runs/s", [Indicator("repeat_share", 0.36, 0.35,
+        ...     0.37, "d", "repeat share", "share")]).to_frame()
+        >>> frame[["mean", "low", "high"]].iloc[0].tolist(), frame.loc[0, "interval_shown"]
+        ([0.36, 0.35, 0.37], '35.0 - 37.0 %')
+        """
+        import pandas as pd
+
+        rows = []
+        for ind in self.indicators:
+            entry = lookup(ind.name)
+            rows.append(
+                {
+                    "name": ind.name,
+                    "label": ind.label or entry.label,
+                    "unit": ind.unit or entry.unit.name,
+                    "mean": ind.mean,
+                    "low": ind.low,
+                    "high": ind.high,
+                    "mean_shown": entry.format(ind.mean),
+                    "interval_shown": entry.format_interval(ind.low, ind.high),
+                    "description": ind.description,
+                }
+            )
+        return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -327,6 +361,8 @@ def describe(name: str, scenario: Scenario) -> Resolved:
 def summary_table(summary: Summary) -> Table:
     """The summary as ``streetlevel run`` prints it: each indicator's label, its mean and 95 %
     interval across replications, in its unit."""
+    from rich.table import Table
+
     table = Table(
         title=f"{summary.scenario}: {summary.replications} replications, seed {summary.seed}, "
         f"{summary.wall_seconds:.1f} s",
@@ -359,6 +395,10 @@ def _has_profile_counts(my: pd.DataFrame) -> bool:
 def _profile_gaps(out: Path) -> list[tuple[str, Any, str]]:
     """The profile gaps counted from the client-years, for runs whose municipality-years do
     not carry the profile counts (written before the engine counted them)."""
+    # Imported here, as rich is in summary_table: the tasks of sweeps and calibrations use
+    # this module's indicators in workers that never read a run's files or print.
+    import duckdb
+
     # DuckDB counts over the batch files in parallel, comparing dictionary codes; decoding a
     # national run's 70 million client-years to strings took longer than writing them.
     table = out / "client_years.parquet"

@@ -44,6 +44,8 @@ from streetlevel.scenario.sources import (
 )
 
 __all__ = [
+    "WILDCARD",
+    "expand_key",
     "explain",
     "list_presets",
     "load_scenario",
@@ -64,6 +66,9 @@ __all__ = [
 Loc = tuple[int | str, ...]
 KEY_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*")
 """A key path as error messages write it: ``municipalities[1].management_strictness``."""
+WILDCARD = "[*]"
+"""In a key path given to :func:`with_values` (``--set``, experiment files): every entry of
+that list, ``municipalities[*].absence_route``."""
 SCALAR_TAGS = ("bool", "int", "float", "str")
 """The last part of pydantic's location of an error in a union of scalar types (an
 experiment's values and constants); no streetlevel key has these names."""
@@ -175,7 +180,8 @@ def with_values(scenario: Scenario, values: dict[str, Any], origin: str = "overr
     """A copy of ``scenario`` with parameters set by key path, re-validated.
 
     Key paths are written as in error messages: ``decision.caseworker.intercept``,
-    ``categories[2].exit_other``, ``municipalities[1].management_strictness``. A parameter's
+    ``categories[2].exit_other``, ``municipalities[1].management_strictness``; ``[*]`` stands
+    for every entry of a list (:func:`expand_key`). A parameter's
     source becomes ``origin`` so the run's resolved scenario says where the value came from.
     A value replaces a parameter's values by date, if it has them, for the whole run; a table
     of dates (``{"2006-01-01": 0.3, "2014-01-01": 0.5}``) gives it values by date.
@@ -185,7 +191,8 @@ def with_values(scenario: Scenario, values: dict[str, Any], origin: str = "overr
     (0.3, 'override')
     """
     data = scenario.model_dump(mode="json", exclude_none=True)
-    for path, value in values.items():
+    expanded = {p: v for k, v in values.items() for p in expand_key(data, k)}
+    for path, value in expanded.items():
         parent, key = _walk(data, path, origin)
         node: Any = parent.get(key)
         if inherit.is_parameter(node) and isinstance(value, dict):
@@ -204,6 +211,30 @@ def with_values(scenario: Scenario, values: dict[str, Any], origin: str = "overr
         else:
             raise ScenarioError(f"{origin}: {path}: no such key in the scenario")
     return scenario_from_dict(data, origin)
+
+
+def expand_key(data: dict[str, Any], key: str) -> list[str]:
+    """Expand ``[*]`` in a key path to every index of that list in the scenario ``data``.
+
+    >>> expand_key({"m": [{"x": 1}, {"x": 2}]}, "m[*].x")
+    ['m[0].x', 'm[1].x']
+    >>> expand_key({"m": []}, "m[*].x")
+    []
+    >>> expand_key({"m": []}, "m[3].n[*].x")
+    ['m[3].n[*].x']
+    """
+    if WILDCARD not in key:
+        return [key]
+    head, _, tail = key.partition(WILDCARD)
+    node: Any = data
+    try:
+        for part in re.findall(r"[^.\[\]]+", head):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+    except (KeyError, IndexError, ValueError, TypeError):
+        return [key]  # no such list: with_values names the key as unknown
+    if not isinstance(node, list):
+        return [key]
+    return [path for i in range(len(node)) for path in expand_key(data, f"{head}[{i}]{tail}")]
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -226,10 +257,15 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 def _walk(data: dict[str, Any], path: str, origin: str) -> tuple[dict[str, Any], str]:
     """The table holding the last key of ``path``, and that key."""
-    if not KEY_PATH.fullmatch(path):
+    if not KEY_PATH.fullmatch(path.replace(WILDCARD, "[0]")):
         raise ScenarioError(
             f"{origin}: {path}: not a key path (expected keys joined by dots, each with "
-            "optional list indices: categories[2].exit_other)"
+            "optional list indices: categories[2].exit_other, or [*] for every entry)"
+        )
+    if WILDCARD in path:  # left by expand_key: what comes before it is not a list
+        raise ScenarioError(
+            f"{origin}: {path}: not a list before {WILDCARD}: the scenario has no list at "
+            f"{path.partition(WILDCARD)[0]}"
         )
     parts: list[str | int] = []
     for token in path.replace("]", "").split("."):

@@ -58,10 +58,17 @@ from streetlevel.validation.search import (
     NOISE_REPLICATIONS,
     Problem,
     check_budget,
+    moving_budget,
     search,
     simulated_moments,
 )
-from streetlevel.validation.standard_errors import Estimate, delta_covariance, local_jacobian
+from streetlevel.validation.standard_errors import (
+    IDENTIFICATION,
+    Estimate,
+    delta_covariance,
+    local_jacobian,
+    moves_beyond_noise,
+)
 from streetlevel.validation.standard_errors import estimates as estimates_of
 from streetlevel.validation.targets import Target, load_targets
 
@@ -186,9 +193,12 @@ def calibrate(
     jac = local_jacobian(found.points, found.values, found.best) / problem.width[None, :]
     final = problem.moments(found.best, noise_reps)
     sigma = problem.sigma(final, noise_reps)
-    theta = problem.lower + problem.width * found.best
+    moved = not np.array_equal(found.best, problem.unit(start))
+    # Unmoved, the estimate is the start exactly (not its round trip through the unit cube).
+    theta = problem.lower + problem.width * found.best if moved else start
     covariance = delta_covariance(jac, sigma)
-    estimates = estimates_of(problem.names, start, theta, covariance, lower, upper)
+    moves = moves_beyond_noise(found.points, found.values, found.best)
+    estimates = estimates_of(problem.names, start, theta, covariance, lower, upper, moves)
     published = problem.published
     rows = [
         {
@@ -213,7 +223,39 @@ def calibrate(
         replications=replications,
         setup=setup.name if isinstance(setup, CalibrationSetup) else None,
         history=found.history,
+        warnings=_warnings(
+            estimates,
+            found.rounds,
+            budget,
+            moved=moved,
+        ),
     )
+
+
+def _warnings(estimates: list[Estimate], rounds: int, budget: int, *, moved: bool) -> list[str]:
+    """What a reader must know before trusting the estimates, said plainly."""
+    out = []
+    if not moved:
+        why = (
+            "the budget paid for one round of the search, and a step is kept only once the "
+            "next round has judged it"
+            if rounds <= 1
+            else f"no step it tried in {rounds} rounds improved the fit"
+        )
+        out.append(
+            f"the search did not move: every estimate is its starting value ({why}). The "
+            "intervals describe the starting values, not a fit; give a larger --budget (at "
+            f"least {moving_budget(len(estimates))} to try and judge one step; {budget} was given)."
+        )
+    flat = [e.path for e in estimates if e.identified == IDENTIFICATION["none"]]
+    if flat:
+        out.append(
+            f"not identified by the moments: {', '.join(flat)}. The published figures do not "
+            "move with them beyond the simulation noise here, so their estimates are where "
+            "the search stopped, not a fit; fix them from a study, or calibrate with more "
+            "--replications or a larger --budget."
+        )
+    return out
 
 
 def _current(scenario: Scenario, path: str) -> float:

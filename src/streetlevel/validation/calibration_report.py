@@ -28,12 +28,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from streetlevel.output.catalogue import find
 from streetlevel.output.files import write_text_atomic
 from streetlevel.scenario.loading import scenario_from_dict, scenario_to_toml
 from streetlevel.scenario.schema import Scenario
 from streetlevel.survey.indirect import SurveyCalibration
-from streetlevel.validation.calibration_setup import SetupError, key_parts, resolve_path
-from streetlevel.validation.standard_errors import Estimate
+from streetlevel.validation.calibration_setup import (
+    SetupError,
+    key_parts,
+    parameter_of,
+    resolve_path,
+)
+from streetlevel.validation.standard_errors import IDENTIFICATION, MEANING, Estimate
 
 __all__ = [
     "METHOD",
@@ -52,6 +58,18 @@ METHOD = "simulated method of moments (common random numbers)"
 """The method a parameter's calibration record names."""
 SOURCE = "calibrated: simulated method of moments to the published figures"
 """The source a calibrated parameter is given."""
+SHORT = {
+    IDENTIFICATION["well"]: "well",
+    IDENTIFICATION["weak"]: "weakly",
+    IDENTIFICATION["none"]: "not by the moments",
+}
+"""The identification verdicts as the table's column ``identified`` shows them."""
+SIGMA_MEANING = (
+    "sigma: how far the simulated figure may lie from the published one by chance alone (one "
+    "standard deviation: the published figure's rounding and sampling, and the simulation's "
+    "noise); each target weighs 1 / sigma^2 in the fit. Shares are in %, their sigma in "
+    "percentage points."
+)
 DIGITS = 6
 """Decimals of a calibrated value and its interval in the scenario file (the covariance is
 written in full, so that the matrix stays symmetric and positive definite)."""
@@ -77,6 +95,9 @@ class CalibrationResult:
     """The calibration set-up's name, when one chose the parameters."""
     method: str = "simulated method of moments, common random numbers (local regression search)"
     history: list[dict[str, float]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What to know before trusting the estimates: a search that did not move, a parameter
+    the moments do not identify."""
 
     @property
     def names(self) -> list[str]:
@@ -91,7 +112,7 @@ class SurveyCalibrationResult:
 
     survey: SurveyCalibration
     scenario: Scenario
-    method: str = "indirect inference (MODEL.md 7.2)"
+    method: str = "indirect inference (docs/model.md 7.13)"
 
 
 @dataclass(frozen=True)
@@ -239,6 +260,7 @@ def calibration_json(
             "estimates": [asdict(e) for e in result.estimates],
             "covariance": {"names": result.names, "matrix": _json_matrix(result.covariance)},
             "moments": result.moments,
+            "warnings": result.warnings,
         }
     if out is not None:
         data["out"] = str(out)
@@ -268,32 +290,46 @@ def print_calibration(
         f"simulations, {result.seconds:.0f} s ({result.method})",
         caption=where,
     )
-    for col in (
-        "parameter",
-        "start",
-        "estimate",
-        "std. error",
-        "95 % interval",
-        "bounds",
-        "identification",
-    ):
-        left = col in ("parameter", "identification")
-        # A key path folds onto a second line rather than lose its end (the name in it).
-        table.add_column(col, justify="left" if left else "right", overflow="fold")
+    # A key path is the parameter's whole name: it is never cut or folded.
+    widest = max((len(e.path) for e in result.estimates), default=0)
+    table.add_column("parameter", no_wrap=True, min_width=widest)
+    table.add_column("unit", no_wrap=True)
+    for col in ("start", "estimate", "std. error", "95 % interval", "bounds"):
+        # Two numbers (interval, bounds) may fold at their dash; a header is never cut.
+        table.add_column(col, justify="right", min_width=max(len(w) for w in col.split()))
+    table.add_column("identified", no_wrap=True)
     for e in result.estimates:
         table.add_row(
             escape(e.path),
+            escape(parameter_of(result.scenario, e.path).unit),
             f"{e.start:.4g}",
             f"{e.value:.4g}",
             f"{e.se:.3g}",
             f"{e.low:.4g} - {e.high:.4g}",
             f"{e.lower:g} - {e.upper:g}",
-            e.identified,
+            SHORT[e.identified],
         )
     console.print(table)
-    fit = Table("target", "published", "simulated", "sigma", title="fit at the estimate")
+    for verdict in dict.fromkeys(e.identified for e in result.estimates):
+        console.print(f"  {verdict}: {MEANING[verdict]}", highlight=False)
+    fit = Table(title="fit at the estimate", caption=SIGMA_MEANING)
+    fit.add_column("target", no_wrap=True)
+    fit.add_column("indicator", no_wrap=True)
+    for col in ("published", "simulated", "sigma"):
+        fit.add_column(col, justify="right")
     for m in result.moments:
+        entry = find(m["target"])
+        if entry is None:  # a figure that is no indicator of the catalogue
+            shown = [f"{m[k]:.4g}" for k in ("published", "simulated", "sigma")]
+            fit.add_row("", m["target"], *shown)
+            continue
         fit.add_row(
-            m["target"], f"{m['published']:.4g}", f"{m['simulated']:.4g}", f"{m['sigma']:.3g}"
+            entry.label,
+            m["target"],
+            entry.format(m["published"]),
+            entry.format(m["simulated"]),
+            entry.format_difference(m["sigma"], signed=False),
         )
     console.print(fit)
+    for warning in result.warnings:
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)

@@ -7,8 +7,11 @@ over every simulation near the estimate (the search's last design and any earlie
 of the estimates is the delta method's, ``Var(theta) = (G' W G)^-1`` with
 ``W = diag(1 / sigma^2)``: how far each parameter could move while the moments stay within
 what the published figures and the simulation allow. A parameter whose 95 % interval covers
-more than half its bounds is reported as weakly identified; one the moments do not move at
-all, as not identified.
+more than half its bounds is reported as weakly identified; one the moments do not move
+beyond the simulation noise (no slope of it in that regression differs from zero at the 5 %
+level, Bonferroni-corrected over the moments: :func:`moves_beyond_noise`), or whose standard
+error is undefined, as not identified by the moments. The delta method's interval of such a
+parameter measures noise, not the data: a regression on noise has slopes too.
 
 >>> import numpy as np
 >>> jac = np.array([[2.0, 0.0], [0.0, 0.5]])  # two moments, each moved by one parameter
@@ -35,6 +38,7 @@ __all__ = [
     "delta_covariance",
     "estimates",
     "local_jacobian",
+    "moves_beyond_noise",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -46,11 +50,21 @@ WEAK_COVERAGE = 0.5
 """A parameter whose 95 % interval covers more than this share of its bounds is weakly
 identified."""
 IDENTIFICATION = {
-    "none": "not identified (the moments do not move with it)",
-    "weak": "weakly identified (interval covers most of its range)",
+    "none": "not identified by the moments",
+    "weak": "weakly identified",
     "well": "well identified",
 }
 """The verdicts, as the report prints them."""
+MEANING = {
+    IDENTIFICATION["none"]: "the moments do not move with it beyond the simulation noise, or "
+    "its standard error is undefined: its estimate is where the search stopped, not a fit",
+    IDENTIFICATION["weak"]: f"its 95 % interval covers more than {WEAK_COVERAGE:.0%} of its bounds",
+    IDENTIFICATION["well"]: "the moments pin it down within its bounds",
+}
+"""What each verdict means, as the report explains it below the table."""
+SIGNIFICANCE = 0.05
+"""Level of the test that a parameter moves some moment (two-sided, Bonferroni-corrected
+over the moments)."""
 
 
 @dataclass(frozen=True)
@@ -71,11 +85,48 @@ class Estimate:
 def local_jacobian(points: Sequence[F64], values: Sequence[F64], best: F64) -> F64:
     """The slopes of the moments in the unit-cube parameters at ``best``: a linear regression
     on every simulated point within :data:`JACOBIAN_RADIUS` of it (moments x parameters)."""
+    return _local_fit(points, values, best)[0]
+
+
+def moves_beyond_noise(
+    points: Sequence[F64], values: Sequence[F64], best: F64
+) -> npt.NDArray[np.bool_]:
+    """Whether each parameter moves some moment beyond the simulation noise: in the
+    regression of :func:`local_jacobian`, one of its slopes differs from zero (a t test at
+    :data:`SIGNIFICANCE`, Bonferroni-corrected over the moments). Without residual degrees
+    of freedom nothing can be judged, and every parameter counts as moving.
+
+    >>> rng = np.random.default_rng(1)
+    >>> u = 0.45 + 0.1 * rng.random((30, 2))  # within JACOBIAN_RADIUS of the centre
+    >>> m = np.column_stack([3 * u[:, 0] + rng.normal(0, 0.01, 30), rng.normal(0, 0.01, 30)])
+    >>> moves_beyond_noise(list(u), list(m), np.full(2, 0.5)).tolist()  # the 2nd moves nothing
+    [True, False]
+    """
+    from scipy.stats import t as student_t
+
+    jac, se, dof = _local_fit(points, values, best)
+    if dof <= 0:
+        return np.ones(jac.shape[1], dtype=bool)
+    critical = student_t.ppf(1 - SIGNIFICANCE / (2 * jac.shape[0]), dof)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.abs(jac) / se
+    return np.asarray(np.any(t > critical, axis=0), dtype=bool)
+
+
+def _local_fit(points: Sequence[F64], values: Sequence[F64], best: F64) -> tuple[F64, F64, int]:
+    """The regression of :func:`local_jacobian`: the slopes, their standard errors (moments
+    x parameters) and the residual degrees of freedom."""
     x = np.array(points) - best
     near = np.max(np.abs(x), axis=1) <= JACOBIAN_RADIUS
     design = np.column_stack([np.ones(int(near.sum())), x[near]])
-    coef, *_ = np.linalg.lstsq(design, np.array(values)[near], rcond=None)
-    return np.asarray(coef[1:].T, dtype=np.float64)
+    y = np.array(values)[near]
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    dof = design.shape[0] - design.shape[1]
+    residual = y - design @ coef
+    scale = np.sum(residual**2, axis=0) / max(dof, 1)  # each moment's residual variance
+    inverse = np.linalg.pinv(design.T @ design)
+    se = np.sqrt(np.outer(scale, np.diag(inverse)[1:]))
+    return np.asarray(coef[1:].T, dtype=np.float64), np.asarray(se, dtype=np.float64), dof
 
 
 def delta_covariance(jac: F64, sigma: F64) -> F64:
@@ -99,9 +150,11 @@ def estimates(
     covariance: F64,
     lower: F64,
     upper: F64,
+    moves: Sequence[bool] | npt.NDArray[np.bool_] | None = None,
 ) -> list[Estimate]:
     """Each parameter's estimate, standard error, 95 % interval (cut at the bounds, which the
-    search never leaves) and identification verdict."""
+    search never leaves) and identification verdict; ``moves`` says which parameters move a
+    moment beyond the noise (:func:`moves_beyond_noise`; default: all)."""
     out = []
     for i, name in enumerate(names):
         var = covariance[i, i]
@@ -111,7 +164,7 @@ def estimates(
         covered = (high - low) / (upper[i] - lower[i])
         verdict = (
             IDENTIFICATION["none"]
-            if not math.isfinite(se)
+            if not math.isfinite(se) or (moves is not None and not moves[i])
             else IDENTIFICATION["weak"]
             if covered > WEAK_COVERAGE
             else IDENTIFICATION["well"]
