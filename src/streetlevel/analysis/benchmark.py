@@ -89,7 +89,7 @@ since a client on the caseload a few weeks has few meetings and offers to miss."
 EXPOSURE_LABELS = ("1-13 weeks", "14-26 weeks", "27-39 weeks", "40+ weeks")
 DURATION_BANDS = (52, 104, 260)
 """Upper edges (weeks of the spell so far) of the duration bands: the first and second year,
-up to five years, and longer (five years: the long-term threshold of TARGETS.md)."""
+up to five years, and longer (five years: the long-term threshold of docs/targets.md)."""
 DURATION_LABELS = ("up to 1 year", "1-2 years", "2-5 years", "over 5 years")
 WEEKS_PER_YEAR = 52
 """Weeks of a full-year recipient in a user's data (the engine's years, and the Danish
@@ -268,7 +268,7 @@ def regional_ranking(
     counts: tuple[str, ...] = ("recipients", "recipient_years", "sanctioned"),
 ) -> pd.DataFrame:
     """The ranking a regional authority publishes: within each region (and category) by the
-    published rate, highest first (rank 1 is "placed well", MODEL.md 7.3); ``counts`` are the
+    published rate, highest first (rank 1 is "placed well", docs/model.md 7.12); ``counts`` are the
     columns shown beside the rate."""
     parts = []
     for _, group in year_indicators.groupby(["category", "region"], sort=True):
@@ -485,8 +485,15 @@ def benchmark(
 
 def default_out(source: Path | str) -> Path:
     """Where a benchmark is written by default: ``RUN_DIR/benchmark`` for a run directory,
-    ``NAME-benchmark`` beside a data file ``NAME.csv``."""
+    ``NAME-benchmark`` in the working directory for a data file ``NAME.csv``.
+
+    Not beside the data file: it may be in a read-only or shared place (the example files
+    inside the installed package, a register on a network drive).
+
+    >>> default_out("/data/register/decisions.csv")
+    PosixPath('decisions-benchmark')
+    """
     source = Path(source)
     if source.is_dir():
         return source / "benchmark"
-    return source.with_name(f"{source.stem}-benchmark")
+    return Path(f"{source.stem}-benchmark")

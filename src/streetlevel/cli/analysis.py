@@ -249,7 +249,10 @@ def benchmark(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Output directory (default: RUN_DIR/benchmark or FILE-benchmark)."),
+        typer.Option(
+            help="Output directory (default: RUN_DIR/benchmark, or NAME-benchmark in the "
+            "working directory for a file NAME.csv)."
+        ),
     ] = None,
     input: Annotated[
         InputKind,
