@@ -14,7 +14,7 @@ def test_denmark_has_98_municipalities_in_5_regions() -> None:
     country = build_country(load_scenario("denmark-2011"))
     assert country.n_municipalities == 98
     counts = np.bincount(country.region)
-    assert counts.tolist() == [29, 17, 22, 19, 11]  # TARGETS.md
+    assert counts.tolist() == [29, 17, 22, 19, 11]  # the presets' regions
 
 
 def test_municipality_a_and_b_have_their_table_1_figures() -> None:
@@ -40,7 +40,7 @@ def test_synthetic_municipalities_follow_their_distributions() -> None:
     assert abs(pop.mean() - s.population_mean.value) < 4 * sd_pop / np.sqrt(96)
     per100 = country.recipients_per_100[synthetic]
     assert abs(per100.mean() - 2.3) < 4 * s.recipients_per_100_sd.value / np.sqrt(96)
-    # About 130,000 recipients in all (MODEL.md section 2): 98 x 55,000 x 2.3 %.
+    # About 124,000 recipients in all (CHM Table 1): 98 x 55,000 x 2.3 %.
     assert 100_000 < country.recipients.sum() < 160_000
 
 
@@ -55,7 +55,7 @@ def test_the_country_depends_on_the_scenario_seed_only() -> None:
 def test_caseworkers_and_caseloads() -> None:
     sim = simulation(small("denmark-2011", scale=0.1), replications=2)
     wf, country = sim.workforce, sim.country
-    # About 1,700 caseworkers for the country (MODEL.md section 2), at any client scale.
+    # About 1,700 caseworkers (caseworkers.clients_per_caseworker), at any client scale.
     assert 1_400 < wf.n_caseworkers < 2_100
     # Caseloads add up to the municipality's real recipients.
     per_m = np.zeros((2, country.n_municipalities))

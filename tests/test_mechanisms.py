@@ -1,4 +1,4 @@
-"""Before calibration, the mechanisms of MODEL.md must already point the right way.
+"""Before calibration, the mechanisms of docs/model.md must already point the right way.
 
 Each test compares two small runs that differ in one lever, with the same seed, and asks for
 a difference larger than four standard errors of the measured shares.

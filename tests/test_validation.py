@@ -18,7 +18,7 @@ from tests.conftest import cli, small
 
 
 def test_every_danish_figure_is_a_target() -> None:
-    """The package's copy holds the CHM figures of TARGETS.md, each with its citation."""
+    """The package's copy holds the CHM figures of docs/targets.md, each with its citation."""
     targets = {t.name: t for t in load_targets()}
     expected = {
         "national_sanction_rate": 0.11,
@@ -88,7 +88,7 @@ def national_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_effect_recovery_covers_the_input(national_run: Path) -> None:
-    """The re-estimated post-sanction effect covers what the scenario put in (MODEL.md 7.4),
+    """The re-estimated post-sanction effect covers what the scenario put in (docs/model.md 7.10),
     pooled and week by week, and is far from zero (the test has power)."""
     effect = estimate_post_sanction_effect(national_run)
     assert effect.pooled.recovered, effect.pooled

@@ -1,4 +1,4 @@
-"""The Danish regime of MODEL.md written idiomatically in Mesa 3: the peer of the benchmark.
+"""The Danish regime of docs/model.md written idiomatically in Mesa 3: the peer of the benchmark.
 
 One Python object per client (:class:`Client`), stepped in random order each week with
 ``AgentSet.shuffle_do``; municipalities' yearly indicators go through Mesa's ``DataCollector``.
@@ -11,7 +11,7 @@ The parameters come from the same scenario object as the engine's (``load_scenar
 country and its caseworkers are built with the engine's own functions (``build_country``,
 ``Workforce.draw`` for one replication), so the two models differ only in how the weekly
 processes are run: per client in Python here, as whole arrays in the engine. The processes are
-those of MODEL.md section 3 in the engine's order (offers, meetings, attendance, routing and the
+those of docs/model.md section 3 in the engine's order (offers, meetings, attendance, routing and the
 decision, sanctions, exits; inflow at the start of a week, the year end after its last week),
 with the same draws-once geometric waiting times. Clients never interact within a week, so
 stepping them one by one in shuffled order is the same process as the engine's step by step
@@ -142,7 +142,7 @@ class Client(mesa.Agent):
         return [min(work, 1.0), min(other, 1.0), min(unknown, 1.0)]
 
     def step(self) -> None:
-        """One week of MODEL.md section 3, steps 2-8, for this client."""
+        """One week of docs/model.md section 3, steps 2-8, for this client."""
         m, rng, s = self.model, self.model.random, self.model.scenario
         week, muni = m.week, self.municipality
         # 2. offers

@@ -1,5 +1,5 @@
 """The gap attributable to overruling: how much of the minority-majority gap in exits to work
-comes from caseworkers overruling job-placement proposals (MODEL.md 7.2).
+comes from caseworkers overruling job-placement proposals (docs/model.md 7.13).
 
 A run of a scenario with ``[placements]`` reports the minority's exit rate to work minus the
 majority's (``exit_work_rate_gap``). The same seed with every proposal approved
@@ -82,7 +82,8 @@ class OverrulingGap:
 
     def estimate(self) -> tuple[float, float, float, float]:
         """The mean difference, its standard error (of the mean over replications) and the
-        95 % interval in which one replication's difference falls."""
+        spread of replications (2.5th and 97.5th percentiles: where one replication's
+        difference falls)."""
         d = self.difference[~np.isnan(self.difference)]
         se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
         mean, low, high = interval(d)

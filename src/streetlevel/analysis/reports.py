@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,7 +65,7 @@ def log_count_axis(ax: Axes) -> None:
 
 
 def label_points(
-    ax: Axes, x: Sequence[float], y: Sequence[float], names: Sequence[str], size: float = 7
+    ax: Axes, x: Iterable[float], y: Iterable[float], names: Sequence[str], size: float = 7
 ) -> None:
     """Name points beside them: to the right of a point in the left half of the axis (in
     its scale) and to the left of one in the right half, so that labels stay inside the
@@ -74,7 +74,7 @@ def label_points(
     log = ax.get_xscale() == "log"
     middle = (low * high) ** 0.5 if log and low > 0 else (low + high) / 2
     for xi, yi, name in zip(x, y, names, strict=True):
-        right = xi > middle
+        right = float(xi) > middle
         ax.annotate(
             str(name),
             (xi, yi),

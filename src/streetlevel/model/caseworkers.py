@@ -9,7 +9,7 @@ Attitudes and roles come from the one-factor model of :mod:`streetlevel.model.at
 sanction decision uses the latent restrictiveness ``F`` (standard normal) as the caseworker's
 own part of strictness, scaled by ``caseworkers.strictness_sd * sqrt(1 - culture_share)``
 (the office's part is :mod:`streetlevel.model.culture`'s), so the same caseworker model drives
-discretion in sanctions (MODEL.md 7.1) and job placements (7.2).
+discretion in sanctions (docs/model.md 7.8) and job placements (7.13).
 """
 
 from __future__ import annotations

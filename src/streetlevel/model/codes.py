@@ -18,7 +18,7 @@ __all__ = [
 
 EVENTS = ("absence", "sanction", "recompliance", "exit", "placement")
 """Event kinds; an absence row also carries the decision made on it (route, decider,
-outcome), and a placement row (a job-placement proposal, MODEL.md 7.2) the caseworker's
+outcome), and a placement row (a job-placement proposal, docs/model.md 7.13) the caseworker's
 decision (outcome ``approved`` or ``overruled``)."""
 OBLIGATIONS = ("offer", "meeting")
 ROUTES = ("caseworker", "benefit_office")

@@ -1,5 +1,5 @@
 """Office culture: the municipal component of caseworker strictness, and the rule that sets
-how strongly strictness weighs in the sanction decision (MODEL.md 7.1).
+how strongly strictness weighs in the sanction decision (docs/model.md 7.8).
 
 A caseworker's latent strictness is the office's culture plus their own disposition,
 

@@ -1,4 +1,4 @@
-"""The simulation: the state of a batch, its streams and the weekly schedule of MODEL.md section 3.
+"""The simulation: the state of a batch, its streams and the weekly schedule (docs/model.md 3).
 
 :class:`Simulation` holds everything one batch of replications needs and steps it week by
 week. It knows the order of the processes and nothing of what they do: each process is a
@@ -68,7 +68,7 @@ WEEKLY: tuple[WeeklyProcess, ...] = (
     # 9. job-placement proposals and the caseworker's decision (7.2)
     lambda s: placements.propose(s.state, s.world, s.placement, s.placement_streams, s.log, s.week),
 )
-"""The weekly schedule (MODEL.md section 3), each step a call of one process with the groups
+"""The weekly schedule (docs/model.md section 3), each step a call of one process with the groups
 its signature names; step 10 runs after the last week of a year (:meth:`Simulation.step`)."""
 
 

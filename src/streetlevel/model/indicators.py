@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 LONG_TERM_YEARS = (5, 10)
-"""Long-term recipients are counted as on benefit more than 5 and 10 years (TARGETS.md)."""
+"""Long-term recipients are counted as on benefit more than 5 and 10 years (docs/targets.md)."""
 
 
 def ratio(num: npt.ArrayLike, den: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -44,7 +44,7 @@ def sanction_rate(
     The denominator is full-year equivalents (weeks on benefit / weeks in a year), as the
     Danish national database counts recipients ("fuldtidspersoner"). It is the reading under
     which CHM's two national figures agree: 11 % of about 130,000 full-year recipients is
-    about 15,000 people sanctioned (TARGETS.md); per person ever on benefit in the year the
+    about 15,000 people sanctioned (docs/targets.md); per person ever on benefit in the year the
     same 15,000 would be under 8 %.
 
     >>> sanction_rate([11], [5200], 52).tolist()

@@ -49,7 +49,7 @@ class ClientState:
     recomply_week: npt.NDArray[np.int32]
     placement_until: npt.NDArray[np.int32]
     """The week until which an approved job placement raises the exit-to-work hazard
-    (MODEL.md 7.2); 0, in the past, when there is none (reset when the client exits)."""
+    (docs/model.md 7.13); 0, in the past, when there is none (reset when the client exits)."""
     sanctions_total: npt.NDArray[np.int16]
     breaches_total: npt.NDArray[np.int16]
     absence_logit: npt.NDArray[np.float32]

@@ -33,7 +33,7 @@ class Stream(IntEnum):
     submodels have always used: changing one changes every result that draws from it."""
 
     PLACEMENT = 9
-    """Job-placement proposals and the caseworkers' decisions (MODEL.md 3, step 9)."""
+    """Job-placement proposals and the caseworkers' decisions (docs/model.md section 3, step 9)."""
     SURVEY = 26
     """The survey's own draws: proposals, sampling, answers."""
     POOL = 27
@@ -43,7 +43,7 @@ class Stream(IntEnum):
     VIGNETTE = 29
     """The vignette design's common proposals and decisions (docs/survey.md)."""
     ATTITUDE = 72
-    """Caseworkers' answers to the attitude questions (MODEL.md 7.2)."""
+    """Caseworkers' answers to the attitude questions (docs/model.md 7.13)."""
     CATEGORY_MIX = 32
     """Each drawn municipality's mix of client categories, drawn once per country from the
     synthetic seed (:mod:`streetlevel.model.country`), not per replication."""

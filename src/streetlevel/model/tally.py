@@ -52,8 +52,8 @@ BY_MINORITY = (
     "placements_majority",
     "placements_approved_majority",
 )
-"""Counts of minority and majority clients, kept where job placements are modelled (MODEL.md
-7.2): the placement proposals and their approvals per group, and minority clients' client-years
+"""Counts of minority and majority clients, kept where job placements are modelled (docs/model.md
+7.13): the placement proposals and their approvals per group, and minority clients' client-years
 and exits to work (the majority's are the totals less these)."""
 
 BY_CATEGORY = ("recipients", "sanctioned", "weeks_in_year")

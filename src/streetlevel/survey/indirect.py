@@ -4,7 +4,7 @@ DK's regression is fitted to caseworkers, not to proposals: its outcome is "over
 once in six months", which depends on how many minority clients' proposals a caseworker had as
 well as on how likely each one is overruled. Copying DK's B into the per-proposal model would
 therefore overstate every effect that comes with more proposals (a caseworker with more than 250
-users has more of them) and the overall share. MODEL.md 7.2 asks for indirect inference instead:
+users has more of them) and the overall share. docs/model.md 7.13 uses indirect inference instead:
 
 1. Draw a large frame of eligible caseworkers (covariates, number of proposals) from the
    scenario, with common random numbers.
@@ -292,7 +292,7 @@ class SurveyCalibration:
 
     def _record(self, targets: list[str], command: str) -> dict[str, Any]:
         return {
-            "method": "indirect inference (MODEL.md 7.2)",
+            "method": "indirect inference (docs/model.md 7.13)",
             "targets": targets,
             "date": self.date,
             "command": command,
@@ -331,7 +331,7 @@ class SurveyCalibration:
         def line(key: str, value: float, unit: str, source: str, target: str) -> str:
             return (
                 f'{key} = {{ value = {value:.6g}, unit = "{unit}", source = "calibrated: '
-                f'{source}", calibration = {{ method = "indirect inference (MODEL.md 7.2)", '
+                f'{source}", calibration = {{ method = "indirect inference (docs/model.md 7.13)", '
                 f'targets = ["{target}"], date = "{date}", command = "{command}" }} }}'
             )
 

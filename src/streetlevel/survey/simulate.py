@@ -1,4 +1,4 @@
-"""The caseworker survey of [DK], asked of simulated caseworkers (MODEL.md 6 and 7.2).
+"""The caseworker survey of [DK], asked of simulated caseworkers (docs/model.md 7.13).
 
 DK surveyed NAV caseworkers who had at least one minority client in job placement in the past
 six months, and asked whether they had overruled such a client's own job-placement proposal at

@@ -1,4 +1,4 @@
-"""The published figures (TARGETS.md) as data, their roles, and the rule that says whether a
+"""The published figures (docs/targets.md) as data, their roles, and the rule that says whether a
 run meets them.
 
 The figures live in ``data/targets.toml`` inside the package, each with its citation, its
@@ -9,7 +9,7 @@ Roles (docs/validation.md, "Four tiers"): ``input`` (read back from the scenario
 counted as met), ``fitted`` (a moment a calibration set-up fits), ``derived`` (follows from
 fitted moments or from how the model is built) and ``check`` (a figure the model could miss).
 
-The rule (it supersedes TARGETS.md's): the simulated interval is a prediction interval for one
+The rule (docs/validation.md): the simulated interval is a prediction interval for one
 realisation, ``mean ± q sqrt(s^2 (1 + 1/R) + var_param)``, with ``s`` the spread of the R
 replications, ``q`` Student's t 97.5 % quantile on R - 1 degrees of freedom (fewer
 replications widen it) and ``var_param`` the variance the calibrated parameters' uncertainty

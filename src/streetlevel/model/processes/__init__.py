@@ -1,4 +1,4 @@
-"""The weekly and yearly processes of MODEL.md section 3, one module each.
+"""The weekly and yearly processes of docs/model.md section 3, one module each.
 
 Each process is a function whose parameters name what it reads and writes: the client state
 (:class:`~streetlevel.model.state.ClientState`), the municipalities and caseworkers

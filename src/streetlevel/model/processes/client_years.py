@@ -72,7 +72,7 @@ def close(
             tally.add_at(f"exits_{name}_sanctioned", cells, gone)
     if tally.by_minority:
         # Minority clients' client-years and exits to work, where placements are modelled: the
-        # run's minority-majority gap in exits to work (MODEL.md 7.2).
+        # run's minority-majority gap in exits to work (docs/model.md 7.13).
         minority = sub.take(state.minority)
         tally.add_at("recipients_minority", cells, minority)
         if destination is not None:

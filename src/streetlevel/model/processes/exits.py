@@ -1,4 +1,4 @@
-"""Step 8, exits: to work, to other support or education, and to unknown (MODEL.md 7.4).
+"""Step 8, exits: to work, to other support or education, and to unknown (docs/model.md 7.10).
 
 Weekly hazards per category, falling by ``exits.duration_decay`` per year on benefit for the
 first ``exits.duration_decay_years`` years, constant after. A client's years on benefit are
@@ -8,7 +8,7 @@ sanction the exit-to-work hazard is multiplied by ``1 + post_effect x fade``, wh
 falls linearly from 1 in the week of the sanction to 0 after ``post_effect_weeks`` (Svarer
 2011). While sanctioned, the hazard of leaving to *unknown* is multiplied by
 ``unknown_while_sanctioned`` (the hardship CHM's caseworkers wonder about; NAO 2016).
-After an approved job placement (MODEL.md 7.2) the exit-to-work hazard is multiplied by
+After an approved job placement (docs/model.md 7.13) the exit-to-work hazard is multiplied by
 ``1 + placements.work_effect`` until ``state.placement_until``.
 
 Each week uses the same uniform as attendance: a client exits when it is at or above
@@ -79,7 +79,8 @@ def hazards(state: ClientState, coef: Coefficients, t: int, sub: Subset) -> npt.
     fade = np.clip(1.0 - since / coef.exits_post_effect_weeks, 0.0, 1.0)
     h[:, 0] *= 1.0 + coef.exits_post_effect * fade
     if coef.placement_work_effect:
-        # An approved job placement (MODEL.md 7.2) raises the exit-to-work hazard while it lasts.
+        # An approved job placement (docs/model.md 7.13) raises the exit-to-work hazard while
+        # it lasts.
         placed = sub.take(state.placement_until) > t
         h[:, 0] *= np.where(placed, 1.0 + coef.placement_work_effect, 1.0)
     unknown = coef.exits_unknown_while_sanctioned

@@ -1,7 +1,7 @@
 """Step 1, inflow: new clients fill the slots that last week's exits left.
 
 Also draws the initial stock, with each category's steady-state duration distribution so that
-the run starts near the long-term shares of MODEL.md section 5 rather than with everyone new.
+the run starts near the long-term shares of docs/model.md section 5 rather than with everyone new.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Step 9, job-placement proposals and the caseworker's decision on them (MODEL.md 7.2).
+"""Step 9, job-placement proposals and the caseworker's decision on them (docs/model.md 7.13).
 
 A client who found an employer willing to take them asks the caseworker to finance a job
 placement. Each week every client on the caseload proposes with rate ``placements.proposal``

@@ -1,5 +1,5 @@
 """At the start of a year in which a dated value changes: re-categorise clients and give them
-the obligations of their category (MODEL.md 3; docs/model.md, "Denmark 2006-2014").
+the obligations of their category (docs/model.md section 3 and 7.14).
 
 CHM 3.2: "After January 2014, cash benefit recipients are, by definition, either ready for the
 labour market, ready for education or ready for active measures. This means that it is now

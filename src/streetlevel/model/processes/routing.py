@@ -1,4 +1,4 @@
-"""Steps 5-6, legitimate reasons, routing and the sanction decision (MODEL.md 7.1).
+"""Steps 5-6, legitimate reasons, routing and the sanction decision (docs/model.md 7.8).
 
 Route ``caseworker`` (CHM Figure 1): the caseworker sees the absence and the client's
 circumstances, accepts a legitimate reason even when undocumented, and otherwise decides with

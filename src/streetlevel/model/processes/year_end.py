@@ -1,4 +1,4 @@
-"""Step 10, the end of a year: indicators, rankings, pressure and learning (MODEL.md 7.3).
+"""Step 10, the end of a year: indicators, rankings, pressure and learning (docs/model.md 7.12).
 
 The national database computes each municipality's indicators; the regional authority ranks
 its municipalities (a high sanction rate is "placed well"); management strictness moves
