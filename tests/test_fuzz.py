@@ -109,7 +109,11 @@ def names_place(message: str, where: str) -> bool:
     if where in message:
         return True
     parts = re.findall(r"[^.\[\]]+", where)
-    keys = [p for p in parts if not p.isdigit() and p not in ("*", "value", "unit", "source")]
+    # A key that is a quoted name (a covariance's 'categories["match-3"].exit_other') is named
+    # by the name itself, however the message quotes it.
+    keys = [
+        p.strip('"') for p in parts if not p.isdigit() and p not in ("*", "value", "unit", "source")
+    ]
     return bool(keys) and all(re.search(rf"\b{re.escape(k)}\b", message) for k in keys)
 
 

@@ -5,7 +5,9 @@ of each region is drawn from the ``[synthetic]`` distributions with the scenario
 the same scenario file always describes the same country, whatever the run's seed. The draws
 are then scaled so that the country's averages are the published ones (CHM Table 1: population
 per municipality and recipients per 100 citizens), which 96 draws would otherwise miss by a few
-per cent.
+per cent. A scenario whose ``synthetic.municipality_table`` names a table of real
+municipalities takes the unlisted ones from it instead: their official code, name and population
+are the table's (not scaled), only the rest of their organisation is drawn.
 
 >>> from streetlevel.scenario.loading import load_scenario
 >>> country = build_country(load_scenario("denmark-2011"))
@@ -17,13 +19,17 @@ per cent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from streetlevel.model.streams import Stream
 from streetlevel.scenario.schema import Municipality, Scenario, Synthetic
+
+if TYPE_CHECKING:
+    from streetlevel.scenario.municipality_table import MunicipalityRow
 
 __all__ = ["Country", "build_country"]
 
@@ -53,6 +59,9 @@ class Country:
     than nationally (1: the national mix; listed municipalities have it)."""
     slots: IntArray
     """Simulated clients per municipality (recipients x client scale, at least one)."""
+    codes: tuple[str | None, ...] = field(default=())
+    """Each municipality's official code (``synthetic.municipality_table``), None where it has
+    none; empty when no municipality has one."""
 
     @property
     def national_per_100(self) -> float:
@@ -77,6 +86,7 @@ def build_country(scenario: Scenario) -> Country:
     rows: list[dict[str, object]] = []
     synthetic = scenario.synthetic
     rng = np.random.default_rng(synthetic.seed.value) if synthetic is not None else None
+    table = _table(synthetic)
     default_cpc = float(scenario.caseworkers.clients_per_caseworker.value)
     for r, region in enumerate(scenario.regions):
         listed = [m for m in scenario.municipalities if m.region == region.name]
@@ -84,12 +94,15 @@ def build_country(scenario: Scenario) -> Country:
         missing = region.municipalities.value - len(listed)
         if missing > 0:
             assert synthetic is not None and rng is not None  # checked by Scenario validation
-            rows.extend(_synthetic(synthetic, rng, r, region.name, missing, default_cpc))
+            real = [row for row in table if row.region == region.name]
+            drawn_rows = _synthetic(synthetic, rng, r, region.name, missing, default_cpc)
+            rows.extend(_real(drawn_rows, real))
     population = np.array([row["population"] for row in rows], dtype=np.float64)
     per_100 = np.array([row["recipients_per_100"] for row in rows], dtype=np.float64)
     drawn = np.array([row["name"] not in {m.name for m in scenario.municipalities} for row in rows])
+    sized = drawn & np.array([row.get("code") is None for row in rows], dtype=bool)
     if synthetic is not None and drawn.any():
-        population, per_100 = _match_averages(synthetic, population, per_100, drawn)
+        population, per_100 = _match_averages(synthetic, population, per_100, drawn, sized)
     people = np.rint(population).astype(np.int64)
     recipients = people * per_100 / 100.0
     slots = np.maximum(1, np.rint(recipients * scenario.scale.client_scale.value)).astype(np.int64)
@@ -107,7 +120,36 @@ def build_country(scenario: Scenario) -> Country:
         recipients=recipients,
         category_tilt=_category_tilt(scenario, drawn),
         slots=slots,
+        codes=tuple(_code(row) for row in rows) if table else (),
     )
+
+
+def _table(synthetic: Synthetic | None) -> tuple[MunicipalityRow, ...]:
+    """The real municipalities that ``synthetic.municipality_table`` names (none without)."""
+    if synthetic is None or synthetic.municipality_table is None:
+        return ()
+    # Imported here: the table reader brings pandas and pyarrow, which a run's worker
+    # processes should not pay for at start-up when no table is named.
+    from streetlevel.scenario.municipality_table import municipality_table
+
+    return municipality_table(synthetic.municipality_table.value)
+
+
+def _real(drawn: list[dict[str, object]], real: list[MunicipalityRow]) -> list[dict[str, object]]:
+    """The drawn municipalities of a region with the table's code, name and population in
+    place of the drawn ones, in the table's order (as many as the region's table rows; the
+    scenario's validation matched the counts). Without a table, the draws as they are."""
+    if not real:
+        return drawn
+    return [
+        {**row, "name": m.name, "code": m.code, "population": m.population}
+        for row, m in zip(drawn, real, strict=True)
+    ]
+
+
+def _code(row: dict[str, object]) -> str | None:
+    code = row.get("code")
+    return None if code is None else str(code)
 
 
 def _category_tilt(scenario: Scenario, drawn: BoolArray) -> FloatArray:
@@ -133,16 +175,18 @@ def _match_averages(
     population: npt.NDArray[np.float64],
     per_100: npt.NDArray[np.float64],
     drawn: npt.NDArray[np.bool_],
+    sized: npt.NDArray[np.bool_],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Scale the drawn municipalities so that the country's mean population and its
-    recipients per 100 citizens equal the scenario's averages; listed ones stay as given.
-    Where the listed municipalities alone exceed an average, the draws are left unscaled; no
-    drawn one has more than 100 recipients per 100 citizens."""
+    recipients per 100 citizens equal the scenario's averages; listed ones stay as given, and
+    so do the populations of a table's real municipalities (only ``sized`` ones, whose
+    population was drawn, are scaled). Where the given ones alone exceed an average, the
+    draws are left unscaled; no drawn one has more than 100 recipients per 100 citizens."""
     population, per_100 = population.copy(), per_100.copy()
     target_total = s.population_mean.value * len(population)
-    rest = target_total - population[~drawn].sum()
-    if rest > 0:
-        population[drawn] *= rest / population[drawn].sum()
+    rest = target_total - population[~sized].sum()
+    if rest > 0 and sized.any():
+        population[sized] *= rest / population[sized].sum()
     # No more recipients than citizens: a log-normal with a spread many times its mean can
     # draw beyond 100 per 100, and scaling can take a municipality there; it is held at 100
     # and the others are scaled again (a round per such municipality at most; none for the

@@ -66,10 +66,21 @@ _STATISTICS = ["replication", "year"]
 # them the same size), so they are not compressed: 8 % of the tables' encoding time.
 _DELTA = ("client_id", "caseworker", "weeks_on_benefit")
 _NULLABLE = frozenset(
-    {"obligation", "route", "decider", "outcome", "destination", "legitimate", "documented", "exit"}
+    {
+        "obligation",
+        "route",
+        "decider",
+        "outcome",
+        "destination",
+        "legitimate",
+        "documented",
+        "exit",
+        "municipality_code",
+    }
 )
-"""The columns that hold nulls: the codes and flags that apply to some events only, and the
-client-years' exit (null for a client still on benefit at the year's end)."""
+"""The columns that hold nulls: the codes and flags that apply to some events only, the
+client-years' exit (null for a client still on benefit at the year's end) and a municipality's
+official code (null for one a scenario lists or draws without a code)."""
 
 
 def part_name(first: int, count: int) -> str:

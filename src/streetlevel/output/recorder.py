@@ -47,9 +47,16 @@ class Recorder:
         region_names: list[str],
         municipality_region: npt.NDArray[np.integer],
         category_names: list[str],
+        municipality_codes: tuple[str | None, ...] = (),
     ) -> None:
         self.out = out
         self.municipalities = municipality_names
+        # Official codes (a scenario's municipality table), written beside the names so that
+        # municipality_years joins to published tables by code; none, no column.
+        self.codes = sorted({c for c in municipality_codes if c is not None})
+        self._code_of = np.array(
+            [-1 if c is None else self.codes.index(c) for c in municipality_codes], np.int16
+        )
         self.regions = region_names
         self.municipality_region = np.asarray(municipality_region)
         self.categories = category_names
@@ -202,6 +209,8 @@ class Recorder:
         for name, values in cols.items():
             if name == "municipality":
                 out[name] = dictionary(values, self.municipalities)
+                if self.codes:
+                    out["municipality_code"] = dictionary(self._code_of[values], self.codes)
             elif name == "region":
                 out[name] = dictionary(values, self.regions)
             elif name == "absence_route":

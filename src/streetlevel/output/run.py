@@ -261,6 +261,7 @@ def simulate_batch(
         country.region_names,
         country.region,
         [c.name for c in scenario.categories],
+        country.codes,
     )
     try:
         Simulation(scenario, seed, batch.replications, recorder).run(on_week)
@@ -360,9 +361,11 @@ def _resumable(
 
 
 def _municipalities_table(country: Country) -> pa.Table:
+    codes = {"municipality_code": list(country.codes)} if country.codes else {}
     return pa.table(
         {
             "municipality": country.names,
+            **codes,
             "region": [country.region_names[r] for r in country.region],
             "population": country.population,
             "recipients_per_100": country.recipients_per_100,
@@ -415,6 +418,13 @@ def _municipality_years(sim: Simulation) -> pd.DataFrame:
 
     frame = pd.concat([pd.DataFrame(y) for y in sim.yearly[sim.burn_in_years :]])
     names = np.asarray(sim.country.names, dtype=object)
+    if sim.country.codes:
+        codes = np.asarray(sim.country.codes, dtype=object)
+        frame.insert(
+            frame.columns.get_loc("municipality") + 1,
+            "municipality_code",
+            codes[frame["municipality"].to_numpy()],
+        )
     frame["municipality"] = names[frame["municipality"].to_numpy()]
     regions = np.asarray(sim.country.region_names, dtype=object)
     frame["region"] = regions[frame["region"].to_numpy()]

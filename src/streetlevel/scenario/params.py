@@ -48,6 +48,7 @@ __all__ = [
     "Membership",
     "Money",
     "Municipalities",
+    "MunicipalityTable",
     "Param",
     "People",
     "Per100",
@@ -369,6 +370,14 @@ class SurveyAnswers(Param):
 
     value: Literal["djuve-kavli-2011"]
     unit: Literal["survey"]
+
+
+class MunicipalityTable(Param):
+    """A packaged table of real municipalities (``streetlevel/data/<name>.csv``: official
+    code, name, region, population), cited column by column in its sidecar ``<name>.toml``."""
+
+    value: Literal["denmark-municipalities"]
+    unit: Literal["table"]
 
 
 class Flag(Param):

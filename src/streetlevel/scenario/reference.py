@@ -45,6 +45,7 @@ GROUPS: dict[str, list[str]] = {
     "Danish presets": [
         "denmark-2006-2014",
         "denmark-2011",
+        "denmark-2011-municipalities",
         "denmark-2014",
         "municipality-a",
         "municipality-b",

@@ -19,6 +19,7 @@ from streetlevel.scenario.params import (
     Membership,
     Money,
     Municipalities,
+    MunicipalityTable,
     People,
     Per100,
     Positive,
@@ -235,7 +236,7 @@ class Caseworkers(Section):
 
 
 class Attitudes(Section):
-    """Caseworker attitudes and roles (MODEL.md 2 and 7.2): a one-factor model whose answers
+    """Caseworker attitudes and roles (docs/model.md 2.3 and 7.13): a one-factor model whose answers
     reproduce a published survey's answer counts; its latent factor is the caseworker
     strictness of the sanction decision."""
 
@@ -252,8 +253,8 @@ class Attitudes(Section):
 
 
 class Overrule(Section):
-    """Per-proposal log-odds that the caseworker overrules a job-placement proposal (MODEL.md
-    7.2): DK's covariates, chosen by indirect inference, not copied from the survey."""
+    """Per-proposal log-odds that the caseworker overrules a job-placement proposal (docs/model.md
+    7.13): DK's covariates, chosen by indirect inference, not copied from the survey."""
 
     intercept: LogOdds
     stricter_immigration: LogOdds
@@ -282,7 +283,7 @@ class Reason(Section):
 
 
 class Reasons(Section):
-    """The three attributes behind DK's reasons for overruling (MODEL.md 7.2), drawn per
+    """The three attributes behind DK's reasons for overruling (docs/model.md 7.13), drawn per
     proposal: a mismatch with the user's competences or ambitions, an employer with a bad
     record, and a placement unlikely to lead to employment."""
 
@@ -303,7 +304,7 @@ class PlacementSurvey(Section):
 
 
 class Placements(Section):
-    """Job-placement proposals and the caseworker's decision on them (MODEL.md 7.2)."""
+    """Job-placement proposals and the caseworker's decision on them (docs/model.md 7.13)."""
 
     proposal: WeeklyProbability
     majority_difference: LogOdds
@@ -325,7 +326,7 @@ class Placements(Section):
 
 
 class CaseworkerDecision(Section):
-    """MODEL.md 7.1, route ``caseworker`` (CHM Figure 1)."""
+    """docs/model.md 7.8, route ``caseworker`` (CHM Figure 1)."""
 
     intercept: LogOdds
     management_strictness: LogOdds
@@ -338,7 +339,7 @@ class CaseworkerDecision(Section):
 
 
 class BenefitOfficeDecision(Section):
-    """MODEL.md 7.1, route ``benefit_office`` (CHM Figure 2)."""
+    """docs/model.md 7.8, route ``benefit_office`` (CHM Figure 2)."""
 
     intercept: LogOdds
     management_strictness: LogOdds
@@ -358,7 +359,7 @@ class Sanctions(Section):
 
 
 class Exits(Section):
-    """Exit hazards beyond the per-category base rates (MODEL.md 7.4)."""
+    """Exit hazards beyond the per-category base rates (docs/model.md 7.10)."""
 
     duration_decay: Share
     duration_decay_years: Years
@@ -377,7 +378,7 @@ class Exits(Section):
 
 
 class Pressure(Section):
-    """Regional rankings and the pressure they put on management (MODEL.md 7.3)."""
+    """Regional rankings and the pressure they put on management (docs/model.md 7.12)."""
 
     ranking_published: Flag
     during_burn_in: Flag
@@ -429,6 +430,12 @@ class Synthetic(Section):
     """How closely a drawn municipality's mix of categories follows the national stock shares:
     each share is multiplied by a Gamma draw of this shape and mean 1, then renormalised (a
     larger value, a closer mix); absent, every municipality has the national mix."""
+    municipality_table: MunicipalityTable | None = None
+    """Real municipalities in place of drawn ones: the unlisted municipalities of each region
+    are the table's rows of that region, with the table's official code, name and population
+    (not scaled to ``population_mean``); the rest of their organisation is drawn as for any
+    unlisted municipality. Each region's count must then be its listed municipalities and
+    the table's (absent: names and sizes are drawn, ``Syddanmark 13``)."""
 
     @model_validator(mode="after")
     def _drawable(self) -> Synthetic:
@@ -540,6 +547,7 @@ class Scenario(Section):
                     f"municipalities[{i}].region: unknown region {m.region!r} "
                     f"(expected one of {sorted(regions)})"
                 )
+        self._check_table(regions)
         for name, count in regions.items():
             n_listed = sum(m.region == name for m in self.municipalities)
             if n_listed > count:
@@ -569,6 +577,36 @@ class Scenario(Section):
                 f"municipalities[*].capital: at most one capital, got {len(capitals)}: {capitals}"
             )
         return self
+
+    def _check_table(self, regions: dict[str, int]) -> None:
+        """With ``synthetic.municipality_table``: its regions are the scenario's, and each
+        region's count is its listed municipalities and the table's, none of them twice."""
+        table = self.synthetic.municipality_table if self.synthetic is not None else None
+        if table is None:
+            return
+        # Imported here: the table reader brings pandas and pyarrow, which a run's worker
+        # processes should not pay for at start-up (docs/performance.md, "Worker start-up").
+        from streetlevel.scenario.municipality_table import municipality_table, region_counts
+
+        rows = municipality_table(table.value)
+        where = f"synthetic.municipality_table {table.value!r}"
+        unknown = sorted(set(region_counts(rows)) - set(regions))
+        if unknown:
+            raise ValueError(
+                f"{where} has municipalities in {unknown}, which are not among the regions "
+                f"(expected one of {sorted(regions)})"
+            )
+        both = sorted({m.name for m in self.municipalities} & {r.name for r in rows})
+        if both:
+            raise ValueError(f"municipalities: {both} are also in {where}; list each once")
+        in_table = region_counts(rows)
+        for name, count in regions.items():
+            n_listed = sum(m.region == name for m in self.municipalities)
+            if n_listed + in_table.get(name, 0) != count:
+                raise ValueError(
+                    f"regions: {name!r} has {count} municipalities, but {n_listed} are listed "
+                    f"and {in_table.get(name, 0)} are in {where}"
+                )
 
     @model_validator(mode="after")
     def _dated_where_they_take_effect(self) -> Scenario:
