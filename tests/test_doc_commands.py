@@ -102,9 +102,10 @@ REDUCED: list[tuple[str, str, str]] = [
     ),
     (r"--n \d{5,}", "--n 2000", "fewer simulated respondents"),
     (
-        r"src/streetlevel/experiments/([\w-]+)\.toml",
+        r"(?<=streetlevel sweep )(overruling-gap|pressure-response|route-norm-pressure)(?= |$)",
         r"\1-small.toml",
-        "the shipped experiment with one replication a point, at a reduced client scale",
+        "a shipped experiment (by name): its copy with one replication a point, at a reduced "
+        "client scale",
     ),
     (r"--scale 0\.01\b", "--scale 0.002", "the Mesa peer at a fifth of its documented scale"),
 ]

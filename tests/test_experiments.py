@@ -535,3 +535,31 @@ def test_morris_mu_star_is_zero_for_a_factor_without_effect(tmp_path: Path) -> N
 def test_sensitivity_needs_a_complete_sampled_design(folder: Path, tmp_path: Path) -> None:
     with pytest.raises(ExperimentError, match="needs a sobol or morris design"):
         sensitivity(folder / "one-worker")
+
+
+@pytest.mark.slow
+def test_shipped_experiments_are_listed_printed_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`streetlevel experiments` lists the shipped experiments, prints one to copy, and a
+    shipped experiment's name stands for its file wherever no such file exists."""
+    from streetlevel.experiments.spec import shipped_experiments
+
+    shipped = shipped_experiments()
+    files = sorted(p.stem for p in example_path().parent.glob("*.toml"))
+    assert sorted(shipped) == files and len(files) >= 3
+    listed = cli("experiments")
+    assert listed.returncode == 0
+    assert all(name in listed.stdout for name in shipped)
+    printed = cli("experiments", "pressure-response")
+    assert printed.stdout == shipped["pressure-response"].read_text(encoding="utf-8")
+    copy = tmp_path / "my-experiment.toml"
+    copy.write_text(printed.stdout, encoding="utf-8")
+    assert load_experiment(copy).spec == load_experiment("pressure-response").spec
+    # A file of that name in the working directory wins over the shipped one.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pressure-response").write_text("not toml [", encoding="utf-8")
+    with pytest.raises(ExperimentError, match="pressure-response"):
+        load_experiment("pressure-response")
+    refused = cli("experiments", "no-such-experiment")
+    assert refused.returncode == 2 and "route-norm-pressure" in refused.stderr

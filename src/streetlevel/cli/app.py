@@ -104,6 +104,7 @@ def indicators() -> None:
 app.command()(analysis.benchmark)
 app.command()(analysis.funnel)
 app.command()(analysis.explain)
+app.command()(experiments.experiments)
 app.command()(experiments.sweep)
 app.command()(experiments.query)
 app.command()(experiments.compare)

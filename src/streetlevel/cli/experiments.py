@@ -1,5 +1,5 @@
-"""The commands of experiments (docs/experiments.md): ``sweep``, ``query``, ``compare`` and
-``sensitivity``."""
+"""The commands of experiments (docs/experiments.md): ``experiments``, ``sweep``, ``query``,
+``compare`` and ``sensitivity``."""
 
 from __future__ import annotations
 
@@ -20,11 +20,40 @@ from rich.progress import (
 from streetlevel.cli.console import err_console, out_console, swept
 from streetlevel.errors import StreetlevelError
 
-__all__ = ["compare", "query", "sensitivity", "sweep"]
+__all__ = ["compare", "experiments", "query", "sensitivity", "sweep"]
+
+
+def experiments(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="A shipped experiment to print (to copy and edit).", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """List the experiments shipped with streetlevel, or print one to copy and edit:
+    `streetlevel experiments route-norm-pressure > my-experiment.toml`."""
+    from rich.table import Table
+
+    from streetlevel.experiments.spec import example_path, load_experiment, shipped_experiments
+
+    if name is not None:
+        sys.stdout.write(example_path(name).read_text(encoding="utf-8"))
+        return
+    table = Table("experiment", "description")
+    for shipped, path in shipped_experiments().items():
+        table.add_row(shipped, load_experiment(path).spec.experiment.description)
+    out_console.print(table)
 
 
 def sweep(
-    experiment: Annotated[Path, typer.Argument(help="An experiment TOML file.")],
+    experiment: Annotated[
+        Path,
+        typer.Argument(
+            help="An experiment TOML file, or the name of one shipped with streetlevel (see "
+            "`streetlevel experiments`)."
+        ),
+    ],
     out: Annotated[
         Path | None,
         typer.Option(help="Experiment directory (default: runs/<name>); an existing one resumes."),
@@ -105,7 +134,7 @@ def compare(
         Path | None, typer.Option(help="Where compare.csv/.png/.html go (default: DIRECTORY).")
     ] = None,
 ) -> None:
-    """Outcomes per lever combination, mean and 95 % interval across replications."""
+    """Outcomes per lever combination: mean and spread of replications (2.5–97.5 %)."""
     from streetlevel.experiments.compare import print_comparison, write_comparison
 
     table, paths = write_comparison(directory, out, outcome)

@@ -61,7 +61,9 @@ __all__ = [
     "Factor",
     "example_path",
     "expand_key",
+    "experiment_path",
     "load_experiment",
+    "shipped_experiments",
 ]
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris")
@@ -299,19 +301,55 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def example_path() -> Path:
-    """The experiment file shipped with streetlevel (route x norm x pressure)."""
-    return Path(str(resources.files("streetlevel") / "experiments" / "route-norm-pressure.toml"))
+EXAMPLE = "route-norm-pressure"
+"""The shipped experiment the README and the dashboard's run view use."""
+
+
+def shipped_experiments() -> dict[str, Path]:
+    """The experiment files shipped with streetlevel, by name (their file name without
+    ``.toml``), so that ``streetlevel sweep route-norm-pressure`` works from any directory,
+    as a preset's name does for ``run``.
+
+    >>> sorted(shipped_experiments())[:2]
+    ['overruling-gap', 'pressure-response']
+    """
+    folder = resources.files("streetlevel") / "experiments"
+    return {
+        entry.name.removesuffix(".toml"): Path(str(entry))
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".toml")
+    }
+
+
+def example_path(name: str = EXAMPLE) -> Path:
+    """The file of a shipped experiment (default: route x norm x pressure)."""
+    shipped = shipped_experiments()
+    if name not in shipped:
+        raise ExperimentError(
+            f"{name}: not an experiment shipped with streetlevel (expected one of "
+            f"{', '.join(shipped)})"
+        )
+    return shipped[name]
+
+
+def experiment_path(source: str | Path) -> Path:
+    """``source`` as a file: a path, or the name of a shipped experiment when no file of
+    that name exists (a file in the working directory wins, as for scenarios)."""
+    path = Path(source)
+    if not path.exists() and str(source) in shipped_experiments():
+        return shipped_experiments()[str(source)]
+    return path
 
 
 def load_experiment(source: str | Path) -> Experiment:
-    """Read and validate an experiment file; its base scenario and every value it sets.
+    """Read and validate an experiment file (or a shipped experiment, by name); its base
+    scenario and every value it sets.
 
     Raises:
         ExperimentError: naming the file, the key path and what was expected, for every
             problem at once.
     """
-    path = Path(source)
+    path = experiment_path(source)
     text = read_user_text(path, str(path), ExperimentError, "no such experiment file")
     data = parse_toml(text, str(path), ExperimentError)
     origin = str(path)
