@@ -45,10 +45,14 @@ def test_run_json(tmp_path: Path) -> None:
     names = {i["name"] for i in summary["indicators"]}
     assert names >= EXPECTED_INDICATORS
     for ind in summary["indicators"]:
-        assert set(ind) >= {"name", "mean", "low", "high", "description", "label", "unit"}
+        assert set(ind) >= {
+            *("name", "mean", "spread_low", "spread_high", "mean_ci_low", "mean_ci_high"),
+            *("description", "label", "unit"),
+        }
         assert ind["unit"] == lookup(ind["name"]).unit.name  # the catalogue's
         if ind["mean"] is not None:
-            assert ind["low"] <= ind["mean"] <= ind["high"]
+            assert ind["spread_low"] <= ind["mean"] <= ind["spread_high"]
+            assert ind["mean_ci_low"] <= ind["mean"] <= ind["mean_ci_high"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["seed"] == 4
     again = cli("summary", str(out), "--json")
@@ -65,7 +69,8 @@ def test_run_table_and_existing_output(tmp_path: Path) -> None:
     done = cli(*args)
     assert done.returncode == 0, done.stderr
     # Labels and units of the catalogue: a share in %, a gap in percentage points.
-    assert "sanction rate, Municipality A" in done.stdout and "95 % interval" in done.stdout
+    assert "sanction rate, Municipality A" in done.stdout
+    assert "spread of replications" in done.stdout and "95 % CI of the mean" in done.stdout
     assert " % " in done.stdout and " pp " in done.stdout
     again = cli(*args)
     assert again.returncode == 2

@@ -318,10 +318,16 @@ def test_summary_as_a_frame_and_as_csv(tiny_run: Path, tmp_path: Path) -> None:
     summary = summarize(tiny_run)
     frame = summary.to_frame()
     assert frame["name"].tolist() == [i.name for i in summary.indicators]
-    assert list(frame.columns[:6]) == ["name", "label", "unit", "mean", "low", "high"]
+    assert list(frame.columns[:8]) == [
+        *("name", "label", "unit", "mean", "spread_low", "spread_high"),
+        *("mean_ci_low", "mean_ci_high"),
+    ]
     row = frame.set_index("name").loc["national_sanction_rate"]
     indicator = summary.get("national_sanction_rate")
-    assert (row["mean"], row["low"], row["high"]) == (indicator.mean, indicator.low, indicator.high)
+    assert (row["mean"], row["spread_low"], row["spread_high"]) == (
+        indicator.mean, indicator.low, indicator.high,
+    )  # fmt: skip
+    assert (row["mean_ci_low"], row["mean_ci_high"]) == (indicator.ci_low, indicator.ci_high)
     assert row["unit"] == "share" and row["mean_shown"] == indicator.format(indicator.mean)
     assert row["mean_shown"].endswith(" %")
     path = tmp_path / "summary.csv"
@@ -330,7 +336,8 @@ def test_summary_as_a_frame_and_as_csv(tiny_run: Path, tmp_path: Path) -> None:
     written = pd.read_csv(path, keep_default_na=False, na_values=[""])
     assert written["name"].tolist() == frame["name"].tolist()
     np.testing.assert_allclose(written["mean"], frame["mean"].astype(float), equal_nan=True)
-    assert written["interval_shown"].tolist() == frame["interval_shown"].tolist()
+    assert written["spread_shown"].tolist() == frame["spread_shown"].tolist()
+    assert written["mean_ci_shown"].tolist() == frame["mean_ci_shown"].tolist()
 
 
 def test_a_refused_sweep_directory_says_what_changed(tmp_path: Path) -> None:

@@ -492,7 +492,7 @@ def print_benchmark(result: Benchmark, out: Path | str, console: Console) -> Non
         caption=f"all of them: tables, funnel.png and report.html in {out}",
     )
     for name in ("", "municipality", "region", rate.label, rank.label, ratio.label,
-                 "95 % interval", "flag"):  # fmt: skip
+                 "95 % CI", "flag"):  # fmt: skip
         left = name in ("", "municipality", "region")
         table.add_column(name, justify="left" if left else "right")
     published = result.ranking.set_index(["category", "municipality"])

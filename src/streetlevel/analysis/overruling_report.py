@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 from streetlevel.analysis.overruling import COMPARED, GAP, OverrulingGap
-from streetlevel.output.catalogue import lookup
+from streetlevel.output.catalogue import SPREAD_PERCENTILES, lookup
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -21,8 +21,8 @@ __all__ = ["overruling_json", "overruling_table", "print_overruling"]
 
 def overruling_table(result: OverrulingGap) -> Table:
     """Each compared indicator's mean in the run and with every proposal approved, their
-    difference, and the gap attributable to overruling with its standard error and the 95 %
-    interval of one replication's figure."""
+    difference, and the gap attributable to overruling with its standard error and its spread
+    of replications (where one replication's figure falls)."""
     table = Table(
         title=f"{result.scenario}: the gap attributable to overruling "
         f"({result.replications} replications, seed {result.seed})",
@@ -47,7 +47,7 @@ def overruling_table(result: OverrulingGap) -> Table:
         "",
         "",
         f"{gap.format(mean)} (s.e. {gap.format_difference(se, signed=False)}; "
-        f"95 %: {gap.format_interval(low, high)})",
+        f"{SPREAD_PERCENTILES}: {gap.format_interval(low, high)})",
     )
     return table
 

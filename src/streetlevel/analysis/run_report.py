@@ -19,8 +19,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from streetlevel.analysis.reports import Report, new_figure
-from streetlevel.output.catalogue import lookup
-from streetlevel.output.summary import Summary, complete_manifest, summarize
+from streetlevel.output.catalogue import MEAN_CI, SPREAD_PERCENTILES, lookup
+from streetlevel.output.summary import Summary, complete_manifest, summarize, summary_notes
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -45,15 +45,21 @@ def run_report(run_dir: Path | str) -> Report:
     summary = summarize(run_dir)
     report = Report(
         f"Run of {summary.scenario}",
-        f"{summary.replications} replications, seed {summary.seed}; means with the 95 % "
-        f"interval across replications. Run directory: {run_dir}",
+        f"{summary.replications} replications, seed {summary.seed}; means with the "
+        f"{SPREAD_PERCENTILES} and the {MEAN_CI}. Run directory: {run_dir}",
     )
     frame = summary.to_frame()
     overall = frame[~frame["name"].str.match(YEARLY.pattern)]
     report.heading("Summary")
+    for note in summary_notes(summary):
+        report.paragraph(f"{note[0].upper()}{note[1:]}.")
     report.table(
-        overall[["label", "mean_shown", "interval_shown", "name"]].rename(
-            columns={"mean_shown": "mean", "interval_shown": "95 % interval"}
+        overall[["label", "mean_shown", "spread_shown", "mean_ci_shown", "name"]].rename(
+            columns={
+                "mean_shown": "mean",
+                "spread_shown": SPREAD_PERCENTILES,
+                "mean_ci_shown": MEAN_CI,
+            }
         )
     )
     report.heading("Sanction rates over the years")
@@ -81,7 +87,8 @@ def write_run_report(run_dir: Path | str, path: Path | str | None = None) -> Pat
 
 
 def years_figure(summary: Summary) -> Figure:
-    """The yearly rates of the summary (country, each category), means and 95 % bands."""
+    """The yearly rates of the summary (country, each category): means, with the spread of
+    replications as a band."""
     series: dict[str, list[tuple[int, float, float, float]]] = {}
     for ind in summary.indicators:
         found = YEARLY.match(ind.name)
@@ -91,15 +98,18 @@ def years_figure(summary: Summary) -> Figure:
             )
     fig = new_figure(8.0, 4.5)
     ax = fig.subplots()
+    labels = {ind.name: ind.label for ind in summary.indicators if ind.label}
     for name, points in series.items():
         entry = lookup(name)
         years, mean, low, high = (np.array(v, dtype=np.float64) for v in zip(*points, strict=True))
-        (line,) = ax.plot(years, entry.scaled(mean), marker="o", label=entry.label)
+        label = labels.get(name, entry.label)
+        (line,) = ax.plot(years, entry.scaled(mean), marker="o", label=label)
         ax.fill_between(
             years, entry.scaled(low), entry.scaled(high), color=line.get_color(), alpha=BAND_ALPHA
         )
     ax.set_xlabel("year")
     ax.set_ylabel(AXIS)
+    ax.set_title(f"mean, band: {SPREAD_PERCENTILES}", fontsize="medium")
     ax.grid(alpha=0.3)
     if series:
         ax.legend(fontsize="small")
@@ -107,7 +117,8 @@ def years_figure(summary: Summary) -> Figure:
 
 
 def category_figure(summary: Summary) -> Figure:
-    """The country's and each category's rate over the reporting years, with intervals."""
+    """The country's and each category's rate over the reporting years: means, with the
+    spread of replications."""
     shown = [
         ind
         for ind in summary.indicators
@@ -120,9 +131,10 @@ def category_figure(summary: Summary) -> Figure:
     lows = np.array([lookup(i.name).scaled(i.low) for i in shown], dtype=np.float64)
     highs = np.array([lookup(i.name).scaled(i.high) for i in shown], dtype=np.float64)
     ax.barh(y, means, xerr=[means - lows, highs - means], capsize=3)
-    ax.set_yticks(y, [lookup(i.name).label for i in shown])
+    ax.set_yticks(y, [i.label or lookup(i.name).label for i in shown])
     ax.invert_yaxis()
     ax.set_xlabel(AXIS)
+    ax.set_title(f"mean; error bars: {SPREAD_PERCENTILES}", fontsize="medium")
     ax.grid(axis="x", alpha=0.3)
     return fig
 

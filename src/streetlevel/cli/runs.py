@@ -77,9 +77,9 @@ def run(
         list[str] | None,
         typer.Option(
             "--set",
-            help="Change a parameter: --set decision.caseworker.intercept=-3 "
-            "(repeatable; key paths as in error messages; [*] for every entry of a list: "
-            "--set 'municipalities[*].management_strictness=0.5').",
+            # The examples are in the command's help, whose lines are as wide as the
+            # terminal: this column is a fifth of it, and cut a key path mid-word.
+            help="Change a parameter: KEY=VALUE, repeatable (examples above).",
         ),
     ] = None,
     approve_all: Annotated[
@@ -100,7 +100,14 @@ def run(
         ),
     ] = False,
 ) -> None:
-    """Simulate a scenario and print the summary with 95 % intervals across replications."""
+    """Simulate a scenario and print the summary: each indicator's mean, its spread of
+    replications and the 95 % CI of its mean.
+
+    Change parameters with --set KEY=VALUE (repeatable; [*]: every entry of a list):
+
+      --set decision.caseworker.intercept=-3
+      --set 'municipalities[*].management_strictness=0.5'
+    """
     loaded = load_scenario(scenario)
     if set_:
         loaded = with_values(loaded, dict(parse_assignment(a) for a in set_), "--set")
@@ -233,7 +240,9 @@ def summary(
         typer.Option(
             "--csv",
             help="Also write the summary as CSV to this file (- for standard output): one "
-            "row per indicator, name, label, unit, mean, low, high, as shown, definition.",
+            "row per indicator, name, label, unit, mean, spread_low, spread_high (the spread "
+            "of replications), mean_ci_low, mean_ci_high (the 95 % CI of the mean), as "
+            "shown, definition.",
         ),
     ] = None,
 ) -> None:

@@ -23,7 +23,7 @@ from streetlevel.dashboard.data import (
     lever_levels,
 )
 from streetlevel.model.indicators import ratio
-from streetlevel.output.catalogue import find, lookup
+from streetlevel.output.catalogue import MEAN_CI, SPREAD, SPREAD_PERCENTILES, find, lookup
 
 if TYPE_CHECKING:
     from streetlevel.output.summary import Indicator
@@ -255,8 +255,9 @@ def run_view() -> html.Div:
 
 
 def side_by_side(table: pd.DataFrame, a: str | None, b: str | None) -> pd.DataFrame | None:
-    """Every outcome of policies ``a`` and ``b``, by its label: mean and 95 % interval in its
-    unit, and the difference of the means (a difference of shares in percentage points)."""
+    """Every outcome of policies ``a`` and ``b``, by its label: mean and spread of replications
+    (2.5th to 97.5th percentile) in its unit, and the difference of the means (a difference of
+    shares in percentage points)."""
     if a is None or b is None:
         return None
     cols = ["outcome", "mean", "low", "high"]
@@ -270,16 +271,18 @@ def side_by_side(table: pd.DataFrame, a: str | None, b: str | None) -> pd.DataFr
             {
                 "outcome": entry.label,
                 "mean A": entry.format(row["mean A"]),
-                "95 % interval A": entry.format_interval(row["low A"], row["high A"]),
+                f"{SPREAD} A": entry.format_interval(row["low A"], row["high A"]),
                 "mean B": entry.format(row["mean B"]),
-                "95 % interval B": entry.format_interval(row["low B"], row["high B"]),
+                f"{SPREAD} B": entry.format_interval(row["low B"], row["high B"]),
                 "B - A": entry.format_difference(row["mean B"] - row["mean A"]),
             }
         )
     return pd.DataFrame(rows, columns=list(SIDE_COLUMNS))
 
 
-SIDE_COLUMNS = ("outcome", "mean A", "95 % interval A", "mean B", "95 % interval B", "B - A")
+SIDE_COLUMNS = ("outcome", "mean A", f"{SPREAD} A", "mean B", f"{SPREAD} B", "B - A")
+"""The side-by-side table's columns: the spread of replications is where one replication's
+figure falls (2.5th to 97.5th percentile), not a confidence interval of the mean."""
 
 
 def outcome_options(outcomes: Iterable[str]) -> list[dict[str, str]]:
@@ -288,7 +291,7 @@ def outcome_options(outcomes: Iterable[str]) -> list[dict[str, str]]:
 
 
 def policy_figure(rows: pd.DataFrame, outcome: str) -> Any:
-    """Each policy's mean of ``outcome`` with its 95 % interval, in the outcome's unit
+    """Each policy's mean of ``outcome`` with its spread of replications, in the outcome's unit
     (``rows``: the comparison's rows of that outcome, with their ``policy``)."""
     entry = lookup(outcome)
     mean, low, high = (entry.scaled(rows[c].to_numpy(dtype=float)) for c in ("mean", "low", "high"))
@@ -306,7 +309,7 @@ def policy_figure(rows: pd.DataFrame, outcome: str) -> Any:
         )
     )
     fig.update_layout(
-        title=f"{entry.label}: mean and 95 % interval across replications",
+        title=f"{entry.label}: mean and {SPREAD_PERCENTILES}",
         xaxis_title=entry.axis_label,
         height=max(300, 40 * len(rows) + 120),
         margin={"l": 220, "t": 50},
@@ -315,14 +318,22 @@ def policy_figure(rows: pd.DataFrame, outcome: str) -> Any:
 
 
 def indicator_table(indicators: Iterable[Indicator], table_id: str) -> html.Table:
-    """A run's indicators by label: mean and 95 % interval across replications, in their
-    units (the table ``streetlevel run`` prints, for the indicators given)."""
+    """A run's indicators by label: mean, spread of replications and 95 % CI of the mean, in
+    their units (the table ``streetlevel run`` prints, for the indicators given)."""
+    columns = ["indicator", "mean", SPREAD_PERCENTILES, MEAN_CI]
     rows = [
-        {
-            "indicator": i.label or lookup(i.name).label,
-            "mean": i.format(i.mean),
-            "95 % interval": lookup(i.name).format_interval(i.low, i.high),
-        }
+        dict(
+            zip(
+                columns,
+                (
+                    i.label or lookup(i.name).label,
+                    i.format(i.mean),
+                    lookup(i.name).format_interval(i.low, i.high),
+                    lookup(i.name).format_interval(i.ci_low, i.ci_high),
+                ),
+                strict=True,
+            )
+        )
         for i in indicators
     ]
-    return table(pd.DataFrame(rows, columns=["indicator", "mean", "95 % interval"]), table_id)
+    return table(pd.DataFrame(rows, columns=columns), table_id)

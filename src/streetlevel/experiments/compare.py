@@ -2,9 +2,10 @@
 
 For every combination of the levers' levels found in the results, and every outcome, the
 mean over the replications (and over the uncertainties' points, when the experiment has
-uncertainties: a policy is judged across what we do not know) and the 95 % interval in which
-one replication's figure falls (2.5 and 97.5 percentiles, as in ``streetlevel run``'s
-summary), with the standard error of the mean. Reads the results store only, so it can be
+uncertainties: a policy is judged across what we do not know) and the spread of replications
+(:data:`~streetlevel.output.catalogue.SPREAD_PERCENTILES`: the 2.5th and 97.5th percentiles,
+where one replication's figure falls, as in ``streetlevel run``'s summary; not a confidence
+interval), with the standard error of the mean. Reads the results store only, so it can be
 run while a sweep is still going (on the points finished so far). Outcomes are shown by their
 labels and in their units (:mod:`streetlevel.output.catalogue`); ``compare.csv`` keeps their
 names and values as stored.
@@ -24,7 +25,7 @@ from streetlevel.analysis.reports import Report, new_figure, save_png
 from streetlevel.errors import ExperimentError
 from streetlevel.experiments.spec import RESERVED_COLUMNS
 from streetlevel.experiments.store import read_results, read_spec
-from streetlevel.output.catalogue import lookup
+from streetlevel.output.catalogue import SPREAD_PERCENTILES, lookup
 from streetlevel.output.files import write_text_atomic
 from streetlevel.output.summary import interval
 
@@ -53,8 +54,9 @@ MIN_HEIGHT = 3.0
 
 
 def comparison(out: str | Path, by: list[str] | None = None) -> pd.DataFrame:
-    """One row per lever combination and outcome: ``mean``, ``low``, ``high`` (95 % of
-    replications), ``se`` (standard error of the mean) and ``n`` (replications).
+    """One row per lever combination and outcome: ``mean``, ``low``, ``high`` (the spread of
+    replications: 2.5th and 97.5th percentiles), ``se`` (standard error of the mean) and ``n``
+    (replications).
 
     Args:
         by: factors to group by (default: the experiment's levers; all factors when it has
@@ -93,7 +95,7 @@ def comparison(out: str | Path, by: list[str] | None = None) -> pd.DataFrame:
 
 
 def comparison_figure(table: pd.DataFrame, outcomes: list[str]) -> Figure:
-    """One panel per outcome: each lever combination's mean with its 95 % interval."""
+    """One panel per outcome: each lever combination's mean with its spread of replications."""
     groups = list(table.columns[: list(table.columns).index("outcome")])
     combos = table.drop_duplicates(groups)[groups]
     labels = [
@@ -118,7 +120,7 @@ def comparison_figure(table: pd.DataFrame, outcomes: list[str]) -> Figure:
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, labels)
     axes[0].invert_yaxis()
-    fig.suptitle("mean and 95 % interval across replications")
+    fig.suptitle(f"mean and {SPREAD_PERCENTILES}")
     return fig
 
 
@@ -170,7 +172,8 @@ def write_comparison(
     spec = read_spec(out)
     report = Report(
         f"Policy comparison: {spec.experiment.name}",
-        f"{spec.experiment.description} Mean and 95 % interval across replications.",
+        f"{spec.experiment.description} Mean and {SPREAD_PERCENTILES}: where one "
+        "replication's figure falls (low, high); se: the standard error of the mean.",
     )
     report.figure(fig, "outcomes per lever combination")
     for outcome in dict.fromkeys(table["outcome"]):
@@ -194,7 +197,7 @@ def comparison_table(
 ) -> Table:
     """The :func:`comparison` as ``streetlevel compare`` prints it: a row per lever
     combination, a column per outcome shown (:func:`shown_outcomes`) under its label, each
-    cell the mean (95 % interval) in the outcome's unit."""
+    cell the mean (spread of replications) in the outcome's unit."""
     shown = shown_outcomes(table, outcomes)
     groups = list(table.columns[: list(table.columns).index("outcome")])
     entries = [lookup(name) for name in shown]
@@ -218,5 +221,5 @@ def print_comparison(
     console: Console,
 ) -> None:
     """Print :func:`comparison_table`, with the files :func:`write_comparison` wrote."""
-    caption = f"mean (95 % interval); {', '.join(map(str, paths))}"
+    caption = f"mean ({SPREAD_PERCENTILES}); {', '.join(map(str, paths))}"
     console.print(comparison_table(table, outcomes, caption))

@@ -55,7 +55,7 @@ PANEL_HEIGHT = 0.45
 PANELS_PER_ROW = 3
 BAR_HEIGHT = 0.38
 MAX_HALF_WIDTH = 0.1
-"""A Sobol index's 95 % interval may be this wide on either side (a tenth of the indices'
+"""A Sobol index's 95 % confidence interval may be this wide on either side (a tenth of the indices'
 range, 0 to 1) before the design is called too small for it."""
 MORRIS_SIGNAL = 2.0
 """The largest ``mu_star`` of an outcome must be this many half-widths of its interval above
@@ -149,7 +149,7 @@ def design_warnings(table: pd.DataFrame, samples: int) -> list[str]:
         parts = []
         if wide:
             parts.append(
-                f"{wide} of {len(conf)} Sobol indices have 95 % intervals wider than "
+                f"{wide} of {len(conf)} Sobol indices have 95 % confidence intervals wider than "
                 f"+-{MAX_HALF_WIDTH:g} (the widest +-{widest:.2f})"
             )
         if negative:

@@ -41,7 +41,11 @@ from streetlevel.model.codes import AGE_GROUPS, DESTINATIONS
 from streetlevel.model.tally import PROFILE
 
 __all__ = [
+    "MEAN_CI",
     "SCOPES",
+    "SPREAD",
+    "SPREAD_PERCENTILES",
+    "SPREAD_PREDICTION",
     "UNITS",
     "Entry",
     "Resolved",
@@ -59,6 +63,24 @@ SCOPES = ("run", "benchmark")
 outcomes, validation) or ``benchmark`` (its tables; a name not there is looked up in ``run``)."""
 MISSING = "-"
 """How a value that was not measured (NaN, None) is shown."""
+
+# -- the vocabulary of uncertainty: two different intervals, named once for every place that
+# shows one (the CLI's tables, --json keys, reports, the dashboard; docs/validation.md).
+SPREAD = "spread of replications"
+"""Where one replication's figure falls: what a published figure, itself one realisation of
+its year, is compared with. Not a confidence interval: more replications pin its ends down,
+they do not narrow it. JSON keys and table columns: ``spread_low``, ``spread_high``."""
+SPREAD_PERCENTILES = f"{SPREAD} (2.5–97.5 %)"
+"""The spread as the 2.5th and 97.5th percentiles of the replications' figures (``run``,
+``summary``, ``compare``, the dashboard)."""
+SPREAD_PREDICTION = f"{SPREAD} (95 % prediction)"
+"""The spread as ``validate`` estimates it: a 95 % prediction interval for one replication
+(Student's t on the replications' standard deviation, plus the calibrated parameters'
+variance where drawn; docs/validation.md)."""
+MEAN_CI = "95 % CI of the mean"
+"""How well the replications pin the mean down: mean ± t(0.975, n − 1)·sd/√n over the n
+replications; it narrows as they grow. JSON keys and table columns: ``mean_ci_low``,
+``mean_ci_high``."""
 
 
 @dataclass(frozen=True)
@@ -151,8 +173,9 @@ _FIELDS = {
     "municipality": _Field("[a-z0-9_]+", lambda slug: slug.replace("_", " ")),
 }
 """The varying parts a patterned name may have: what they match, and how they are shown."""
-_DEFAULTS = {"currency": "currency"}
-"""Shown for a placeholder of a label that the name does not give (and the caller did not)."""
+_DEFAULTS = {"currency": "currency", "area": "country"}
+"""Shown for a placeholder of a label that the name does not give (and the caller did not):
+the ``area`` a national figure covers is the country unless a run simulated less of it."""
 
 
 @dataclass(frozen=True)

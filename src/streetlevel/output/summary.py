@@ -1,11 +1,17 @@
-"""The run summary: national and municipal indicators with 95 % intervals across replications.
+"""The run summary: national and municipal indicators across replications, each with its
+spread of replications and the confidence interval of its mean.
 
 Read from a run directory's tables (analysis never touches live simulation objects). Each
 indicator is first computed per replication (averaged over the reporting years; the profile
-gaps of the sanctioned are pooled over them), then
-summarised across replications by its mean and the 2.5 and 97.5 percentiles: the interval in
-which a single replication's figure falls, which is what a published figure is compared with
-(docs/targets.md).
+gaps of the sanctioned are pooled over them), then summarised across replications by
+
+- its mean;
+- the spread of replications (:data:`~streetlevel.output.catalogue.SPREAD_PERCENTILES`): the
+  2.5th and 97.5th percentiles, where a single replication's figure falls, which is what a
+  published figure is compared with (docs/targets.md); more replications do not narrow it;
+- the 95 % confidence interval of the mean (:data:`~streetlevel.output.catalogue.MEAN_CI`):
+  mean ± t(0.975, n − 1)·sd/√n, how well the replications pin the mean down; it narrows as
+  they grow.
 
 Each indicator's label, unit and definition come from the catalogue
 (:mod:`streetlevel.output.catalogue`); :func:`print_summary` shows a summary in them, as
@@ -30,7 +36,15 @@ from streetlevel.errors import StreetlevelError
 from streetlevel.model.codes import AGE_GROUPS
 from streetlevel.model.indicators import LONG_TERM_YEARS, ratio, sanction_rate
 from streetlevel.model.tally import BY_MINORITY, PROFILE
-from streetlevel.output.catalogue import Resolved, lookup
+from streetlevel.output.catalogue import (
+    MEAN_CI,
+    MISSING,
+    SPREAD,
+    SPREAD_PERCENTILES,
+    Resolved,
+    lookup,
+)
+from streetlevel.output.uncertainty import SPREAD_COVERAGE, interval, mean_ci, spread_coverage
 from streetlevel.scenario.loading import load_scenario
 
 if TYPE_CHECKING:
@@ -47,18 +61,25 @@ __all__ = [
     "complete_manifest",
     "describe",
     "interval",
+    "mean_ci",
     "print_summary",
     "replication_indicators",
+    "spread_coverage",
     "summarize",
+    "summary_notes",
     "summary_table",
 ]
 
-INTERVAL = (2.5, 97.5)
-"""Percentiles of the 95 % interval across replications."""
 FRAME_COLUMNS = [
-    "name", "label", "unit", "mean", "low", "high", "mean_shown", "interval_shown", "description",
+    "name", "label", "unit", "mean", "spread_low", "spread_high", "mean_ci_low", "mean_ci_high",
+    "mean_shown", "spread_shown", "mean_ci_shown", "description",
 ]  # fmt: skip
-"""The columns of :meth:`Summary.to_frame` (and ``summary --csv``)."""
+"""The columns of :meth:`Summary.to_frame` (and ``summary --csv``); the numbers' names are the
+``--json`` keys."""
+JSON_KEYS = {
+    "low": "spread_low", "high": "spread_high", "ci_low": "mean_ci_low", "ci_high": "mean_ci_high",
+}  # fmt: skip
+"""An :class:`Indicator`'s fields as ``--json`` names them: what each interval is."""
 GROUPS = ("minority", "majority")
 """The client groups whose placement approvals and exits to work are compared."""
 
@@ -71,12 +92,19 @@ class Indicator:
     name: str
     mean: float
     low: float
+    """The spread of replications' lower end (2.5th percentile; ``spread_low`` in JSON)."""
     high: float
+    """The spread of replications' upper end (97.5th percentile; ``spread_high``)."""
     description: str
     """The definition: what is counted, over what."""
     label: str = ""
     unit: str = ""
     """The name of the unit (:data:`streetlevel.output.catalogue.UNITS`)."""
+    ci_low: float = float("nan")
+    """The 95 % CI of the mean, lower end (``mean_ci_low``; NaN with fewer than two
+    replications)."""
+    ci_high: float = float("nan")
+    """The 95 % CI of the mean, upper end (``mean_ci_high``)."""
 
     def format(self, value: float) -> str:
         """A value of this indicator in its unit (12.3 %, +2.1 pp, 13,730)."""
@@ -93,6 +121,10 @@ class Summary:
     wall_seconds: float
     out: str
     indicators: list[Indicator] = field(default_factory=list)
+    reporting_years: list[int] = field(default_factory=list)
+    """The calendar years each indicator without a year of its own is averaged over."""
+    municipalities: int = 0
+    """How many municipalities the run simulated (0: not recorded)."""
 
     def get(self, name: str) -> Indicator:
         for ind in self.indicators:
@@ -101,15 +133,17 @@ class Summary:
         raise KeyError(name)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per indicator: its name, label, unit, mean and 95 % interval as numbers
-        (a share as a fraction, as ``--json`` gives them), the mean and the interval as the
-        table shows them (``11.4 %``, ``11.0 - 11.6 %``), and its definition; what
-        ``streetlevel summary --csv`` writes.
+        """One row per indicator: its name, label, unit, mean, spread of replications and
+        95 % CI of the mean as numbers (a share as a fraction, as ``--json`` gives them and
+        names them), the same as the table shows them (``11.4 %``, ``11.0 - 11.6 %``), and
+        its definition; what ``streetlevel summary --csv`` writes.
 
         >>> frame = Summary("s", 1, 2, 0.5, "runs/s", [Indicator("repeat_share", 0.36, 0.35,
         ...     0.37, "d", "repeat share", "share")]).to_frame()
-        >>> frame[["mean", "low", "high"]].iloc[0].tolist(), frame.loc[0, "interval_shown"]
-        ([0.36, 0.35, 0.37], '35.0 - 37.0 %')
+        >>> frame[["mean", "spread_low", "spread_high"]].iloc[0].tolist()
+        [0.36, 0.35, 0.37]
+        >>> frame.loc[0, "spread_shown"], frame.loc[0, "mean_ci_shown"]
+        ('35.0 - 37.0 %', '-')
         """
         import pandas as pd
 
@@ -122,35 +156,38 @@ class Summary:
                     "label": ind.label or entry.label,
                     "unit": ind.unit or entry.unit.name,
                     "mean": ind.mean,
-                    "low": ind.low,
-                    "high": ind.high,
+                    "spread_low": ind.low,
+                    "spread_high": ind.high,
+                    "mean_ci_low": ind.ci_low,
+                    "mean_ci_high": ind.ci_high,
                     "mean_shown": entry.format(ind.mean),
-                    "interval_shown": entry.format_interval(ind.low, ind.high),
+                    "spread_shown": entry.format_interval(ind.low, ind.high),
+                    "mean_ci_shown": entry.format_interval(ind.ci_low, ind.ci_high),
                     "description": ind.description,
                 }
             )
         return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
     def to_json(self) -> str:
+        """The summary as JSON: each indicator's ``mean``, ``spread_low`` and ``spread_high``
+        (the spread of replications) and ``mean_ci_low`` and ``mean_ci_high`` (the 95 % CI of
+        the mean), None where not measured."""
         data = asdict(self)
+        # Each interval next to the mean, under the name of what it is.
+        order = ["name", "mean", *JSON_KEYS.values()]
+        data["indicators"] = [
+            dict(
+                sorted(
+                    ((JSON_KEYS.get(key, key), value) for key, value in ind.items()),
+                    key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order),
+                )
+            )
+            for ind in data["indicators"]
+        ]
         for ind in data["indicators"]:
-            for key in ("mean", "low", "high"):
+            for key in ("mean", *JSON_KEYS.values()):
                 ind[key] = None if np.isnan(ind[key]) else ind[key]
         return json.dumps(data, ensure_ascii=False)
-
-
-def interval(per_replication: npt.ArrayLike) -> tuple[float, float, float]:
-    """Mean and 95 % interval (percentiles) of a figure across replications.
-
-    >>> interval([0.1, 0.2, 0.3])
-    (0.2, 0.105, 0.295)
-    """
-    values = np.asarray(per_replication, dtype=np.float64)
-    values = values[~np.isnan(values)]
-    if len(values) == 0:
-        return (float("nan"),) * 3
-    low, high = np.percentile(values, INTERVAL)
-    return (round(float(values.mean()), 12), round(float(low), 12), round(float(high), 12))
 
 
 def _mean_over_years(values: npt.ArrayLike) -> float:
@@ -206,14 +243,29 @@ def summarize(out: Path) -> Summary:
     manifest = complete_manifest(out)
     my = pq.read_table(out / "municipality_years.parquet").to_pandas()
     scenario = load_scenario(out / "scenario.toml")
+    simulated = sorted(set(my["municipality"].astype(str)))
+    # The indicator keeps its name (national_sanction_rate): an experiment's outcomes and a
+    # script's --json keys are the same whatever the scenario. Its label says what it covers:
+    # a run of one municipality alone (municipality-b) has no country to speak for, and
+    # "sanction rate, country" would read as Denmark's rate.
+    fields = {"area": f"{simulated[0]} alone"} if len(simulated) == 1 else {}
     indicators = []
     for name, values, _ in [
         *replication_indicators(my, scenario),
         *([] if _has_profile_counts(my) else _profile_gaps(out)),
     ]:
-        entry = describe(name, scenario)
+        entry = describe(name, scenario, **fields)
+        ci_low, ci_high = mean_ci(values)
         indicators.append(
-            Indicator(name, *interval(values), entry.definition, entry.label, entry.unit.name)
+            Indicator(
+                name,
+                *interval(values),
+                entry.definition,
+                entry.label,
+                entry.unit.name,
+                ci_low,
+                ci_high,
+            )
         )
     return Summary(
         scenario=str(manifest["scenario"]),
@@ -222,6 +274,8 @@ def summarize(out: Path) -> Summary:
         wall_seconds=float(manifest.get("wall_seconds", float("nan"))),
         out=str(out),
         indicators=indicators,
+        reporting_years=sorted(int(y) for y in my["year"].unique()),
+        municipalities=len(simulated),
     )
 
 
@@ -342,15 +396,16 @@ def _by_minority(
     return [(name, per_replication(values)) for name, values in yearly.items()]
 
 
-def describe(name: str, scenario: Scenario) -> Resolved:
+def describe(name: str, scenario: Scenario, **extra: str) -> Resolved:
     """The catalogue's entry of indicator ``name`` in the words of ``scenario``: a listed
-    municipality by its own name, amounts in the currency of its benefit.
+    municipality by its own name, amounts in the currency of its benefit (and ``extra``
+    fields, such as the ``area`` a national figure covers).
 
     >>> from streetlevel.scenario.loading import load_scenario
     >>> describe("sanction_rate_municipality_a", load_scenario("denmark-2011")).label
     'sanction rate, Municipality A'
     """
-    fields = {"currency": scenario.legislation.benefit.unit.removesuffix(" per week")}
+    fields = {"currency": scenario.legislation.benefit.unit.removesuffix(" per week"), **extra}
     slug = lookup(name).parts.get("municipality")
     named = [m.name for m in scenario.municipalities if _slug(m.name) == slug]
     if slug is not None and named:
@@ -359,26 +414,58 @@ def describe(name: str, scenario: Scenario) -> Resolved:
 
 
 def summary_table(summary: Summary) -> Table:
-    """The summary as ``streetlevel run`` prints it: each indicator's label, its mean and 95 %
-    interval across replications, in its unit."""
+    """The summary as ``streetlevel run`` prints it: each indicator's label, its mean over the
+    replications, its spread of replications and the 95 % CI of its mean, in its unit; the
+    caption says what they are, and over which years the rows without a year are averaged."""
     from rich.table import Table
 
     table = Table(
         title=f"{summary.scenario}: {summary.replications} replications, seed {summary.seed}, "
         f"{summary.wall_seconds:.1f} s",
-        caption=f"results in {summary.out}",
+        caption="\n".join([*summary_notes(summary), f"results in {summary.out}"]),
+        caption_justify="left",
     )
     table.add_column("indicator")
     table.add_column("mean", justify="right")
-    table.add_column("95 % interval", justify="right")
+    table.add_column(SPREAD_PERCENTILES, justify="right")
+    table.add_column(MEAN_CI, justify="right")
     for ind in summary.indicators:
         entry = lookup(ind.name)
         table.add_row(
             ind.label or entry.label,
             entry.format(ind.mean),
             entry.format_interval(ind.low, ind.high),
+            entry.format_interval(ind.ci_low, ind.ci_high),
         )
     return table
+
+
+def summary_notes(summary: Summary) -> list[str]:
+    """What the summary's columns are, in words (its table's caption, the run report's
+    paragraph): the years a row is averaged over, the two intervals, and a warning when the
+    replications are too few for the spread to hold most of them."""
+    years = summary.reporting_years
+    over = (
+        "the reporting years"
+        if not years
+        else f"the reporting year {years[0]}"
+        if len(years) == 1
+        else f"the reporting years {years[0]}-{years[-1]}"
+    )
+    notes = [
+        f"mean: over the replications, each averaged over {over} (a year's own where the "
+        "label names one)",
+        f"{SPREAD}: where one replication's figure falls (what a published figure is "
+        f"compared with); {MEAN_CI}: mean ± t·sd/√n ({MISSING}: one replication)",
+    ]
+    n = summary.replications
+    if n > 0 and spread_coverage(n) < SPREAD_COVERAGE:
+        notes.append(
+            f"only {n} replication{'s' if n != 1 else ''}: the {SPREAD} is about their "
+            f"smallest to largest and holds a new one's figure about "
+            f"{100 * spread_coverage(n):.0f} % of the time, not 95 %"
+        )
+    return notes
 
 
 def print_summary(summary: Summary, console: Console) -> None:

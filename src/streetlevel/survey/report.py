@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streetlevel.model.attitudes import published_survey
+from streetlevel.output.catalogue import SPREAD_PERCENTILES
 from streetlevel.survey.sampling import Funnel
 from streetlevel.survey.simulate import SurveyResult
 
@@ -34,7 +35,8 @@ def print_survey(result: SurveyResult, console: Console) -> None:
     """Print the regression table, the fit figures and the bivariate tables."""
     survey = published_survey()
     many = result.replications > 1
-    spread = "95 % range" if many else "95 % CI"
+    # Several simulated surveys: where one survey's figure falls; one (a user's): its CI.
+    spread = SPREAD_PERCENTILES if many else "95 % CI"
     what = (
         f"{result.replications} simulated surveys of {result.n}, seed {result.seed}"
         if result.seed is not None

@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow.parquet as pq
 
-from streetlevel.constants import DRAW_REPLICATIONS
+from streetlevel.constants import DRAW_REPLICATIONS, Z95
 from streetlevel.errors import StreetlevelError
 from streetlevel.output.summary import complete_manifest
 from streetlevel.scenario.loading import load_scenario
@@ -47,7 +47,15 @@ from streetlevel.validation.uncertainty import (
     simulate_draws,
 )
 
-__all__ = ["RoleCount", "TargetResult", "Validation", "validate_run"]
+__all__ = [
+    "ENOUGH_REPLICATIONS",
+    "RoleCount",
+    "TargetResult",
+    "Validation",
+    "interval_widening",
+    "replication_warning",
+    "validate_run",
+]
 
 F64 = npt.NDArray[np.float64]
 
@@ -55,10 +63,64 @@ DIRECTIONS = ("positive", "above")
 """Kinds of target that publish a direction, not a size: judged by the sign across draws."""
 DRAW_QUANTILES = (0.025, 0.975)
 """The percentiles of the parameter draws' means that bound a direction's interval."""
+WIDENING_LIMIT = 1.1
+"""How much wider than with unlimited replications the interval of one realisation may be
+before ``validate`` says its replications are too few (:func:`replication_warning`)."""
 NO_DRAWS = (
     "parameter uncertainty not included (no parameter draws): the intervals hold the "
     "simulation's realisation spread only"
 )
+
+
+def interval_widening(replications: int) -> float:
+    """How many times wider the interval of one realisation is with ``replications`` than
+    with unlimited ones, for the same spread: q·sqrt(1 + 1/R) / z, q Student's t 97.5 %
+    quantile on R − 1 degrees of freedom, z the normal's (inf below two replications).
+
+    >>> [round(interval_widening(r), 2) for r in (3, 10, 20)]
+    [2.53, 1.21, 1.09]
+    """
+    if replications < 2:
+        return math.inf
+    return prediction_interval(0.0, 1.0, replications)[1] / Z95
+
+
+ENOUGH_REPLICATIONS = next(r for r in range(2, 1000) if interval_widening(r) <= WIDENING_LIMIT)
+"""The fewest replications whose interval is at most :data:`WIDENING_LIMIT` times its width
+with unlimited ones: 19."""
+
+
+def replication_warning(replications: int) -> str | None:
+    """What ``validate`` says when its replications are too few for its verdicts (None when
+    there are :data:`ENOUGH_REPLICATIONS`).
+
+    Each verdict compares the published figure with the interval of one realisation, which
+    rests on the replications' standard deviation. Estimated from few values, that is
+    uncertain, and the rule allows for it by widening the interval (Student's t on R − 1
+    degrees of freedom, and 1 + 1/R): 2.5 times at 3 replications, so verdicts are lenient,
+    and they still turn with the seed, as the spread estimated from 3 values does. (The
+    percentile interval of ``run``'s summary errs the other way: its ends are about the
+    replications' smallest and largest, which hold a new one only (R − 1)/(R + 1) of the
+    time, 50 % at 3.) The threshold is where the widening falls to :data:`WIDENING_LIMIT`,
+    19 replications; the percentile interval's coverage reaches 90 % at the same 19.
+
+    >>> replication_warning(20) is None, replication_warning(3)[:30]
+    (True, 'only 3 replications: each figu')
+    """
+    if replications >= ENOUGH_REPLICATIONS:
+        return None
+    widening = interval_widening(replications)
+    how = (
+        "there is no spread to judge by, so nothing is tested"
+        if math.isinf(widening)
+        else f"each figure's spread is estimated from {replications} values, so its interval "
+        f"is widened {widening:.1f} times (Student's t on {replications - 1} degrees of "
+        "freedom): verdicts are lenient and turn with the seed"
+    )
+    return (
+        f"only {replications} replication{'s' if replications != 1 else ''}: {how}; use "
+        f"--replications {ENOUGH_REPLICATIONS} or more for verdicts to rely on"
+    )
 
 
 @dataclass(frozen=True)
@@ -131,6 +193,11 @@ class Validation:
         return sum(t.met is True for t in self.targets)
 
     @property
+    def warning(self) -> str | None:
+        """:func:`replication_warning` for this run's replications."""
+        return replication_warning(self.replications)
+
+    @property
     def tested(self) -> int:
         return sum(t.met is not None for t in self.targets)
 
@@ -162,6 +229,7 @@ class Validation:
             "seed": self.seed,
             "out": self.out,
             "headline": self.headline,
+            "warning": self.warning,
             "met": self.met,
             "tested": self.tested,
             "roles": {role: asdict(self.count(role)) for role in ROLES},

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
 from streetlevel.analysis.reports import Report, new_figure, save_png
-from streetlevel.output.catalogue import Resolved, find, lookup
+from streetlevel.output.catalogue import MISSING, SPREAD, SPREAD_PREDICTION, Resolved, find, lookup
 from streetlevel.output.files import write_json_atomic
 from streetlevel.validation.targets import ROLES
 from streetlevel.validation.validate import TargetResult, Validation
@@ -32,13 +33,24 @@ __all__ = [
     "RULE",
     "format_value",
     "print_validation",
+    "printed_frame",
     "results_frame",
+    "shorten",
     "write_validation_report",
 ]
 
 REPORT_FILES = ("validation.json", "validation.png", "validation.html")
 LABEL_WIDTH = 34
 """Characters per line of a target's label in the figure."""
+TARGET_WIDTH = 25
+"""Characters per line of a target in the printed tables, two lines at most (its label in
+the catalogue where its description is longer, else the description cut with an ellipsis;
+the HTML report and --json have it whole): with the figures' columns, a row fits an
+80-column terminal."""
+INPUT_WIDTH = 50
+"""The same for the inputs' table, which has two figures' columns only."""
+TARGET_LINES = 2
+ELLIPSIS = "…"
 GROUPS = {
     "input": "Inputs: read back from the scenario (shown, never counted as met)",
     "fitted": "Fitted moments: the calibration chose parameters to match these",
@@ -48,14 +60,21 @@ GROUPS = {
 """The heading of each role's group, in the order of
 :data:`~streetlevel.validation.targets.ROLES`."""
 RULE = (
-    "A target is met when the published figure lies inside the 95 % interval of one "
-    "realisation of the year it describes: mean ± q·sqrt(s²(1 + 1/R) + var_param), with s the "
-    "spread of the R replications, q Student's t 97.5 % quantile on R − 1 degrees of freedom "
-    "(fewer replications widen the interval, never narrow it) and var_param the variance the "
+    f"A target is met when the published figure lies inside the {SPREAD} of the year it "
+    "describes: where one realisation falls, estimated as a 95 % prediction interval, "
+    "mean ± q·sqrt(s²(1 + 1/R) + var_param), with s the standard deviation of the R "
+    "replications, q Student's t 97.5 % quantile on R − 1 degrees of freedom (fewer "
+    "replications widen the interval, never narrow it) and var_param the variance the "
     "calibrated parameters' uncertainty adds; widened by the precision the figure was "
-    "published to and the study's sampling error (docs/validation.md; this rule supersedes "
-    "TARGETS.md's)."
+    "published to and the study's sampling error (docs/validation.md). It is not a "
+    "confidence interval of the mean, which more replications would narrow."
 )
+RULE_SHORT = (
+    f"verdict: met when the published figure, ± its precision, reaches the {SPREAD_PREDICTION}; "
+    "a direction when the whole interval is above it; a range when the mean is inside it "
+    "(the rule: the HTML report, docs/validation.md)"
+)
+"""The rule in one sentence, under the printed tables."""
 
 
 def format_value(kind: str, value: float) -> str:
@@ -135,12 +154,76 @@ def results_frame(v: Validation, role: str | None = None) -> pd.DataFrame:
                 "year": "-" if t.year is None else str(t.year),
                 "published": published,
                 "simulated": shown.value(t.simulated),
-                "95 % interval": shown.interval(t.low, t.high),
+                SPREAD_PREDICTION: shown.interval(t.low, t.high),
                 "rule": _rule(t),
                 "verdict": _verdict(t.met),
                 "note": t.note,
             }
         )
+    return pd.DataFrame(rows)
+
+
+def shorten(text: str, width: int = TARGET_WIDTH, lines: int = TARGET_LINES) -> str:
+    """``text`` in at most ``lines`` lines of ``width``, its end cut with an ellipsis.
+
+    >>> print(shorten("exits to unknown per exit to work, among recipients sanctioned in the "
+    ...               "year who leave", 28))
+    exits to unknown per exit to
+    work, among recipients…
+    """
+    wrapped = textwrap.wrap(text, width)
+    if len(wrapped) <= lines:
+        return "\n".join(wrapped)
+    rest = " ".join(wrapped[lines - 1 :])
+    last = textwrap.shorten(rest, width - len(ELLIPSIS), placeholder="") + ELLIPSIS
+    return "\n".join([*wrapped[: lines - 1], last])
+
+
+def _width(role: str) -> int:
+    return INPUT_WIDTH if role == "input" else TARGET_WIDTH
+
+
+def _short(t: TargetResult) -> str:
+    """A target as the printed table names it: its description where that fits in
+    :data:`TARGET_LINES` lines, else its label in the catalogue where it is an indicator and
+    that fits, else its description shortened."""
+    width = _width(t.role)
+    for text in (t.description, getattr(find(t.name), "label", "")):
+        if text and len(lines := textwrap.wrap(text, width)) <= TARGET_LINES:
+            return "\n".join(lines)
+    return shorten(t.description, width)
+
+
+def printed_frame(v: Validation, role: str) -> pd.DataFrame:
+    """One role's targets as ``validate`` prints them in a terminal: the target named in two
+    lines at most (:func:`_short`), the published figure with the precision it is widened by (or
+    the direction or range it is judged by), the simulated mean, its spread of replications
+    and the verdict; inputs with the published and simulated figures only."""
+    rows = []
+    for t, row in zip(
+        [t for t in v.targets if t.role == role],
+        results_frame(v, role).to_dict("records"),
+        strict=True,
+    ):
+        shown = _Shown(t)
+        published = row["published"]
+        if t.kind == "positive":
+            published = "above 0"
+        elif t.kind == "above":
+            published = f"above {format_value(t.kind, t.published)}"
+        elif t.role != "input" and t.widening > 0 and published != MISSING:
+            published = f"{published} ± {shown.precision(t.widening)}"
+        printed = {"target": _short(t), "year": row["year"], "published": published}
+        if role != "input":
+            printed |= {
+                "simulated": row["simulated"],
+                SPREAD_PREDICTION: row[SPREAD_PREDICTION],
+                "verdict": row["verdict"],
+            }
+        else:
+            del printed["year"]
+            printed["simulated"] = row["simulated"]
+        rows.append(printed)
     return pd.DataFrame(rows)
 
 
@@ -161,7 +244,7 @@ def _figure(v: Validation) -> Any:
         ax.errorbar(100 * t.published, y + 0.25, xerr=w, fmt="D", color="black", capsize=3)
     labels = [textwrap.fill(f"{t.description} ({t.role})", LABEL_WIDTH) for t in reversed(shares)]
     ax.set_yticks(range(len(shares)), labels, fontsize=8)
-    ax.set_xlabel("percent (black: published ± precision; blue: simulated mean and 95 % interval)")
+    ax.set_xlabel(f"percent (black: published ± precision; blue: simulated mean and {SPREAD})")
     ax.set_title("Published and simulated shares")
     ax.grid(axis="x", alpha=0.3)
     ax = axes[1]
@@ -214,6 +297,8 @@ def write_validation_report(v: Validation, out_dir: Path) -> list[Path]:
         f"Validation: {v.scenario}",
         f"{v.replications} replications, seed {v.seed}: {v.headline}. Run directory: {v.out}",
     )
+    if v.warning:
+        report.paragraph(f"Warning: {v.warning}.")
     report.paragraph(RULE)
     report.paragraph(f"Parameter uncertainty: {v.uncertainty}.")
     for line in _held(v):
@@ -265,20 +350,33 @@ def print_validation(v: Validation, console: Console, report: Path | str | None 
         f"[bold]{escape(v.scenario)}: {v.replications} replications, seed {v.seed}: "
         f"{escape(v.headline)}[/]"
     )
+    if v.warning:
+        console.print(f"[yellow]warning: {escape(v.warning)}[/]")
     for role in ROLES:
-        frame = results_frame(v, role)
+        frame = printed_frame(v, role)
         if frame.empty:
             continue
-        shown = frame.drop(columns=["role", "note"])
-        if role == "input":
-            shown = shown[["target", "published", "simulated"]]
-        table = Table(title=GROUPS[role], title_justify="left")
-        for col in shown.columns:
-            table.add_column(col, justify="left" if col in ("target", "rule") else "right")
+        # One space between columns (the box's), none at the edges: a row fits 80 columns.
+        table = Table(
+            title=GROUPS[role],
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            padding=0,
+            show_edge=False,
+        )
+        for col in frame.columns:
+            if col == "target":
+                table.add_column(col, width=_width(role))
+            else:
+                # The long heading in lines no wider than the column's figures.
+                heading = "\n".join(textwrap.wrap(col, len("13,342 - 13,717") - 2))
+                table.add_column(heading, justify="right", no_wrap=True)
         of_role = [t for t in v.targets if t.role == role]
-        for row, t in zip(shown.itertuples(index=False), of_role, strict=True):
+        for row, t in zip(frame.itertuples(index=False), of_role, strict=True):
             table.add_row(*(escape(str(x)) for x in row), style="red" if t.met is False else None)
+        console.print()
         console.print(table)
+    console.print(escape(RULE_SHORT))
     for t in v.targets:
         if t.note and t.role != "input":
             console.print(f"- {escape(t.description)}: {escape(t.note)}")
