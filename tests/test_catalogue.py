@@ -191,8 +191,8 @@ def comparison_frame() -> pd.DataFrame:
     for route, rate, gap in (("caseworker", 0.34, 0.02), ("benefit_office", 0.12, -0.01)):
         for outcome, mean in (("national_sanction_rate", rate), ("young_share_gap", gap)):
             rows.append(
-                {"route": route, "outcome": outcome, "mean": mean, "low": mean - 0.01,
-                 "high": mean + 0.01, "se": 0.002, "n": 3}
+                {"route": route, "outcome": outcome, "mean": mean, "spread_low": mean - 0.01,
+                 "spread_high": mean + 0.01, "se": 0.002, "n": 3}
             )  # fmt: skip
     return pd.DataFrame(rows)
 

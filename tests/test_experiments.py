@@ -37,6 +37,7 @@ from streetlevel.output.locking import DirectoryBusyError, DirectoryLock
 from streetlevel.output.run import run_scenario
 from streetlevel.output.sizing import ResourceError
 from streetlevel.output.summary import interval, summarize
+from streetlevel.output.uncertainty import mean_ci
 from tests.conftest import TINY, TINY_POINTS, TINY_REPLICATIONS, cli, free_port
 
 # A model in which only one factor matters: the clerk's intercept moves every outcome;
@@ -495,7 +496,8 @@ def test_compare_groups_levers_across_replications_and_uncertainties(
     ]
     assert row["n"] == 3 * TINY_REPLICATIONS  # 3 recompliance values x 3 replications
     mean, low, high = interval(values)
-    assert (row["mean"], row["low"], row["high"]) == pytest.approx((mean, low, high))
+    assert (row["mean"], row["spread_low"], row["spread_high"]) == pytest.approx((mean, low, high))
+    assert (row["mean_ci_low"], row["mean_ci_high"]) == pytest.approx(mean_ci(values))
     assert row["se"] == pytest.approx(values.std(ddof=1) / np.sqrt(len(values)))
     _, paths = write_comparison(folder / "one-worker", folder / "compare")
     assert [p.name for p in paths] == ["compare.csv", "compare.png", "compare.html"]

@@ -145,7 +145,9 @@ def test_validate_command_json_and_report(national_run: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     for row in data["targets"]:
-        assert {"name", "role", "published", "simulated", "low", "high", "met"} <= set(row)
+        assert {"name", "role", "published", "simulated", "prediction_low", "prediction_high",
+                "met"} <= set(row)  # fmt: skip
+        assert not {"low", "high"} & set(row)
         assert row["role"] in ROLES
         if row["role"] == "input":
             assert row["met"] is None, row

@@ -169,8 +169,8 @@ def test_the_country_keeps_its_label() -> None:
 def test_comparison_table_names_the_spread() -> None:
     table = pd.DataFrame(
         [
-            {"route": route, "outcome": "national_sanction_rate", "mean": m, "low": m - 0.01,
-             "high": m + 0.01, "se": 0.002, "n": 3}
+            {"route": route, "outcome": "national_sanction_rate", "mean": m, "spread_low": m - 0.01,
+             "spread_high": m + 0.01, "se": 0.002, "n": 3}
             for route, m in (("caseworker", 0.11), ("benefit_office", 0.12))
         ]
     )  # fmt: skip

@@ -14,7 +14,7 @@ both, from decision data (one row per client-year, :mod:`streetlevel.analysis.mi
   once in the year" on the client covariates (:data:`RISK_FACTORS`, never the municipality),
   fitted on the whole country, gives each client-year a probability; their sum over a
   municipality's recipients is its expected count ``E``, and observed / expected its ratio,
-  with an exact Poisson 95 % interval;
+  with an exact Poisson 95 % CI;
 - **funnel-plot control limits** (:mod:`~streetlevel.analysis.funnel`) at 95 % and 99.8 %,
   flagging the municipalities whose ratio chance does not explain.
 
@@ -379,7 +379,7 @@ def risk_adjusted(
     """Observed against expected sanctioned recipients per municipality (and category).
 
     Columns: municipality, region, category, recipients, observed (recipients sanctioned at
-    least once), expected, ratio, low, high (exact Poisson 95 % interval of the ratio), share
+    least once), expected, ratio, low, high (exact Poisson 95 % CI of the ratio), share
     (observed / recipients), adjusted_share (ratio x the share of the country, or of the
     category), z, the control limits of the ratio at each of
     :data:`~streetlevel.analysis.funnel.LEVELS`, ``outside_95`` and ``outside_998``; ``between_sd``

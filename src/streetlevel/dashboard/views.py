@@ -260,7 +260,7 @@ def side_by_side(table: pd.DataFrame, a: str | None, b: str | None) -> pd.DataFr
     shares in percentage points)."""
     if a is None or b is None:
         return None
-    cols = ["outcome", "mean", "low", "high"]
+    cols = ["outcome", "mean", "spread_low", "spread_high"]
     left = table[table["policy"] == a][cols]
     right = table[table["policy"] == b][cols]
     side = left.merge(right, on="outcome", suffixes=(" A", " B"))
@@ -271,9 +271,9 @@ def side_by_side(table: pd.DataFrame, a: str | None, b: str | None) -> pd.DataFr
             {
                 "outcome": entry.label,
                 "mean A": entry.format(row["mean A"]),
-                f"{SPREAD} A": entry.format_interval(row["low A"], row["high A"]),
+                f"{SPREAD} A": entry.format_interval(row["spread_low A"], row["spread_high A"]),
                 "mean B": entry.format(row["mean B"]),
-                f"{SPREAD} B": entry.format_interval(row["low B"], row["high B"]),
+                f"{SPREAD} B": entry.format_interval(row["spread_low B"], row["spread_high B"]),
                 "B - A": entry.format_difference(row["mean B"] - row["mean A"]),
             }
         )
@@ -294,7 +294,9 @@ def policy_figure(rows: pd.DataFrame, outcome: str) -> Any:
     """Each policy's mean of ``outcome`` with its spread of replications, in the outcome's unit
     (``rows``: the comparison's rows of that outcome, with their ``policy``)."""
     entry = lookup(outcome)
-    mean, low, high = (entry.scaled(rows[c].to_numpy(dtype=float)) for c in ("mean", "low", "high"))
+    mean, low, high = (
+        entry.scaled(rows[c].to_numpy(dtype=float)) for c in ("mean", "spread_low", "spread_high")
+    )
     fig = go.Figure(
         go.Scatter(
             x=mean,

@@ -27,7 +27,7 @@ from streetlevel.experiments.spec import RESERVED_COLUMNS
 from streetlevel.experiments.store import read_results, read_spec
 from streetlevel.output.catalogue import SPREAD_PERCENTILES, lookup
 from streetlevel.output.files import write_text_atomic
-from streetlevel.output.summary import interval
+from streetlevel.output.uncertainty import interval, mean_ci
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -54,9 +54,10 @@ MIN_HEIGHT = 3.0
 
 
 def comparison(out: str | Path, by: list[str] | None = None) -> pd.DataFrame:
-    """One row per lever combination and outcome: ``mean``, ``low``, ``high`` (the spread of
-    replications: 2.5th and 97.5th percentiles), ``se`` (standard error of the mean) and ``n``
-    (replications).
+    """One row per lever combination and outcome: ``mean``, ``spread_low``, ``spread_high``
+    (the spread of replications: 2.5th and 97.5th percentiles, where one replication's figure
+    falls), ``mean_ci_low``, ``mean_ci_high`` (the 95 % CI of the mean), ``se`` (standard error
+    of the mean) and ``n`` (replications).
 
     Args:
         by: factors to group by (default: the experiment's levers; all factors when it has
@@ -78,6 +79,7 @@ def comparison(out: str | Path, by: list[str] | None = None) -> pd.DataFrame:
         for outcome in outcomes:
             values = frame[outcome].to_numpy(dtype=np.float64)
             mean, low, high = interval(values)
+            ci_low, ci_high = mean_ci(values)
             present = values[~np.isnan(values)]
             se = float(present.std(ddof=1) / np.sqrt(len(present))) if len(present) > 1 else np.nan
             rows.append(
@@ -85,8 +87,10 @@ def comparison(out: str | Path, by: list[str] | None = None) -> pd.DataFrame:
                     **dict(zip(groups, labels, strict=True)),
                     "outcome": outcome,
                     "mean": mean,
-                    "low": low,
-                    "high": high,
+                    "spread_low": low,
+                    "spread_high": high,
+                    "mean_ci_low": ci_low,
+                    "mean_ci_high": ci_high,
                     "se": round(se, 12),
                     "n": len(present),
                 }
@@ -111,8 +115,8 @@ def comparison_figure(table: pd.DataFrame, outcomes: list[str]) -> Figure:
         rows = combos.merge(table[table["outcome"] == outcome], on=groups, how="left")
         # In the unit the tables show (a share in %), labelled as the CLI labels it.
         mean = entry.scaled(rows["mean"].to_numpy(dtype=np.float64))
-        low = entry.scaled(rows["low"].to_numpy(dtype=np.float64))
-        high = entry.scaled(rows["high"].to_numpy(dtype=np.float64))
+        low = entry.scaled(rows["spread_low"].to_numpy(dtype=np.float64))
+        high = entry.scaled(rows["spread_high"].to_numpy(dtype=np.float64))
         ax.errorbar(mean, y, xerr=np.vstack([mean - low, high - mean]), fmt="o", capsize=3)
         ax.set_title(entry.label, fontsize="medium")
         if entry.unit.symbol:
@@ -183,8 +187,10 @@ def write_comparison(
         rows = table[table["outcome"] == outcome].drop(columns="outcome")
         shown = rows.assign(
             mean=[entry.format(v) for v in rows["mean"]],
-            low=[entry.format(v) for v in rows["low"]],
-            high=[entry.format(v) for v in rows["high"]],
+            spread_low=[entry.format(v) for v in rows["spread_low"]],
+            spread_high=[entry.format(v) for v in rows["spread_high"]],
+            mean_ci_low=[entry.format(v) for v in rows["mean_ci_low"]],
+            mean_ci_high=[entry.format(v) for v in rows["mean_ci_high"]],
             se=[entry.format_difference(v, signed=False) for v in rows["se"]],
         )
         report.table(shown)
@@ -207,9 +213,8 @@ def comparison_table(
         cells = []
         for name, entry in zip(shown, entries, strict=True):
             row = wide.loc[(*key, name)]
-            cells.append(
-                f"{entry.format(row['mean'])} ({entry.format_interval(row['low'], row['high'])})"
-            )
+            spread = entry.format_interval(row["spread_low"], row["spread_high"])
+            cells.append(f"{entry.format(row['mean'])} ({spread})")
         view.add_row(*[escape(level_label(k)) for k in key], *cells)
     return view
 

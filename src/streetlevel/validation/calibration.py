@@ -20,7 +20,7 @@ budget), the standard errors (:mod:`~streetlevel.validation.standard_errors`: th
 the estimate, the delta method's covariance of the estimates and whether each parameter is
 identified), and the report (:mod:`~streetlevel.validation.calibration_report`: the result,
 its tables and JSON, and the calibrated scenario, whose every fitted parameter records the
-calibration: method, targets, date, the command that ran it, the 95 % interval of the estimate
+calibration: method, targets, date, the command that ran it, the 95 % CI of the estimate
 and its row of the covariance matrix). The simulations of a search run side by side on an
 executor (:mod:`streetlevel.output.executor`); the result does not depend on how many.
 """

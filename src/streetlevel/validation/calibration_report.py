@@ -2,7 +2,7 @@
 its JSON, and the records the calibrated scenario file keeps.
 
 Every parameter a calibration set records its calibration in the scenario: method, targets,
-date, the command that ran it, the 95 % interval of the estimate, and its row of the
+date, the command that ran it, the 95 % CI of the estimate, and its row of the
 estimates' covariance matrix, keyed by the key paths of the parameters fitted with it::
 
     calibration = { method = "...", targets = [...], date = "...", command = "...",
@@ -294,7 +294,7 @@ def print_calibration(
     widest = max((len(e.path) for e in result.estimates), default=0)
     table.add_column("parameter", no_wrap=True, min_width=widest)
     table.add_column("unit", no_wrap=True)
-    for col in ("start", "estimate", "std. error", "95 % interval", "bounds"):
+    for col in ("start", "estimate", "std. error", "95 % CI", "bounds"):
         # Two numbers (interval, bounds) may fold at their dash; a header is never cut.
         table.add_column(col, justify="right", min_width=max(len(w) for w in col.split()))
     table.add_column("identified", no_wrap=True)

@@ -51,7 +51,7 @@ __all__ = ["EffectEstimate", "PostSanctionEffect", "estimate_post_sanction_effec
 
 @dataclass(frozen=True)
 class EffectEstimate:
-    """A relative change in the exit-to-work hazard (0.5 = up 50 %), with its 95 % interval,
+    """A relative change in the exit-to-work hazard (0.5 = up 50 %), with its 95 % CI,
     next to the change the scenario put in."""
 
     label: str

@@ -6,7 +6,7 @@ over every simulation near the estimate (the search's last design and any earlie
 :data:`JACOBIAN_RADIUS`), so that the slopes rise above the simulation noise. The covariance
 of the estimates is the delta method's, ``Var(theta) = (G' W G)^-1`` with
 ``W = diag(1 / sigma^2)``: how far each parameter could move while the moments stay within
-what the published figures and the simulation allow. A parameter whose 95 % interval covers
+what the published figures and the simulation allow. A parameter whose 95 % CI covers
 more than half its bounds is reported as weakly identified; one the moments do not move
 beyond the simulation noise (no slope of it in that regression differs from zero at the 5 %
 level, Bonferroni-corrected over the moments: :func:`moves_beyond_noise`), or whose standard
@@ -47,7 +47,7 @@ JACOBIAN_RADIUS = 0.1
 """Simulations this close to the estimate (in every parameter, as a share of its range) enter
 the regression that gives the Jacobian for the standard errors."""
 WEAK_COVERAGE = 0.5
-"""A parameter whose 95 % interval covers more than this share of its bounds is weakly
+"""A parameter whose 95 % CI covers more than this share of its bounds is weakly
 identified."""
 IDENTIFICATION = {
     "none": "not identified by the moments",
@@ -58,7 +58,7 @@ IDENTIFICATION = {
 MEANING = {
     IDENTIFICATION["none"]: "the moments do not move with it beyond the simulation noise, or "
     "its standard error is undefined: its estimate is where the search stopped, not a fit",
-    IDENTIFICATION["weak"]: f"its 95 % interval covers more than {WEAK_COVERAGE:.0%} of its bounds",
+    IDENTIFICATION["weak"]: f"its 95 % CI covers more than {WEAK_COVERAGE:.0%} of its bounds",
     IDENTIFICATION["well"]: "the moments pin it down within its bounds",
 }
 """What each verdict means, as the report explains it below the table."""
@@ -69,7 +69,7 @@ over the moments)."""
 
 @dataclass(frozen=True)
 class Estimate:
-    """A fitted parameter with its standard error and 95 % interval."""
+    """A fitted parameter with its standard error and 95 % CI."""
 
     path: str
     start: float
@@ -152,7 +152,7 @@ def estimates(
     upper: F64,
     moves: Sequence[bool] | npt.NDArray[np.bool_] | None = None,
 ) -> list[Estimate]:
-    """Each parameter's estimate, standard error, 95 % interval (cut at the bounds, which the
+    """Each parameter's estimate, standard error, 95 % CI (cut at the bounds, which the
     search never leaves) and identification verdict; ``moves`` says which parameters move a
     moment beyond the noise (:func:`moves_beyond_noise`; default: all)."""
     out = []

@@ -53,8 +53,9 @@ CONFIDENCE = 0.975
 def prediction_interval(
     mean: float, spread: float, replications: int, parameter_var: float = 0.0
 ) -> tuple[float, float, float]:
-    """The 95 % interval in which one realisation falls: ``mean ± q sqrt(spread^2 (1 + 1/R)
-    + parameter_var)``, ``q`` the t quantile on R - 1 degrees of freedom; also ``q``.
+    """The spread of replications (95 % prediction), in which one realisation falls:
+    ``mean ± q sqrt(spread^2 (1 + 1/R) + parameter_var)``, ``q`` the t quantile on R - 1
+    degrees of freedom; also ``q``.
 
     Fewer replications widen it, never narrow it: ``q`` and ``1 + 1/R`` both grow as R falls.
     With fewer than two replications there is no spread to judge by (NaN).
@@ -71,7 +72,7 @@ def prediction_interval(
 
 
 def sampling_error(p: float, n: int) -> float:
-    """Half-width of the 95 % interval of a share p estimated from n respondents.
+    """Half-width of the 95 % CI of a share p estimated from n respondents.
 
     >>> round(sampling_error(0.359, 477), 4)
     0.043

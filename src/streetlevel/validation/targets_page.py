@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from streetlevel.output.catalogue import SPREAD_PREDICTION
 from streetlevel.validation.targets import ROLES, Target, load_targets
 
 __all__ = ["COMMAND", "targets_markdown"]
@@ -32,9 +33,9 @@ ROLE_MEANS = {
 """What a match of each role shows (docs/validation.md, "Four tiers")."""
 
 KIND_MEANS = {
-    "share": "the figure inside the simulated 95 % interval",
-    "count": "the figure inside the simulated 95 % interval",
-    "ratio": "the figure inside the simulated 95 % interval",
+    "share": f"the figure inside the simulated {SPREAD_PREDICTION}",
+    "count": f"the figure inside the simulated {SPREAD_PREDICTION}",
+    "ratio": f"the figure inside the simulated {SPREAD_PREDICTION}",
     "positive": "direction: the whole simulated interval above zero",
     "above": "direction: the whole simulated interval above the figure",
     "range": "the simulated mean inside the published range",

@@ -123,10 +123,20 @@ def replication_warning(replications: int) -> str | None:
     )
 
 
+def _target_json(t: TargetResult) -> dict[str, Any]:
+    # The keys say which interval they bound: a new replication's 95 % prediction interval
+    # (output.catalogue.SPREAD_PREDICTION), never a bare "low"/"high" (issue 22).
+    data = asdict(t)
+    data["prediction_low"], data["prediction_high"] = data.pop("low"), data.pop("high")
+    return data
+
+
 @dataclass(frozen=True)
 class TargetResult:
-    """One target: the published figure, the simulated mean and 95 % interval, the verdict,
-    and what the interval is made of."""
+    """One target: the published figure, the simulated mean and the spread of replications
+    (95 % prediction: where a new replication's figure falls, ``low`` to ``high``; in JSON
+    ``prediction_low`` and ``prediction_high``), the verdict, and what the interval is made
+    of."""
 
     name: str
     description: str
@@ -237,7 +247,7 @@ class Validation:
             "draw_replications": self.draw_replications,
             "parameter_uncertainty": self.uncertainty,
             "parameters": self.parameters,
-            "targets": [asdict(t) for t in self.targets],
+            "targets": [_target_json(t) for t in self.targets],
             "effect_recovery": None,
         }
         if self.effect is not None:
