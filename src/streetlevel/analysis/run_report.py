@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from streetlevel.analysis.reports import Report, new_figure
 from streetlevel.output.catalogue import MEAN_CI, SPREAD_PERCENTILES, lookup
+from streetlevel.output.municipality_summary import labelled, municipality_summary
 from streetlevel.output.summary import Summary, complete_manifest, summarize, summary_notes
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
 __all__ = ["REPORT", "run_report", "write_run_report"]
@@ -71,11 +72,15 @@ def run_report(run_dir: Path | str) -> Report:
         national: float | None = summary.get("national_sanction_rate").mean
     except KeyError:
         national = None
-    report.figure(municipality_figure(run_dir, national), "sanction rates by municipality")
+    by_municipality = municipality_summary(run_dir)
+    report.figure(municipality_figure(by_municipality, national), "sanction rates by municipality")
     report.paragraph(
         "Each municipality's sanction rate, averaged over the reporting years and the "
-        "replications, from its municipality-years table; the dashed line is the country's."
+        "replications, from its municipality-years table; the dashed line is the country's. "
+        "The table (also `streetlevel summary RUN --by municipality`) gives each one's "
+        "figures, counts per year."
     )
+    report.table(labelled(by_municipality))
     return report
 
 
@@ -139,13 +144,11 @@ def category_figure(summary: Summary) -> Figure:
     return fig
 
 
-def municipality_figure(run_dir: Path, national: float | None = None) -> Figure:
-    """Every municipality's sanction rate (reporting years and replications pooled by mean),
-    sorted, against the country's rate ``national`` where given."""
-    table = pq.read_table(
-        run_dir / "municipality_years.parquet", columns=["municipality", "sanction_rate"]
-    ).to_pandas()
-    rates = table.groupby("municipality", observed=True)["sanction_rate"].mean().sort_values()
+def municipality_figure(by_municipality: pd.DataFrame, national: float | None = None) -> Figure:
+    """Every municipality's sanction rate (reporting years and replications pooled by mean:
+    :func:`~streetlevel.output.municipality_summary.municipality_summary`), sorted, against
+    the country's rate ``national`` where given."""
+    rates = by_municipality.set_index("municipality")["sanction_rate"].sort_values()
     entry = lookup("national_sanction_rate")
     fig = new_figure(8.0, max(3.0, 0.18 * len(rates) + 1.5))
     ax = fig.subplots()

@@ -8,6 +8,7 @@ import os
 import shlex
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -232,6 +233,12 @@ def run_with_progress(
     return result
 
 
+class By(StrEnum):
+    """What ``summary --by`` tables a run by."""
+
+    municipality = "municipality"
+
+
 def summary(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `run`.")],
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -245,8 +252,34 @@ def summary(
             "shown, definition.",
         ),
     ] = None,
+    by: Annotated[
+        By | None,
+        typer.Option(
+            help="municipality: one row per municipality instead (its recipients, sanctioned, "
+            "sanction rate with its spread and CI, repeat share, exits); --csv writes that.",
+        ),
+    ] = None,
 ) -> None:
-    """Print the summary of a finished run again (the table `run` ends with)."""
+    """Print the summary of a finished run again (the table `run` ends with), or its figures
+    by municipality (--by municipality)."""
+    if by is not None:
+        from streetlevel.output.municipality_summary import (
+            municipality_summary,
+            print_municipality_summary,
+        )
+
+        table = municipality_summary(run_dir)
+        if csv is not None:
+            text = table.to_csv(index=False)
+            if str(csv) == "-":
+                sys.stdout.write(text)
+                return
+            write_text_atomic(text, csv)
+        if json:
+            sys.stdout.write(table.to_json(orient="records", force_ascii=False) + "\n")
+        else:
+            print_municipality_summary(table, out_console)
+        return
     result = summarize(run_dir)
     if csv is not None:
         text = result.to_frame().to_csv(index=False)
