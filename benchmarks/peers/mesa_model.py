@@ -11,9 +11,9 @@ The parameters come from the same scenario object as the engine's (``load_scenar
 country and its caseworkers are built with the engine's own functions (``build_country``,
 ``Workforce.draw`` for one replication), so the two models differ only in how the weekly
 processes are run: per client in Python here, as whole arrays in the engine. The processes are
-those of docs/model.md section 3 in the engine's order (offers, meetings, attendance, routing and the
-decision, sanctions, exits; inflow at the start of a week, the year end after its last week),
-with the same draws-once geometric waiting times. Clients never interact within a week, so
+those of docs/model.md section 3 in the engine's order (offers, meetings, attendance, routing
+and the decision, sanctions, exits; inflow at the start of a week, the year end after its last
+week), with the same draws-once geometric waiting times. Clients never interact within a week, so
 stepping them one by one in shuffled order is the same process as the engine's step by step
 over all clients. Job placements (step 9) are not modelled: the Danish presets have none.
 

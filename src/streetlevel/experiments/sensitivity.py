@@ -128,8 +128,8 @@ def design_warnings(table: pd.DataFrame, samples: int) -> list[str]:
     ...                   "S1_conf": [0.3, 0.2], "ST": [1.0, 0.1], "ST_conf": [0.2, 0.1]})
     >>> print(*design_warnings(t, 16))  # doctest: +NORMALIZE_WHITESPACE
     sensitivity: the design is too small for its indices: 3 of 4 Sobol indices have 95 %
-    intervals wider than +-0.1 (the widest +-0.30), and 1 is negative beyond its interval (b
-    on r: S1 = -0.40 +- 0.20). Sample more: design.samples = 256 or more (16 now) in the
+    confidence intervals wider than +-0.1 (the widest +-0.30), and 1 is negative beyond its
+    interval (b on r: S1 = -0.40 +- 0.20). Sample more: design.samples = 256 or more (16 now) in the
     experiment file, then sweep again into a new directory.
     """
     if "S1" in table.columns:
