@@ -126,6 +126,7 @@ def test_unidentified_parameter_is_reported() -> None:
     assert result.estimates[0].identified != "well identified"
 
 
+@pytest.mark.slow
 def test_calibrated_file_records_its_calibration(tmp_path: Path) -> None:
     target = synthetic_target(seed=99, replications=2)
     result = calibrate(

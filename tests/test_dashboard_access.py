@@ -312,6 +312,7 @@ def malformed_bodies(good: dict[str, Any]) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.slow
 def test_malformed_requests_are_4xx_and_leave_no_traceback(
     served_run: Path, tmp_path: Path
 ) -> None:
@@ -350,6 +351,7 @@ def raw_post(port: int, data: bytes) -> tuple[int, str]:
         connection.close()
 
 
+@pytest.mark.slow
 def test_beyond_localhost_the_printed_address_is_the_way_in(
     served_run: Path, tmp_path: Path
 ) -> None:

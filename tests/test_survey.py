@@ -261,6 +261,7 @@ def test_survey_data_command() -> None:
         assert c["low"] < c["mean"] < c["high"]
 
 
+@pytest.mark.slow
 def test_survey_json_keys() -> None:
     result = cli("survey", "norway-2010", "--n", "300", "--replications", "3", "--json")
     assert result.returncode == 0, result.stderr
