@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from streetlevel.cli import app
+from streetlevel.cli.app import app
 from streetlevel.experiments import load_experiment, run_sweep
 from streetlevel.experiments.store import CATALOG, POINTS, catalog_is_outdated, query
 from streetlevel.output import files

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from streetlevel.cli import app
+from streetlevel.cli.app import app
 from streetlevel.output.municipality_summary import (
     FIGURES,
     labelled,

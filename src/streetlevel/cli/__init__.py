@@ -1,20 +1,13 @@
 """The command line (``streetlevel --help``): each command parses its arguments and calls one
-library function; results render themselves in their own modules.
+library function; results render themselves in their own modules. The Typer app is
+``streetlevel.cli.app.app``.
 
 May import every layer; the dashboard only lazily, inside ``streetlevel dashboard``.
 """
 
 from __future__ import annotations
 
-import sys
-import types
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from streetlevel.cli.app import app
-
-__all__ = ["app", "main"]
+__all__ = ["main"]
 
 
 def main() -> None:
@@ -28,22 +21,3 @@ def main() -> None:
     from streetlevel.cli.app import main as run
 
     run()
-
-
-class _Package(types.ModuleType):
-    """This package, whose ``app`` is the Typer app of its submodule ``app``, imported when
-    first asked for (Python's documented way to customise a module's attributes)."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "app":
-            return import_module("streetlevel.cli.app").app
-        raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Importing the submodule binds its name here: the app keeps the name instead.
-        if name == "app" and isinstance(value, types.ModuleType):
-            value = value.app
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -15,7 +15,15 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CI_LEVEL", "INTERVAL", "SPREAD_COVERAGE", "interval", "mean_ci", "spread_coverage"]
+__all__ = [
+    "CI_LEVEL",
+    "INTERVAL",
+    "SPREAD_COVERAGE",
+    "interval",
+    "mean_ci",
+    "spread_coverage",
+    "t_quantile",
+]
 
 INTERVAL = (2.5, 97.5)
 """Percentiles of the spread of replications
@@ -41,6 +49,20 @@ def interval(per_replication: npt.ArrayLike) -> tuple[float, float, float]:
     return (round(float(values.mean()), 12), round(float(low), 12), round(float(high), 12))
 
 
+def t_quantile(dof: int) -> float:
+    """Student's t quantile of a two-sided 95 % interval (:data:`CI_LEVEL`) on ``dof``
+    degrees of freedom: the CI of the mean here, ``validate``'s prediction interval too.
+
+    >>> round(t_quantile(2), 4)
+    4.3027
+    """
+    # scipy.special, not scipy.stats: the t quantile alone, without the 0.4 s import of
+    # every distribution, which each `run` and `summary` would pay.
+    from scipy.special import stdtrit
+
+    return float(stdtrit(dof, CI_LEVEL))
+
+
 def mean_ci(per_replication: npt.ArrayLike) -> tuple[float, float]:
     """The 95 % CI of a figure's mean over the replications: mean ± t(0.975, n − 1)·sd/√n
     (NaN with fewer than two measured replications).
@@ -48,16 +70,12 @@ def mean_ci(per_replication: npt.ArrayLike) -> tuple[float, float]:
     >>> [round(x, 4) for x in mean_ci([0.1, 0.2, 0.3])]
     [-0.0484, 0.4484]
     """
-    # scipy.special, not scipy.stats: the t quantile alone, without the 0.4 s import of
-    # every distribution, which each `run` and `summary` would pay.
-    from scipy.special import stdtrit
-
     values = np.asarray(per_replication, dtype=np.float64)
     values = values[~np.isnan(values)]
     n = len(values)
     if n < 2:
         return float("nan"), float("nan")
-    half = float(stdtrit(n - 1, CI_LEVEL)) * float(values.std(ddof=1)) / math.sqrt(n)
+    half = t_quantile(n - 1) * float(values.std(ddof=1)) / math.sqrt(n)
     mean = float(values.mean())
     return round(mean - half, 12), round(mean + half, 12)
 

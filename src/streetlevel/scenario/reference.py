@@ -31,6 +31,7 @@ __all__ = [
     "GROUPS",
     "START",
     "Row",
+    "markdown_cell",
     "reference_markdown",
     "reference_rows",
     "replace_between_markers",
@@ -147,7 +148,12 @@ def _sources(row: Row, presets: list[str]) -> str:
     return "; ".join(f"{', '.join(who)}: {source}" for source, who in users.items())
 
 
-def _escaped(text: str) -> str:
+def markdown_cell(text: str) -> str:
+    """``text`` as one cell of a Markdown table: on one line, its pipes escaped.
+
+    >>> markdown_cell("a | b\\n c")
+    'a \\\\| b c'
+    """
     return " ".join(text.split()).replace("|", "\\|")
 
 
@@ -165,7 +171,7 @@ def reference_markdown() -> str:
             lines.append("|" + "---|" * len(header))
             for row in rows:
                 cells = [f"`{row.key}`", row.unit, *row.values, _sources(row, presets)]
-                lines.append("| " + " | ".join(_escaped(c) for c in cells) + " |")
+                lines.append("| " + " | ".join(markdown_cell(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 

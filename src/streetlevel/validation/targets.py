@@ -35,10 +35,10 @@ from importlib import resources
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from scipy.stats import t as student_t
 
 from streetlevel.constants import Z95
 from streetlevel.errors import StreetlevelError
+from streetlevel.output.uncertainty import t_quantile
 
 __all__ = ["ROLES", "Target", "load_targets", "prediction_interval", "sampling_error"]
 
@@ -46,8 +46,6 @@ Kind = Literal["share", "count", "ratio", "positive", "above", "range", "input",
 Role = Literal["input", "fitted", "derived", "check"]
 ROLES: tuple[Role, ...] = ("input", "fitted", "derived", "check")
 """The roles, in the order ``validate`` prints their groups."""
-CONFIDENCE = 0.975
-"""The upper quantile of a two-sided 95 % interval."""
 
 
 def prediction_interval(
@@ -66,7 +64,7 @@ def prediction_interval(
     """
     if replications < 2 or math.isnan(mean) or math.isnan(spread):
         return float("nan"), float("nan"), float("nan")
-    q = float(student_t.ppf(CONFIDENCE, replications - 1))
+    q = t_quantile(replications - 1)
     half = q * math.sqrt(spread**2 * (1 + 1 / replications) + max(parameter_var, 0.0))
     return mean - half, mean + half, q
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from streetlevel.output.catalogue import SPREAD_PREDICTION
+from streetlevel.scenario.reference import markdown_cell
 from streetlevel.validation.targets import ROLES, Target, load_targets
 
 __all__ = ["COMMAND", "targets_markdown"]
@@ -52,10 +53,6 @@ def _value(t: Target) -> str:
     if t.sample_size is not None:
         shown += f" (n = {t.sample_size})"
     return shown
-
-
-def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
 
 
 def _notes(t: Target) -> list[str]:
@@ -118,7 +115,7 @@ def targets_markdown() -> str:
                 ", ".join(t.presets),
                 t.source,
             ]
-            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+            lines.append("| " + " | ".join(markdown_cell(c) for c in cells) + " |")
         noted = [(t, _notes(t)) for t in chosen]
         if any(notes for _, notes in noted):
             lines.append("")
